@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file lfq.h
+ * Umbrella header: includes every lfq component.
+ */
+#ifndef LFQ_LFQ_H
+#define LFQ_LFQ_H
+
+#include <lfq/ring.h>
+
+#endif /* LFQ_LFQ_H */

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file ring.h
+ * lfq_ring: a bounded, strictly lock-free multi-producer/multi-consumer FIFO of `void *`.
+ *
+ * Progress: every non-waiting call (`push`, `pop`, `_burst`, `size`, `close`) is lock-free.
+ * A thread stopped at any instruction inside any of them (preempted, page-faulting, stopped in
+ * a debugger) never prevents other threads from completing theirs; at most the stopped
+ * thread's own item is delayed. The ring is the SCQ algorithm (Nikolaev, DISC 2019): two rings
+ * of indices over a data array, advanced with fetch-and-add and single-width CAS.
+ *
+ * Ordering a caller may rely on: everything a thread wrote before a push that returned 0
+ * is visible to the thread whose pop returns that item. No other ordering is promised.
+ *
+ * Concurrency: every function except `lfq_ring_create` and `lfq_ring_destroy` may be called
+ * from any number of threads at once, in any combination. `destroy` must not run
+ * concurrently with any other call on the same ring.
+ *
+ * Errors are negative errno values; nothing sets `errno`.
+ */
+#ifndef LFQ_RING_H
+#define LFQ_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lfq/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Largest capacity `lfq_ring_create` accepts (2^31 items). */
+#define LFQ_RING_CAPACITY_MAX ((size_t)1 << 31)
+
+/** No flags are defined yet; pass 0. Unknown bits are rejected with -EINVAL. */
+#define LFQ_RING_FLAGS_NONE 0u
+
+/** An opaque bounded MPMC ring. */
+struct lfq_ring;
+
+/**
+ * Creates an empty ring that holds exactly @p capacity items.
+ *
+ * @param ring      out: the new ring; untouched on error.
+ * @param capacity  1 .. LFQ_RING_CAPACITY_MAX; a ring of 3 holds exactly 3 items.
+ * @param flags     0 (LFQ_RING_FLAGS_NONE).
+ * @return 0 on success;
+ *         -EINVAL if @p ring is NULL, @p capacity is 0 or above the maximum, or @p flags has
+ *                 an unknown bit (nothing is allocated);
+ *         -ENOMEM if the memory cannot be allocated.
+ * Thread-safety: may be called from any thread; not lock-free (allocates).
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_create(struct lfq_ring **ring, size_t capacity,
+					  unsigned flags);
+
+/**
+ * Frees the ring. Items still inside are not touched (they are the caller's to own).
+ * NULL is accepted and ignored.
+ * Thread-safety: must not run concurrently with any other call on @p ring.
+ */
+LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
+
+/**
+ * Appends one item (any value, NULL included).
+ * @return 0 if the item was accepted;
+ *         -EAGAIN if the ring is full (the item is still the caller's).
+ * Thread-safety: any thread; lock-free.
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
+
+/**
+ * Removes the oldest item.
+ * @param item  out: the item; untouched unless 0 is returned.
+ * @return 0 if an item was removed;
+ *         -EAGAIN if the ring is empty.
+ * Thread-safety: any thread; lock-free.
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_pop(struct lfq_ring *ring, void **item);
+
+/**
+ * Pushes up to @p n items from @p items, in order, stopping at the first one that does not
+ * fit. The pushed items keep their relative order (items of other producers may interleave).
+ * @return the number pushed: items[0 .. ret-1] were accepted, the rest are still the
+ *         caller's. 0 when the ring is full or @p n is 0.
+ * Thread-safety: any thread; lock-free.
+ */
+LFQ_API size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n);
+
+/**
+ * Pops up to @p n items into @p items, oldest first.
+ * @return the number popped (0 when the ring is empty or @p n is 0).
+ * Thread-safety: any thread; lock-free.
+ */
+LFQ_API size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n);
+
+/** @return the capacity given to lfq_ring_create. Thread-safety: any thread; wait-free. */
+LFQ_API size_t lfq_ring_capacity(const struct lfq_ring *ring);
+
+/**
+ * @return the number of items in the ring: a snapshot that may be stale by the time it
+ *         returns while other threads push or pop, but never above the capacity; exact when
+ *         no push or pop is in progress.
+ * Thread-safety: any thread; wait-free.
+ */
+LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LFQ_RING_H */

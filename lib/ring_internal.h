@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lfq_ring layout. Private: the public header exposes an opaque struct and no atomics.
+ */
+#ifndef LFQ_RING_INTERNAL_H
+#define LFQ_RING_INTERNAL_H
+
+#include <stddef.h>
+
+#include "scq.h"
+
+struct lfq_ring {
+	/* Indices of slots holding items, in FIFO order. Its tail carries the closed bit. */
+	struct lfq__scq aq;
+	/* Indices of free slots; exactly `capacity` of them at creation. */
+	struct lfq__scq fq;
+	/* Read-only after create. */
+	void **data; /* capacity slots; slot i is owned by whoever holds index i */
+	size_t capacity;
+};
+
+#endif /* LFQ_RING_INTERNAL_H */

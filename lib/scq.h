@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One SCQ index ring (Nikolaev, DISC 2019): a lock-free FIFO of small integers (indices
+ * 0 .. half-1) in 2*half entries. lfq_ring builds a queue of pointers from two of them (free
+ * indices and allocated indices); lfq_queue links such rings together.
+ *
+ * Because an index ring never holds more than `half` indices while it has 2*half entries,
+ * enqueue always finds room eventually: only dequeue can report "empty". That is why no thread
+ * ever waits for another one and the ring is lock-free with single-width CAS.
+ *
+ * Entry word (64 bits), for a ring of 2*half entries (half = 2^order):
+ *
+ *     | cycle (high bits) | safe (1 bit) | index (order+1 bits) |
+ *
+ * index == all ones (IDX_NONE) means "no index" (the paper's bottom). Indices are < half, so
+ * they never collide with it, and consuming an entry is one fetch_or of IDX_NONE that keeps the
+ * cycle and the safe bit. The cycle of ticket t is t / (2*half); it is kept in place as
+ * (t << 1) with the low bits cleared, so entry and ticket cycles compare with one subtraction,
+ * wrap-safe as a signed difference.
+ *
+ * Tickets are free-running 64-bit counters starting at 2*half (cycle 1, so that the initial
+ * entries, cycle 0, are older than every ticket). At one ticket per nanosecond they would wrap
+ * after 292 years; the closed flag (bit 63 of the item ring's tail) is never reached by tickets.
+ *
+ * Memory-order labels (pairs are given next to each atomic):
+ *   E1  enqueue: FAA tail              seq_cst
+ *   E2  enqueue: load entry            acquire
+ *   E3  enqueue: load head             seq_cst
+ *   E4  enqueue: CAS entry             seq_cst (publishes the index; releases what was written
+ *                                      before it, e.g. the item in lfq_ring's data array)
+ *   E5  enqueue: reset threshold       seq_cst
+ *   D1  dequeue: load threshold        seq_cst
+ *   D2  dequeue: FAA head              seq_cst
+ *   D3  dequeue: load entry            acquire (pairs with E4: sees what was written before it)
+ *   D4  dequeue: fetch_or entry        seq_cst (consumes the index)
+ *   D5  dequeue: CAS entry             seq_cst (invalidates a slot for late enqueuers)
+ *   D6  dequeue: load tail             seq_cst
+ *   D7  dequeue: FAA threshold         seq_cst
+ *   C1  catchup: CAS tail / loads      seq_cst
+ * docs/design.md argues why these orders suffice; on x86-64 every one of them compiles to the
+ * same instruction an acquire/release version would use (lock-prefixed RMW, plain load),
+ * except E5, a store done only when the threshold had been spent.
+ */
+#ifndef LFQ_SCQ_H
+#define LFQ_SCQ_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "testing.h"
+
+/* Bit 63 of an item ring's tail: set by close; every later enqueue ticket fails. */
+#define LFQ_SCQ_CLOSED ((uint64_t)1 << 63)
+/* dequeue result meaning "no index". */
+#define LFQ_SCQ_EMPTY UINT64_MAX
+/* How long a dequeuer that found an empty slot of an older cycle re-reads it before making it
+ * unusable: the enqueuer holding the same ticket is usually a few instructions away. */
+#define LFQ_SCQ_DEQ_SPINS 64
+
+struct lfq__scq {
+	/* Read-only after init. */
+	_Atomic uint64_t *entries; /* 2 * half entries */
+	unsigned order;		   /* half = 1 << order */
+	uint64_t idx_none;	   /* 2*half - 1: the "no index" value and the index mask */
+	uint64_t safe_bit;	   /* 2*half */
+	uint64_t low_mask;	   /* 4*half - 1: index and safe bits */
+	int64_t threshold_max;	   /* 3*half - 1 */
+	/* Consumers' ticket counter. */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t head;
+	/* Livelock guard: dequeuers give up after this many failed tickets since the last
+	 * enqueue; negative means "certainly empty" and costs one load. */
+	LFQ_CACHE_ALIGNED _Atomic int64_t threshold;
+	/* Producers' ticket counter (bit 63: closed, item rings only). */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t tail;
+	LFQ_CACHE_ALIGNED char pad_end;
+};
+
+/* Entries an index ring of 2^order indices needs. */
+static inline size_t lfq__scq_entries(unsigned order)
+{
+	return (size_t)2 << order;
+}
+
+/* Ticket -> entry position. Consecutive tickets land on different cache lines (8 entries
+ * per 64-byte line): the position is the ticket's low bits rotated left by 3. Any rotation
+ * is a bijection on [0, 2*half), so no two tickets of one cycle share an entry. */
+static inline size_t lfq__scq_pos(const struct lfq__scq *q, uint64_t ticket)
+{
+	const unsigned bits = q->order + 1;
+	const uint64_t mask = ((uint64_t)1 << bits) - 1;
+	const uint64_t r = ticket & mask;
+
+	if (bits <= 3)
+		return (size_t)r;
+	return (size_t)(((r << 3) | (r >> (bits - 3))) & mask);
+}
+
+/* Cycle of a ticket, in entry position (low bits clear). */
+static inline uint64_t lfq__scq_tcycle(const struct lfq__scq *q, uint64_t ticket)
+{
+	return (ticket << 1) & ~q->low_mask;
+}
+
+/* Wrap-safe a < b for cycles in entry position. */
+static inline bool lfq__scq_cycle_lt(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b) < 0;
+}
+
+/* Initializes an empty ring (or, with fill > 0, one holding indices 0 .. fill-1). */
+static inline void lfq__scq_init(struct lfq__scq *q, _Atomic uint64_t *entries, unsigned order,
+				 uint64_t fill)
+{
+	const uint64_t half = (uint64_t)1 << order;
+	const uint64_t n = 2 * half;
+
+	q->entries = entries;
+	q->order = order;
+	q->idx_none = n - 1;
+	q->safe_bit = n;
+	q->low_mask = 2 * n - 1;
+	q->threshold_max = (int64_t)(3 * half - 1);
+	for (uint64_t i = 0; i < n; i++)
+		atomic_init(&entries[i], q->safe_bit | q->idx_none); /* cycle 0, safe, empty */
+	for (uint64_t i = 0; i < fill; i++) {
+		const uint64_t t = n + i;
+		atomic_init(&entries[lfq__scq_pos(q, t)], lfq__scq_tcycle(q, t) | q->safe_bit | i);
+	}
+	atomic_init(&q->head, n);
+	atomic_init(&q->tail, n + fill);
+	atomic_init(&q->threshold, fill ? q->threshold_max : -1);
+}
+
+/*
+ * Appends index idx (< half). Returns false only if the ring is closed (closable rings);
+ * otherwise it always succeeds, after a bounded number of tickets per concurrent dequeuer.
+ * tp, tp_stored: test points right after a ticket is taken and right after the index is
+ * stored (LFQ_TP_NONE for none).
+ */
+static inline bool lfq__scq_enqueue(struct lfq__scq *q, uint64_t idx, bool closable, int tp,
+				    int tp_stored)
+{
+	for (;;) {
+		/* E1: take a ticket. seq_cst: see docs/design.md, "Tickets and emptiness". */
+		const uint64_t t = atomic_fetch_add_explicit(&q->tail, 1, memory_order_seq_cst);
+
+		if (closable && (t & LFQ_SCQ_CLOSED))
+			return false;
+		LFQ_TEST_POINT(tp);
+		_Atomic uint64_t *slot = &q->entries[lfq__scq_pos(q, t)];
+		const uint64_t tc = lfq__scq_tcycle(q, t);
+		/* E2: acquire pairs with D4/D5 of the dequeuer that last changed this entry, so
+		 * the head load E3 below sees that dequeuer's ticket (D2). */
+		uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
+
+		for (;;) {
+			const uint64_t ec = e & ~q->low_mask;
+
+			/* Usable only if older than our cycle and empty... */
+			if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
+				break;
+			/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
+			 * our ticket yet (it would not come back for the index). E3 pairs with D2. */
+			if (!(e & q->safe_bit) &&
+			    atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
+				break;
+			/* E4: publish. Releases everything written before (the item), pairs with
+			 * D3; on failure e is reloaded (acquire, as E2) and re-tested. */
+			if (atomic_compare_exchange_weak_explicit(slot, &e, tc | q->safe_bit | idx,
+								  memory_order_seq_cst,
+								  memory_order_acquire)) {
+				LFQ_TEST_POINT(tp_stored);
+				/* E5: give dequeuers a fresh budget. The load avoids writing a
+				 * shared line when it already holds the value. */
+				if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) !=
+				    q->threshold_max)
+					atomic_store_explicit(&q->threshold, q->threshold_max,
+							      memory_order_seq_cst);
+				return true;
+			}
+		}
+		/* This ticket's entry is unusable: take another one. */
+	}
+}
+
+/* Moves tail up to head after dequeuers overtook it, so that enqueuers stop taking tickets
+ * whose entries were already invalidated. Stops if tail got ahead or the ring was closed. */
+static inline void lfq__scq_catchup(struct lfq__scq *q, uint64_t tail, uint64_t head)
+{
+	/* C1: seq_cst, like the ticket counters it compares. */
+	while (!atomic_compare_exchange_weak_explicit(&q->tail, &tail, head, memory_order_seq_cst,
+						      memory_order_seq_cst)) {
+		head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+		if (tail >= head) /* also true when the closed bit is set */
+			break;
+	}
+}
+
+/*
+ * Examines the entry of dequeue ticket h. Returns the index found there, or LFQ_SCQ_EMPTY
+ * after making the entry unusable for a late enqueuer of ticket h.
+ */
+static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h)
+{
+	_Atomic uint64_t *slot = &q->entries[lfq__scq_pos(q, h)];
+	const uint64_t hc = lfq__scq_tcycle(q, h);
+	unsigned spins = 0;
+	/* D3: acquire pairs with E4 (the enqueuer's publish, or a later RMW in its release
+	 * sequence): everything the producer wrote before it is visible. */
+	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
+
+	for (;;) {
+		const uint64_t ec = e & ~q->low_mask;
+		uint64_t desired;
+
+		if (ec == hc) {
+			/* D4: consume. Only this ticket's owner consumes this cycle's index. */
+			atomic_fetch_or_explicit(slot, q->idx_none, memory_order_seq_cst);
+			return e & q->idx_none;
+		}
+		if (!lfq__scq_cycle_lt(ec, hc))
+			return LFQ_SCQ_EMPTY; /* a later cycle already owns it */
+		if ((e & q->idx_none) != q->idx_none) {
+			/* An older cycle's index still sits here: warn a late enqueuer of our
+			 * cycle that we have passed (it must then check head). */
+			desired = e & ~q->safe_bit;
+			if (desired == e)
+				return LFQ_SCQ_EMPTY;
+		} else {
+			if (spins++ < LFQ_SCQ_DEQ_SPINS) {
+				lfq__cpu_relax();
+				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */
+				continue;
+			}
+			/* Empty slot of an older cycle: move it to our cycle so the enqueuer of
+			 * ticket h can no longer use it. */
+			desired = hc | (e & q->safe_bit) | q->idx_none;
+		}
+		/* D5: pairs with E2 of a late enqueuer (it then sees our D2 through E3). */
+		if (atomic_compare_exchange_weak_explicit(slot, &e, desired, memory_order_seq_cst,
+							  memory_order_acquire))
+			return LFQ_SCQ_EMPTY;
+	}
+}
+
+/*
+ * Removes the oldest index, or returns LFQ_SCQ_EMPTY. tp: test point after a ticket is taken.
+ * The item ring's tail may carry the closed bit; an "empty" verdict on a closed ring is not
+ * final (see lfq__scq_drain).
+ */
+static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
+{
+	/* D1: a negative threshold means empty (see design.md for why seq_cst). */
+	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
+		return LFQ_SCQ_EMPTY;
+	for (;;) {
+		/* D2: take a ticket; pairs with E3. */
+		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
+
+		LFQ_TEST_POINT(tp);
+		const uint64_t idx = lfq__scq_take(q, h);
+
+		if (idx != LFQ_SCQ_EMPTY)
+			return idx;
+		/* D6 */
+		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+
+		if (t <= h + 1) {
+			lfq__scq_catchup(q, t, h + 1);
+			/* D7 */
+			atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst);
+			return LFQ_SCQ_EMPTY;
+		}
+		/* D7: spend one unit of the budget. */
+		if (atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst) <= 0)
+			return LFQ_SCQ_EMPTY;
+	}
+}
+
+/*
+ * Dequeue on a closed item ring whose tail was frozen at end (tickets below end were the
+ * only ones enqueuers could use). Ignores the threshold: with end fixed, every failed ticket
+ * brings head closer to it, so this finishes in at most end - head tickets in total.
+ * LFQ_SCQ_EMPTY here is final: every ticket below end has been taken by some dequeuer, and
+ * each index stored at such a ticket is returned by the dequeuer holding it.
+ */
+static inline uint64_t lfq__scq_drain(struct lfq__scq *q, uint64_t end, int tp)
+{
+	for (;;) {
+		/* D2 (load form): seq_cst like the ticket FAA. */
+		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
+			return LFQ_SCQ_EMPTY;
+		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
+
+		LFQ_TEST_POINT(tp);
+		const uint64_t idx = lfq__scq_take(q, h);
+
+		if (idx != LFQ_SCQ_EMPTY)
+			return idx;
+		if (h + 1 >= end)
+			return LFQ_SCQ_EMPTY;
+	}
+}
+
+#endif /* LFQ_SCQ_H */

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+/* Storage for the test hooks; built only into the lfq_testing library. */
+#include "testing.h"
+
+#ifdef LFQ_TESTING
+void (*_Atomic lfq__test_hook)(int point);
+_Atomic unsigned long lfq__test_futex_wakes;
+#endif
