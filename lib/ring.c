@@ -32,7 +32,7 @@ static unsigned order_for(size_t capacity)
 	return order;
 }
 
-static size_t round_up(size_t n, size_t align)
+static uint64_t round_up(uint64_t n, uint64_t align)
 {
 	return (n + align - 1) / align * align;
 }
@@ -49,7 +49,9 @@ int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 	const uint64_t head_bytes = round_up(sizeof(struct lfq_ring), LFQ_CACHE_LINE);
 	const uint64_t ring_bytes = (uint64_t)nentries * sizeof(_Atomic uint64_t);
 	const uint64_t data_bytes = (uint64_t)capacity * sizeof(void *);
-	const uint64_t total = head_bytes + 2 * ring_bytes + round_up(data_bytes, LFQ_CACHE_LINE);
+	/* aligned_alloc wants a multiple of the alignment. */
+	const uint64_t total =
+		round_up(head_bytes + 2 * ring_bytes + data_bytes, LFQ_CACHE_LINE);
 
 	if (total > SIZE_MAX)
 		return -ENOMEM;
