@@ -10,7 +10,12 @@
  *   data[i] = x  (push) happens-before  x = data[i]  (pop):  E4 on aq pairs with D3 on aq;
  *   x = data[i]  (pop)  happens-before  data[i] = y  (next push of slot i): E4 on fq pairs
  *   with D3 on fq.
- * The memory-order labels (E1..E5, D1..D7, C1) are defined in scq.h.
+ * The memory-order labels (E1..E5, D1..D7, C1) are defined in scq.h, W1..W4 and N1..N2 in
+ * waitq.h. Close (K1) sets the closed bit of aq's tail: every later enqueue ticket fails,
+ * and pops then drain aq up to the tail value they read (lfq__scq_drain).
+ *
+ * K1  close: fetch_or aq.tail     seq_cst (as E1; then both waitqs are notified)
+ * K2  closed check: load aq.tail  seq_cst (as D6)
  */
 #include <assert.h>
 #include <errno.h>
@@ -50,8 +55,7 @@ int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 	const uint64_t ring_bytes = (uint64_t)nentries * sizeof(_Atomic uint64_t);
 	const uint64_t data_bytes = (uint64_t)capacity * sizeof(void *);
 	/* aligned_alloc wants a multiple of the alignment. */
-	const uint64_t total =
-		round_up(head_bytes + 2 * ring_bytes + data_bytes, LFQ_CACHE_LINE);
+	const uint64_t total = round_up(head_bytes + 2 * ring_bytes + data_bytes, LFQ_CACHE_LINE);
 
 	if (total > SIZE_MAX)
 		return -ENOMEM;
@@ -69,6 +73,8 @@ int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 	r->capacity = capacity;
 	lfq__scq_init(&r->aq, aq_entries, order, 0);
 	lfq__scq_init(&r->fq, fq_entries, order, capacity);
+	lfq__waitq_init(&r->not_empty);
+	lfq__waitq_init(&r->not_full);
 	*ring = r;
 	return 0;
 }
@@ -78,30 +84,67 @@ void lfq_ring_destroy(struct lfq_ring *ring)
 	free(ring);
 }
 
-int lfq_ring_push(struct lfq_ring *ring, void *item)
+/* K2: the closed bit of aq's tail, with the tail value it came with. */
+static uint64_t closed_tail(struct lfq_ring *ring)
 {
-	assert(ring);
+	return atomic_load_explicit(&ring->aq.tail, memory_order_seq_cst);
+}
+
+/* push without the wake-up: returns 0, -EAGAIN or -EPIPE. */
+static int push_one(struct lfq_ring *ring, void *item)
+{
 	const uint64_t i = lfq__scq_dequeue(&ring->fq, LFQ_TP_FQ_DEQ_TICKET);
 
 	if (i == LFQ_SCQ_EMPTY)
-		return -EAGAIN;
+		return (closed_tail(ring) & LFQ_SCQ_CLOSED) ? -EPIPE : -EAGAIN;
 	LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
 	ring->data[i] = item; /* ours alone: we hold index i */
-	lfq__scq_enqueue(&ring->aq, i, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED);
+	if (!lfq__scq_enqueue(&ring->aq, i, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED)) {
+		/* Closed before our ticket: the item stays the caller's, the slot goes back. */
+		lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
+		return -EPIPE;
+	}
 	return 0;
+}
+
+/* pop without the wake-up: returns 0, -EAGAIN or -EPIPE. */
+static int pop_one(struct lfq_ring *ring, void **item)
+{
+	uint64_t i = lfq__scq_dequeue(&ring->aq, LFQ_TP_AQ_DEQ_TICKET);
+
+	if (i == LFQ_SCQ_EMPTY) {
+		const uint64_t t = closed_tail(ring);
+
+		if (!(t & LFQ_SCQ_CLOSED))
+			return -EAGAIN;
+		i = lfq__scq_drain(&ring->aq, t & ~LFQ_SCQ_CLOSED, LFQ_TP_AQ_DEQ_TICKET);
+		if (i == LFQ_SCQ_EMPTY)
+			return -EPIPE;
+	}
+	LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
+	*item = ring->data[i];
+	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
+	return 0;
+}
+
+int lfq_ring_push(struct lfq_ring *ring, void *item)
+{
+	assert(ring);
+	const int rc = push_one(ring, item);
+
+	if (rc == 0)
+		lfq__waitq_notify(&ring->not_empty, 1);
+	return rc;
 }
 
 int lfq_ring_pop(struct lfq_ring *ring, void **item)
 {
 	assert(ring && item);
-	const uint64_t i = lfq__scq_dequeue(&ring->aq, LFQ_TP_AQ_DEQ_TICKET);
+	const int rc = pop_one(ring, item);
 
-	if (i == LFQ_SCQ_EMPTY)
-		return -EAGAIN;
-	LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
-	*item = ring->data[i];
-	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
-	return 0;
+	if (rc == 0)
+		lfq__waitq_notify(&ring->not_full, 1);
+	return rc;
 }
 
 size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
@@ -109,8 +152,10 @@ size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 	size_t k = 0;
 
 	assert(ring && (items || n == 0));
-	while (k < n && lfq_ring_push(ring, items[k]) == 0)
+	while (k < n && push_one(ring, items[k]) == 0)
 		k++;
+	if (k)
+		lfq__waitq_notify(&ring->not_empty, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	return k;
 }
 
@@ -119,9 +164,92 @@ size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 	size_t k = 0;
 
 	assert(ring && (items || n == 0));
-	while (k < n && lfq_ring_pop(ring, &items[k]) == 0)
+	while (k < n && pop_one(ring, &items[k]) == 0)
 		k++;
+	if (k)
+		lfq__waitq_notify(&ring->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	return k;
+}
+
+/*
+ * The blocking calls: try, spin briefly, then sleep on the eventcount until the condition
+ * may have changed. try() is push_one or pop_one; both are lock-free, so the sleeping stays
+ * outside the lock-free core.
+ */
+#define WAIT_SPINS 128
+
+static int wait_for(struct lfq_ring *ring, struct lfq__waitq *wq,
+		    int (*try)(struct lfq_ring *, void *), void *arg, int64_t timeout_ns)
+{
+	int rc = try(ring, arg);
+
+	if (rc != -EAGAIN || timeout_ns == 0)
+		return rc;
+	const int64_t deadline = lfq__deadline(timeout_ns);
+
+	for (unsigned i = 0; i < WAIT_SPINS; i++) {
+		lfq__cpu_relax();
+		rc = try(ring, arg);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	for (;;) {
+		const uint32_t key = lfq__waitq_prepare(wq);
+
+		rc = try(ring, arg);
+		if (rc != -EAGAIN || (deadline >= 0 && lfq__now_ns() >= deadline)) {
+			lfq__waitq_done(wq);
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+		}
+		lfq__waitq_sleep(wq, key, deadline);
+		lfq__waitq_done(wq);
+	}
+}
+
+static int try_push(struct lfq_ring *ring, void *item)
+{
+	return push_one(ring, item);
+}
+
+static int try_pop(struct lfq_ring *ring, void *item)
+{
+	return pop_one(ring, item);
+}
+
+int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
+{
+	assert(ring);
+	const int rc = wait_for(ring, &ring->not_full, try_push, item, timeout_ns);
+
+	if (rc == 0)
+		lfq__waitq_notify(&ring->not_empty, 1);
+	return rc;
+}
+
+int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
+{
+	assert(ring && item);
+	const int rc = wait_for(ring, &ring->not_empty, try_pop, item, timeout_ns);
+
+	if (rc == 0)
+		lfq__waitq_notify(&ring->not_full, 1);
+	return rc;
+}
+
+void lfq_ring_close(struct lfq_ring *ring)
+{
+	assert(ring);
+	/* K1: from here on every aq ticket carries the bit and its enqueue fails. */
+	atomic_fetch_or_explicit(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
+	/* Waiters of both kinds re-check and see the close (W2 pairs with K1 as with E4). */
+	lfq__waitq_notify(&ring->not_empty, LFQ_WAITQ_ALL);
+	lfq__waitq_notify(&ring->not_full, LFQ_WAITQ_ALL);
+}
+
+bool lfq_ring_is_closed(const struct lfq_ring *ring)
+{
+	assert(ring);
+	return closed_tail((struct lfq_ring *)ring) & LFQ_SCQ_CLOSED;
 }
 
 size_t lfq_ring_capacity(const struct lfq_ring *ring)
@@ -134,13 +262,12 @@ size_t lfq_ring_size(const struct lfq_ring *ring)
 {
 	assert(ring);
 	struct lfq_ring *r = (struct lfq_ring *)ring; /* atomic loads need non-const */
-	/* Relaxed: a snapshot. Head first, so that a concurrent push+pop between the loads can
-	 * only make the estimate larger, which the clamp bounds. */
-	const uint64_t head = atomic_load_explicit(&r->aq.head, memory_order_relaxed);
-	const uint64_t tail =
-		atomic_load_explicit(&r->aq.tail, memory_order_relaxed) & ~LFQ_SCQ_CLOSED;
+	/* Counted from the free-index ring: its tickets are never inflated by pushes that
+	 * fail after close. Relaxed: a snapshot, clamped to [0, capacity]. When no operation
+	 * is in progress, tail - head is exactly the number of free slots. */
+	const uint64_t head = atomic_load_explicit(&r->fq.head, memory_order_relaxed);
+	const uint64_t tail = atomic_load_explicit(&r->fq.tail, memory_order_relaxed);
+	const uint64_t free_slots = tail <= head ? 0 : tail - head;
 
-	if (tail <= head)
-		return 0;
-	return tail - head > ring->capacity ? ring->capacity : (size_t)(tail - head);
+	return free_slots >= ring->capacity ? 0 : ring->capacity - (size_t)free_slots;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "scq.h"
+#include "waitq.h"
 
 struct lfq_ring {
 	/* Indices of slots holding items, in FIFO order. Its tail carries the closed bit. */
@@ -17,6 +18,11 @@ struct lfq_ring {
 	/* Read-only after create. */
 	void **data; /* capacity slots; slot i is owned by whoever holds index i */
 	size_t capacity;
+	/* Sleepers of pop_wait (woken by pushes) and of push_wait (woken by pops), each on a
+	 * line of its own: the fast paths only read them. */
+	LFQ_CACHE_ALIGNED struct lfq__waitq not_empty;
+	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
+	LFQ_CACHE_ALIGNED char pad_end;
 };
 
 #endif /* LFQ_RING_INTERNAL_H */

@@ -163,7 +163,8 @@ static inline bool lfq__scq_enqueue(struct lfq__scq *q, uint64_t idx, bool closa
 			if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
 				break;
 			/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
-			 * our ticket yet (it would not come back for the index). E3 pairs with D2. */
+			 * our ticket yet (it would not come back for the index). E3 pairs with D2.
+			 */
 			if (!(e & q->safe_bit) &&
 			    atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
 				break;
@@ -204,7 +205,7 @@ static inline void lfq__scq_catchup(struct lfq__scq *q, uint64_t tail, uint64_t 
  * Examines the entry of dequeue ticket h. Returns the index found there, or LFQ_SCQ_EMPTY
  * after making the entry unusable for a late enqueuer of ticket h.
  */
-static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h)
+static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned max_spins)
 {
 	_Atomic uint64_t *slot = &q->entries[lfq__scq_pos(q, h)];
 	const uint64_t hc = lfq__scq_tcycle(q, h);
@@ -231,7 +232,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h)
 			if (desired == e)
 				return LFQ_SCQ_EMPTY;
 		} else {
-			if (spins++ < LFQ_SCQ_DEQ_SPINS) {
+			if (spins++ < max_spins) {
 				lfq__cpu_relax();
 				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */
 				continue;
@@ -262,15 +263,16 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);
-		const uint64_t idx = lfq__scq_take(q, h);
+		const uint64_t idx = lfq__scq_take(q, h, LFQ_SCQ_DEQ_SPINS);
 
 		if (idx != LFQ_SCQ_EMPTY)
 			return idx;
 		/* D6 */
 		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
-		if (t <= h + 1) {
-			lfq__scq_catchup(q, t, h + 1);
+		if ((t & ~LFQ_SCQ_CLOSED) <= h + 1) {
+			if (!(t & LFQ_SCQ_CLOSED)) /* a closed tail stays where it is */
+				lfq__scq_catchup(q, t, h + 1);
 			/* D7 */
 			atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst);
 			return LFQ_SCQ_EMPTY;
@@ -282,11 +284,13 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 }
 
 /*
- * Dequeue on a closed item ring whose tail was frozen at end (tickets below end were the
- * only ones enqueuers could use). Ignores the threshold: with end fixed, every failed ticket
- * brings head closer to it, so this finishes in at most end - head tickets in total.
- * LFQ_SCQ_EMPTY here is final: every ticket below end has been taken by some dequeuer, and
- * each index stored at such a ticket is returned by the dequeuer holding it.
+ * Dequeue on a closed item ring. end is any tail value read after the closed bit was set
+ * (bit masked off): at least the ticket count at close time, the only tickets enqueuers could
+ * still use. Ignores the threshold: with end fixed, every failed ticket brings head closer to
+ * it, so this finishes in at most end - head tickets in total. It does not wait for late
+ * enqueuers (max_spins 0): after close they may fail. LFQ_SCQ_EMPTY here is final: every
+ * ticket below end has been handed to some dequeuer, and each index stored at such a ticket is
+ * returned by the dequeuer holding it.
  */
 static inline uint64_t lfq__scq_drain(struct lfq__scq *q, uint64_t end, int tp)
 {
@@ -297,7 +301,7 @@ static inline uint64_t lfq__scq_drain(struct lfq__scq *q, uint64_t end, int tp)
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);
-		const uint64_t idx = lfq__scq_take(q, h);
+		const uint64_t idx = lfq__scq_take(q, h, 0);
 
 		if (idx != LFQ_SCQ_EMPTY)
 			return idx;

@@ -12,13 +12,13 @@
 
 enum lfq__test_point {
 	LFQ_TP_NONE = -1,
-	LFQ_TP_FQ_DEQ_TICKET,	/* push: took a ticket on the free-index ring */
-	LFQ_TP_PUSH_HAVE_SLOT,	/* push: owns a free slot, item not yet written */
-	LFQ_TP_AQ_ENQ_TICKET,	/* push: took a ticket on the item ring, index not yet stored */
-	LFQ_TP_AQ_ENQ_STORED,	/* push: index stored, threshold not yet reset */
-	LFQ_TP_AQ_DEQ_TICKET,	/* pop: took a ticket on the item ring, entry not yet read */
-	LFQ_TP_POP_HAVE_SLOT,	/* pop: owns a slot, item not yet read */
-	LFQ_TP_FQ_ENQ_TICKET,	/* pop: took a ticket on the free-index ring to give the slot back */
+	LFQ_TP_FQ_DEQ_TICKET,  /* push: took a ticket on the free-index ring */
+	LFQ_TP_PUSH_HAVE_SLOT, /* push: owns a free slot, item not yet written */
+	LFQ_TP_AQ_ENQ_TICKET,  /* push: took a ticket on the item ring, index not yet stored */
+	LFQ_TP_AQ_ENQ_STORED,  /* push: index stored, threshold not yet reset */
+	LFQ_TP_AQ_DEQ_TICKET,  /* pop: took a ticket on the item ring, entry not yet read */
+	LFQ_TP_POP_HAVE_SLOT,  /* pop: owns a slot, item not yet read */
+	LFQ_TP_FQ_ENQ_TICKET,  /* pop: took a ticket on the free-index ring to give the slot back */
 	LFQ_TP_COUNT
 };
 
@@ -31,12 +31,11 @@ extern void (*_Atomic lfq__test_hook)(int point);
 extern _Atomic unsigned long lfq__test_futex_wakes;
 
 /* Relaxed: the hook is installed before the threads that hit it are started. */
-#define LFQ_TEST_POINT(p)                                                                  \
-	do {                                                                               \
-		void (*lfq__h)(int) =                                                      \
-			atomic_load_explicit(&lfq__test_hook, memory_order_relaxed);       \
-		if (lfq__h && (p) >= 0)                                                    \
-			lfq__h(p);                                                         \
+#define LFQ_TEST_POINT(p)                                                                          \
+	do {                                                                                       \
+		void (*lfq__h)(int) = atomic_load_explicit(&lfq__test_hook, memory_order_relaxed); \
+		if (lfq__h && (p) >= 0)                                                            \
+			lfq__h(p);                                                                 \
 	} while (0)
 #else
 #define LFQ_TEST_POINT(p) ((void)(p))

@@ -245,10 +245,10 @@ static void lfq_parked_at(int point, bool victim_pops)
 	lfq_ring_destroy(r);
 }
 
-#define PARKED(name, point, pops)                                                             \
-	Test(lockfree, ring_completes_with_thread_parked_##name, .timeout = 120)              \
-	{                                                                                     \
-		lfq_parked_at(point, pops);                                                   \
+#define PARKED(name, point, pops)                                                                  \
+	Test(lockfree, ring_completes_with_thread_parked_##name, .timeout = 120)                   \
+	{                                                                                          \
+		lfq_parked_at(point, pops);                                                        \
 	}
 
 PARKED(push_after_free_ticket, LFQ_TP_FQ_DEQ_TICKET, false)

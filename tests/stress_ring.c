@@ -122,11 +122,11 @@ static void stress(unsigned producers, unsigned consumers, size_t capacity)
 	lfq_ring_destroy(run.ring);
 }
 
-#define STRESS(p, c)                                                                        \
-	Test(stress_ring, mpmc_##p##p##c##c, .timeout = 240)                               \
-	{                                                                                   \
-		stress(p, c, 64);                                                           \
-		stress(p, c, 3);                                                            \
+#define STRESS(p, c)                                                                               \
+	Test(stress_ring, mpmc_##p##p##c##c, .timeout = 240)                                       \
+	{                                                                                          \
+		stress(p, c, 64);                                                                  \
+		stress(p, c, 3);                                                                   \
 	}
 
 STRESS(1, 1)

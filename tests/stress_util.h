@@ -56,8 +56,8 @@ static inline void ledger_record(struct ledger *l, void *it)
 	size_t s = STRESS_SEQ(it);
 
 	cr_assert(p < l->producers && s >= 1 && s <= l->per_producer, "bad item %p", it);
-	unsigned char before = atomic_fetch_add_explicit(&l->seen[p * (l->per_producer + 1) + s],
-							 1, memory_order_relaxed);
+	unsigned char before = atomic_fetch_add_explicit(&l->seen[p * (l->per_producer + 1) + s], 1,
+							 memory_order_relaxed);
 	cr_assert_eq(before, 0, "item p%u s%zu delivered twice", p, s);
 }
 

@@ -92,7 +92,8 @@ Test(ring, many_wraparounds_keep_fifo_order)
 			size_t want = (size_t)((round + 1) % 3) + 1;
 
 			for (size_t i = 0; i < want && lfq_ring_pop(r, &out) == 0; i++) {
-				cr_assert_eq(out, ITEM(next_out), "cap %zu round %d", caps[k], round);
+				cr_assert_eq(out, ITEM(next_out), "cap %zu round %d", caps[k],
+					     round);
 				next_out++;
 			}
 			cr_assert_leq(lfq_ring_size(r), caps[k]);

@@ -9,6 +9,15 @@
  * thread's own item is delayed. The ring is the SCQ algorithm (Nikolaev, DISC 2019): two rings
  * of indices over a data array, advanced with fetch-and-add and single-width CAS.
  *
+ * Blocking: only the `_wait` calls sleep (spin briefly, then a futex), always with a timeout.
+ * The non-waiting calls make a wake-up system call only when some thread is asleep in a
+ * `_wait` call on the other side; otherwise waiting costs them one uncontended load.
+ *
+ * Shutdown: `lfq_ring_close` stops intake. Pushes then fail with -EPIPE; pops return what is
+ * still inside, then -EPIPE ("closed and drained"). Nothing accepted is lost: a push that
+ * races with close either returns -EPIPE (the item stays the caller's) or returns 0 and its
+ * item is later popped.
+ *
  * Ordering a caller may rely on: everything a thread wrote before a push that returned 0
  * is visible to the thread whose pop returns that item. No other ordering is promised.
  *
@@ -52,8 +61,7 @@ struct lfq_ring;
  *         -ENOMEM if the memory cannot be allocated.
  * Thread-safety: may be called from any thread; not lock-free (allocates).
  */
-LFQ_API LFQ_NODISCARD int lfq_ring_create(struct lfq_ring **ring, size_t capacity,
-					  unsigned flags);
+LFQ_API LFQ_NODISCARD int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags);
 
 /**
  * Frees the ring. Items still inside are not touched (they are the caller's to own).
@@ -65,7 +73,8 @@ LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
 /**
  * Appends one item (any value, NULL included).
  * @return 0 if the item was accepted;
- *         -EAGAIN if the ring is full (the item is still the caller's).
+ *         -EAGAIN if the ring is full (the item is still the caller's);
+ *         -EPIPE if the ring is closed (the item is still the caller's).
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
@@ -74,7 +83,10 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
  * Removes the oldest item.
  * @param item  out: the item; untouched unless 0 is returned.
  * @return 0 if an item was removed;
- *         -EAGAIN if the ring is empty.
+ *         -EAGAIN if the ring is empty (and open);
+ *         -EPIPE if the ring is closed and drained: no item whose push returned 0 is left
+ *                for this or any later pop (an item already claimed by a concurrent pop is
+ *                returned by that pop).
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_pop(struct lfq_ring *ring, void **item);
@@ -83,17 +95,51 @@ LFQ_API LFQ_NODISCARD int lfq_ring_pop(struct lfq_ring *ring, void **item);
  * Pushes up to @p n items from @p items, in order, stopping at the first one that does not
  * fit. The pushed items keep their relative order (items of other producers may interleave).
  * @return the number pushed: items[0 .. ret-1] were accepted, the rest are still the
- *         caller's. 0 when the ring is full or @p n is 0.
+ *         caller's. 0 when the ring is full or closed, or @p n is 0; after a close it is the
+ *         count pushed before the close took effect.
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n);
 
 /**
  * Pops up to @p n items into @p items, oldest first.
- * @return the number popped (0 when the ring is empty or @p n is 0).
+ * @return the number popped (0 when the ring is empty, closed and drained, or @p n is 0;
+ *         lfq_ring_pop tells those apart).
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n);
+
+/**
+ * Pushes one item, waiting up to @p timeout_ns for room.
+ * @param timeout_ns  < 0: wait as long as it takes; 0: one try; > 0: nanoseconds on
+ *                    CLOCK_MONOTONIC (a few microseconds work). Signals do not cut it short.
+ * @return 0 if the item was accepted;
+ *         -ETIMEDOUT if the ring stayed full for the whole timeout (-EAGAIN if it was 0);
+ *         -EPIPE if the ring is or becomes closed (waiters wake promptly).
+ * Thread-safety: any thread; may sleep.
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns);
+
+/**
+ * Pops one item, waiting up to @p timeout_ns for one to arrive.
+ * @param timeout_ns  as for lfq_ring_push_wait.
+ * @return 0 if an item was removed into @p item;
+ *         -ETIMEDOUT if the ring stayed empty for the whole timeout (-EAGAIN if it was 0);
+ *         -EPIPE if the ring is closed and drained (see lfq_ring_pop).
+ * Thread-safety: any thread; may sleep.
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns);
+
+/**
+ * Closes the ring: later pushes fail with -EPIPE, pops drain what is inside and then return
+ * -EPIPE, and every thread waiting in a `_wait` call wakes up. Idempotent; safe from any
+ * thread, concurrently with any call but destroy.
+ * Thread-safety: any thread; lock-free (makes a wake-up call only if threads wait).
+ */
+LFQ_API void lfq_ring_close(struct lfq_ring *ring);
+
+/** @return true once lfq_ring_close has been called. Thread-safety: any thread; wait-free. */
+LFQ_API bool lfq_ring_is_closed(const struct lfq_ring *ring);
 
 /** @return the capacity given to lfq_ring_create. Thread-safety: any thread; wait-free. */
 LFQ_API size_t lfq_ring_capacity(const struct lfq_ring *ring);

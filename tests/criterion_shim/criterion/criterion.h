@@ -42,8 +42,9 @@ shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n[FAIL] %s::%s\n[====] Synthesis: Tested: 1 | Passing: 0 | Failing: 1 "
-			"| Crashing: 0\n",
+	fprintf(stderr,
+		"\n[FAIL] %s::%s\n[====] Synthesis: Tested: 1 | Passing: 0 | Failing: 1 "
+		"| Crashing: 0\n",
 		shim_current ? shim_current->suite : "?", shim_current ? shim_current->name : "?");
 	fflush(stderr);
 	_Exit(1);
@@ -51,21 +52,21 @@ shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 
 /* Test(suite, name, options...): options such as .timeout are accepted and ignored. */
 #define Test(...) SHIM_TEST(__VA_ARGS__, 0)
-#define SHIM_TEST(suite, name, ...)                                                         \
-	static void suite##_##name##_fn(void);                                              \
-	static struct shim_test suite##_##name##_desc = {#suite, #name, suite##_##name##_fn, \
-							 NULL};                              \
-	__attribute__((constructor)) static void suite##_##name##_reg(void)                 \
-	{                                                                                   \
-		shim_register(&suite##_##name##_desc);                                      \
-	}                                                                                   \
+#define SHIM_TEST(suite, name, ...)                                                                \
+	static void suite##_##name##_fn(void);                                                     \
+	static struct shim_test suite##_##name##_desc = {#suite, #name, suite##_##name##_fn,       \
+							 NULL};                                    \
+	__attribute__((constructor)) static void suite##_##name##_reg(void)                        \
+	{                                                                                          \
+		shim_register(&suite##_##name##_desc);                                             \
+	}                                                                                          \
 	static void suite##_##name##_fn(void)
 
 /* Every assertion takes an optional printf-style message, as Criterion's do. */
-#define SHIM_ASSERT(cond, ...)                                                              \
-	do {                                                                                \
-		if (!(cond))                                                                \
-			shim_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                  \
+#define SHIM_ASSERT(cond, ...)                                                                     \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			shim_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                         \
 	} while (0)
 #define SHIM_CMP(op, a, b, ...) SHIM_ASSERT((a)op(b), __VA_ARGS__)
 

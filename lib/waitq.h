@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An eventcount on a Linux futex: how the _wait calls sleep without adding more than one
+ * uncontended load to the lock-free fast paths.
+ *
+ *   waiter:   lfq__waitq_prepare()  -> key      (announce, then read the futex word)
+ *             re-check the condition; if still unmet:
+ *             lfq__waitq_sleep(key, deadline)   (sleeps unless a notify came in between)
+ *             lfq__waitq_done()
+ *   notifier: make the condition true (a seq_cst publish), then lfq__waitq_notify():
+ *             one load of `waiters`; only if someone waits, bump `seq` and FUTEX_WAKE.
+ *
+ * No lost wake-up (docs/design.md, "Sleeping"): W1 (waiters++) and the waiter's seq_cst
+ * fence W2 against the notifier's seq_cst publish and N1 (load waiters) form a Dekker pair:
+ * either N1 sees the waiter, or the waiter's re-check sees the publish. A notify that lands
+ * after the key was read changes `seq`, so the futex wait returns at once.
+ *
+ * Labels: W1 fetch_add waiters seq_cst; W2 fence seq_cst; W3 load seq (key) acquire;
+ *         W4 fetch_sub waiters relaxed; N1 load waiters seq_cst; N2 fetch_add seq release.
+ */
+#ifndef LFQ_WAITQ_H
+#define LFQ_WAITQ_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "arch.h"
+
+struct lfq__waitq {
+	_Atomic uint32_t seq;	  /* futex word: changes on every notify that found waiters */
+	_Atomic uint32_t waiters; /* threads between prepare and done */
+};
+
+/* Wake every sleeper: for close. */
+#define LFQ_WAITQ_ALL 0x7fffffff
+
+static inline void lfq__waitq_init(struct lfq__waitq *w)
+{
+	atomic_init(&w->seq, 0);
+	atomic_init(&w->waiters, 0);
+}
+
+static inline uint32_t lfq__waitq_prepare(struct lfq__waitq *w)
+{
+	/* W1: announce; pairs with N1. */
+	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
+	/* W2: orders W1 before the re-check's loads (they are acquire, not all seq_cst): a
+	 * publish that precedes N1 in the single total order is then visible to them. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* W3: the key; pairs with N2 (a notify after this point makes the sleep return). */
+	return atomic_load_explicit(&w->seq, memory_order_acquire);
+}
+
+static inline void lfq__waitq_done(struct lfq__waitq *w)
+{
+	/* W4: relaxed: only makes future notifies cheaper; a stale nonzero costs a syscall. */
+	atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+}
+
+/* Sleeps while seq == key, until deadline_ns (CLOCK_MONOTONIC; < 0: no deadline). Returns
+ * early on a notify, a signal or a spurious wake-up: the caller re-checks in any case. */
+void lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns);
+
+/* The slow half of notify: bump seq and wake up to n sleepers. */
+void lfq__waitq_wake(struct lfq__waitq *w, int n);
+
+/* Called after making the condition true. The fast path is this one load. */
+static inline void lfq__waitq_notify(struct lfq__waitq *w, int n)
+{
+	/* N1: pairs with W1/W2 (Dekker, see above). */
+	if (atomic_load_explicit(&w->waiters, memory_order_seq_cst) != 0)
+		lfq__waitq_wake(w, n);
+}
+
+/* CLOCK_MONOTONIC now, in ns. */
+int64_t lfq__now_ns(void);
+
+/* Absolute deadline for a relative timeout: -1 (none) for timeout < 0, saturating. */
+static inline int64_t lfq__deadline(int64_t timeout_ns)
+{
+	if (timeout_ns < 0)
+		return -1;
+	const int64_t now = lfq__now_ns();
+
+	return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+#endif /* LFQ_WAITQ_H */

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/* lfq_ring blocking calls and close: semantics, timeouts, idle CPU, wake-up economy. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lfq/ring.h>
+
+#include "testing.h"
+
+#define ITEM(v) ((void *)(uintptr_t)(v))
+#define MS 1000000LL
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static struct lfq_ring *make(size_t cap)
+{
+	struct lfq_ring *r = NULL;
+
+	cr_assert_eq(lfq_ring_create(&r, cap, 0), 0);
+	return r;
+}
+
+Test(ring_wait, close_stops_pushes_and_pops_drain_then_epipe)
+{
+	struct lfq_ring *r = make(4);
+	void *items[2] = {ITEM(8), ITEM(9)}, *out = NULL;
+
+	cr_assert_not(lfq_ring_is_closed(r));
+	for (int i = 1; i <= 3; i++)
+		cr_assert_eq(lfq_ring_push(r, ITEM(i)), 0);
+	lfq_ring_close(r);
+	cr_assert(lfq_ring_is_closed(r));
+	cr_assert_eq(lfq_ring_push(r, ITEM(4)), -EPIPE);
+	cr_assert_eq(lfq_ring_push_burst(r, items, 2), 0);
+	cr_assert_eq(lfq_ring_push_wait(r, ITEM(5), -1), -EPIPE);
+	cr_assert_eq(lfq_ring_push_wait(r, ITEM(5), 0), -EPIPE);
+	cr_assert_eq(lfq_ring_size(r), 3);
+	for (int i = 1; i <= 3; i++) {
+		cr_assert_eq(i == 2 ? lfq_ring_pop_wait(r, &out, -1) : lfq_ring_pop(r, &out), 0);
+		cr_assert_eq(out, ITEM(i));
+	}
+	cr_assert_eq(lfq_ring_pop(r, &out), -EPIPE);
+	cr_assert_eq(lfq_ring_pop_wait(r, &out, -1), -EPIPE);
+	cr_assert_eq(lfq_ring_pop_wait(r, &out, 0), -EPIPE);
+	cr_assert_eq(lfq_ring_pop_burst(r, items, 2), 0);
+	lfq_ring_close(r); /* idempotent */
+	cr_assert_eq(lfq_ring_pop(r, &out), -EPIPE);
+	cr_assert_eq(lfq_ring_size(r), 0);
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, closed_full_ring_reports_epipe_not_eagain)
+{
+	struct lfq_ring *r = make(2);
+
+	cr_assert_eq(lfq_ring_push(r, ITEM(1)), 0);
+	cr_assert_eq(lfq_ring_push(r, ITEM(2)), 0);
+	cr_assert_eq(lfq_ring_push(r, ITEM(3)), -EAGAIN);
+	lfq_ring_close(r);
+	cr_assert_eq(lfq_ring_push(r, ITEM(3)), -EPIPE);
+	cr_assert_eq(lfq_ring_size(r), 2);
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, burst_across_close_pushes_a_prefix)
+{
+	struct lfq_ring *r = make(8);
+	void *in[3] = {ITEM(1), ITEM(2), ITEM(3)}, *out[8];
+
+	cr_assert_eq(lfq_ring_push_burst(r, in, 3), 3);
+	lfq_ring_close(r);
+	cr_assert_eq(lfq_ring_push_burst(r, in, 3), 0);
+	cr_assert_eq(lfq_ring_pop_burst(r, out, 8), 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(out[i], in[i]);
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, zero_timeout_is_one_try)
+{
+	struct lfq_ring *r = make(1);
+	void *out;
+
+	cr_assert_eq(lfq_ring_pop_wait(r, &out, 0), -EAGAIN);
+	cr_assert_eq(lfq_ring_push_wait(r, ITEM(1), 0), 0);
+	cr_assert_eq(lfq_ring_push_wait(r, ITEM(2), 0), -EAGAIN);
+	cr_assert_eq(lfq_ring_pop_wait(r, &out, 0), 0);
+	cr_assert_eq(out, ITEM(1));
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, timeouts_are_not_cut_short)
+{
+	struct lfq_ring *r = make(1);
+	const int64_t timeouts[] = {3000, 50000, 2 * MS, 20 * MS};
+	void *out;
+
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		int64_t t0 = now_ns();
+
+		cr_assert_eq(lfq_ring_pop_wait(r, &out, timeouts[i]), -ETIMEDOUT);
+		cr_assert_geq(now_ns() - t0, timeouts[i], "pop_wait returned early");
+	}
+	cr_assert_eq(lfq_ring_push(r, ITEM(1)), 0);
+	for (size_t i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
+		int64_t t0 = now_ns();
+
+		cr_assert_eq(lfq_ring_push_wait(r, ITEM(2), timeouts[i]), -ETIMEDOUT);
+		cr_assert_geq(now_ns() - t0, timeouts[i], "push_wait returned early");
+	}
+	lfq_ring_destroy(r);
+}
+
+struct waiter {
+	struct lfq_ring *r;
+	int64_t timeout;
+	int rc;
+	void *item;
+	long cpu_us;
+};
+
+static long thread_cpu_us(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec +
+	       ru.ru_stime.tv_usec;
+}
+
+static void *pop_waiter(void *arg)
+{
+	struct waiter *w = arg;
+	long c0 = thread_cpu_us();
+
+	w->rc = lfq_ring_pop_wait(w->r, &w->item, w->timeout);
+	w->cpu_us = thread_cpu_us() - c0;
+	return NULL;
+}
+
+static void *push_waiter(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = lfq_ring_push_wait(w->r, w->item, w->timeout);
+	return NULL;
+}
+
+Test(ring_wait, idle_waiter_sleeps_instead_of_spinning)
+{
+	struct lfq_ring *r = make(8);
+	struct waiter w = {.r = r, .timeout = 200 * MS};
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, pop_waiter, &w), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(w.rc, -ETIMEDOUT);
+	cr_assert_lt(w.cpu_us, 10000, "a waiter blocked for 200 ms used %ld us of CPU", w.cpu_us);
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, push_wakes_a_sleeping_consumer)
+{
+	struct lfq_ring *r = make(8);
+	struct waiter w = {.r = r, .timeout = -1};
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, pop_waiter, &w), 0);
+	sleep_ms(30); /* let it fall asleep; correctness does not depend on it */
+	cr_assert_eq(lfq_ring_push(r, ITEM(42)), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(w.item, ITEM(42));
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, pop_wakes_a_sleeping_producer)
+{
+	struct lfq_ring *r = make(1);
+	struct waiter w = {.r = r, .timeout = -1, .item = ITEM(2)};
+	pthread_t t;
+	void *out;
+
+	cr_assert_eq(lfq_ring_push(r, ITEM(1)), 0);
+	cr_assert_eq(pthread_create(&t, NULL, push_waiter, &w), 0);
+	sleep_ms(30);
+	cr_assert_eq(lfq_ring_pop(r, &out), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_eq(lfq_ring_pop(r, &out), 0);
+	cr_assert_eq(out, ITEM(2));
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, close_wakes_every_waiter)
+{
+	struct lfq_ring *empty = make(4), *full = make(1);
+	struct waiter pw[3], cw[3];
+	pthread_t pt[3], ct[3];
+
+	cr_assert_eq(lfq_ring_push(full, ITEM(1)), 0);
+	for (int i = 0; i < 3; i++) {
+		cw[i] = (struct waiter){.r = empty, .timeout = -1};
+		pw[i] = (struct waiter){.r = full, .timeout = -1, .item = ITEM(i + 2)};
+		cr_assert_eq(pthread_create(&ct[i], NULL, pop_waiter, &cw[i]), 0);
+		cr_assert_eq(pthread_create(&pt[i], NULL, push_waiter, &pw[i]), 0);
+	}
+	sleep_ms(30);
+	lfq_ring_close(empty);
+	lfq_ring_close(full);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(ct[i], NULL);
+		pthread_join(pt[i], NULL);
+		cr_assert_eq(cw[i].rc, -EPIPE);
+		cr_assert_eq(pw[i].rc, -EPIPE);
+	}
+	lfq_ring_destroy(empty);
+	lfq_ring_destroy(full);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+Test(ring_wait, signals_do_not_surface_as_errors)
+{
+	struct lfq_ring *r = make(4);
+	struct waiter w = {.r = r, .timeout = 100 * MS};
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+	pthread_t t;
+	int64_t t0 = now_ns();
+
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	cr_assert_eq(pthread_create(&t, NULL, pop_waiter, &w), 0);
+	for (int i = 0; i < 10; i++) {
+		sleep_ms(5);
+		pthread_kill(t, SIGUSR1);
+	}
+	pthread_join(t, NULL);
+	cr_assert_eq(w.rc, -ETIMEDOUT);
+	cr_assert_geq(now_ns() - t0, 100 * MS);
+	lfq_ring_destroy(r);
+}
+
+Test(ring_wait, no_wake_syscall_without_waiters)
+{
+	struct lfq_ring *r = make(1024);
+	void *out, *burst[16];
+
+	atomic_store(&lfq__test_futex_wakes, 0);
+	for (long i = 0; i < 1000000; i++) {
+		cr_assert_eq(lfq_ring_push(r, ITEM(i)), 0);
+		cr_assert_eq(lfq_ring_pop(r, &out), 0);
+	}
+	for (int i = 0; i < 1000; i++) {
+		cr_assert_eq(lfq_ring_push_burst(r, burst, 16), 16);
+		cr_assert_eq(lfq_ring_pop_burst(r, burst, 16), 16);
+	}
+	cr_assert_eq(atomic_load(&lfq__test_futex_wakes), 0, "wake calls with nobody waiting");
+
+	/* The counter does count: a sleeping consumer costs at least one wake. */
+	struct waiter w = {.r = r, .timeout = -1};
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, pop_waiter, &w), 0);
+	sleep_ms(30);
+	cr_assert_eq(lfq_ring_push(r, ITEM(7)), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(w.rc, 0);
+	cr_assert_geq(atomic_load(&lfq__test_futex_wakes), 1);
+	lfq_ring_destroy(r);
+}
