@@ -11,6 +11,11 @@
  * non-waiting fast path never enters the kernel. The count is read under the lock and the
  * signal sent after unlocking, so the woken thread does not immediately block on the mutex.
  */
+/* POSIX.1-2008 for pthread_condattr_setclock, clock_gettime under -std=c11. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "mutex_ring.h"
 
 #include <assert.h>

@@ -9,6 +9,11 @@
  *                                             lock; pairs with A1 of the next holder
  * Every other field is accessed only with the lock held.
  */
+/* POSIX.1-2008 for sched_yield under -std=c11. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "spin_ring.h"
 
 #include <assert.h>

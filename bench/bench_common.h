@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Shared by the Google Benchmark programs in bench/: one adapter per ring implementation,
+ * the retry policy every implementation gets on -EAGAIN, a start gate for worker threads,
+ * environment knobs, and the machine description written into the JSON "context".
+ *
+ * Adding an implementation: write an adapter struct like LfqRing below (same static
+ * members), then add it to RingImpls. Every benchmark in bench_ring.cc is registered for
+ * every adapter in that list.
+ */
+#ifndef LFQ_BENCH_COMMON_H
+#define LFQ_BENCH_COMMON_H
+
+#include <benchmark/benchmark.h>
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <atomic>
+
+#include <lfq/ring.h>
+
+#include "mutex_ring.h"
+#include "spin_ring.h"
+#include "vyukov_ring.h"
+
+#include "bench_config.h"
+
+namespace lfqbench
+{
+
+/* ---------------------------------------------------------------------------------------- */
+/* Adapters: the same static interface over every ring. Return values follow lfq: 0 or a
+ * negative errno from create/push/pop, counts from the bursts. */
+
+/** lfq_ring, the library under test. */
+struct LfqRing {
+	using ring_type = struct lfq_ring;
+	static constexpr const char *kName = "lfq";
+
+	[[nodiscard]] static int create(ring_type **r, size_t capacity)
+	{
+		return lfq_ring_create(r, capacity, LFQ_RING_FLAGS_NONE);
+	}
+	static void destroy(ring_type *r)
+	{
+		lfq_ring_destroy(r);
+	}
+	[[nodiscard]] static int push(ring_type *r, void *item)
+	{
+		return lfq_ring_push(r, item);
+	}
+	[[nodiscard]] static int pop(ring_type *r, void **item)
+	{
+		return lfq_ring_pop(r, item);
+	}
+	static size_t push_burst(ring_type *r, void *const *items, size_t n)
+	{
+		return lfq_ring_push_burst(r, items, n);
+	}
+	static size_t pop_burst(ring_type *r, void **items, size_t n)
+	{
+		return lfq_ring_pop_burst(r, items, n);
+	}
+};
+
+/** Baseline: one pthread mutex, condition variables only for waiting calls. */
+struct MutexRing {
+	using ring_type = struct mutex_ring;
+	static constexpr const char *kName = "mutex";
+
+	[[nodiscard]] static int create(ring_type **r, size_t capacity)
+	{
+		return mutex_ring_create(r, capacity);
+	}
+	static void destroy(ring_type *r)
+	{
+		mutex_ring_destroy(r);
+	}
+	[[nodiscard]] static int push(ring_type *r, void *item)
+	{
+		return mutex_ring_push(r, item);
+	}
+	[[nodiscard]] static int pop(ring_type *r, void **item)
+	{
+		return mutex_ring_pop(r, item);
+	}
+	static size_t push_burst(ring_type *r, void *const *items, size_t n)
+	{
+		return mutex_ring_push_burst(r, items, n);
+	}
+	static size_t pop_burst(ring_type *r, void **items, size_t n)
+	{
+		return mutex_ring_pop_burst(r, items, n);
+	}
+};
+
+/** Baseline: Vyukov's bounded MPMC queue (lock-less, but blocking). */
+struct VyukovRing {
+	using ring_type = struct vyukov_ring;
+	static constexpr const char *kName = "vyukov";
+
+	[[nodiscard]] static int create(ring_type **r, size_t capacity)
+	{
+		return vyukov_ring_create(r, capacity);
+	}
+	static void destroy(ring_type *r)
+	{
+		vyukov_ring_destroy(r);
+	}
+	[[nodiscard]] static int push(ring_type *r, void *item)
+	{
+		return vyukov_ring_push(r, item);
+	}
+	[[nodiscard]] static int pop(ring_type *r, void **item)
+	{
+		return vyukov_ring_pop(r, item);
+	}
+	static size_t push_burst(ring_type *r, void *const *items, size_t n)
+	{
+		return vyukov_ring_push_burst(r, items, n);
+	}
+	static size_t pop_burst(ring_type *r, void **items, size_t n)
+	{
+		return vyukov_ring_pop_burst(r, items, n);
+	}
+};
+
+/** Baseline: the mutex ring's layout under a test-and-test-and-set spinlock. */
+struct SpinRing {
+	using ring_type = struct spin_ring;
+	static constexpr const char *kName = "spin";
+
+	[[nodiscard]] static int create(ring_type **r, size_t capacity)
+	{
+		return spin_ring_create(r, capacity);
+	}
+	static void destroy(ring_type *r)
+	{
+		spin_ring_destroy(r);
+	}
+	[[nodiscard]] static int push(ring_type *r, void *item)
+	{
+		return spin_ring_push(r, item);
+	}
+	[[nodiscard]] static int pop(ring_type *r, void **item)
+	{
+		return spin_ring_pop(r, item);
+	}
+	static size_t push_burst(ring_type *r, void *const *items, size_t n)
+	{
+		return spin_ring_push_burst(r, items, n);
+	}
+	static size_t pop_burst(ring_type *r, void **items, size_t n)
+	{
+		return spin_ring_pop_burst(r, items, n);
+	}
+};
+
+/** A compile-time list of adapters; for_each_impl calls f(ImplTag<I>{}) for each. */
+template <class... Impls> struct ImplList {
+};
+template <class I> struct ImplTag {
+	using type = I;
+};
+template <class F, class... Impls> void for_each_impl(ImplList<Impls...>, F &&f)
+{
+	(f(ImplTag<Impls>{}), ...);
+}
+
+/** Every ring benchmark runs for each of these, in this order. */
+using RingImpls = ImplList<LfqRing, MutexRing, VyukovRing, SpinRing>;
+
+/** Owns one ring of adapter I; check ok() (or error()) before use. */
+template <class I> class RingHandle
+{
+    public:
+	explicit RingHandle(size_t capacity) : error_(I::create(&ring_, capacity))
+	{
+	}
+	~RingHandle()
+	{
+		if (error_ == 0)
+			I::destroy(ring_);
+	}
+	RingHandle(const RingHandle &) = delete;
+	RingHandle &operator=(const RingHandle &) = delete;
+
+	bool ok() const
+	{
+		return error_ == 0;
+	}
+	int error() const
+	{
+		return error_;
+	}
+	typename I::ring_type *get() const
+	{
+		return ring_;
+	}
+
+    private:
+	typename I::ring_type *ring_ = nullptr;
+	int error_;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* The retry policy, identical for every implementation. */
+
+inline void cpu_relax()
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/**
+ * What a benchmark thread does after a push or pop returned -EAGAIN (or a burst returned 0):
+ * a few pause instructions while the failures are fresh, and after kFailuresBeforeYield
+ * consecutive failures, sched_yield() on every further failure (so an oversubscribed
+ * machine hands the CPU to the thread that can make progress). reset() after a success.
+ */
+class Retry
+{
+    public:
+	static constexpr unsigned kPausesPerFailure = 4;
+	static constexpr unsigned kFailuresBeforeYield = 64;
+
+	/** @return true if it yielded the CPU (a good moment to check for an abort). */
+	bool backoff()
+	{
+		if (failures_ < kFailuresBeforeYield) {
+			++failures_;
+			for (unsigned i = 0; i < kPausesPerFailure; i++)
+				cpu_relax();
+			return false;
+		}
+		sched_yield();
+		return true;
+	}
+	void reset()
+	{
+		failures_ = 0;
+	}
+
+    private:
+	unsigned failures_ = 0;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Threads. */
+
+/**
+ * Releases worker threads together: each calls arrive_and_wait(); the coordinator calls
+ * wait_for(n) until all n have arrived, takes its start time, then open().
+ */
+class StartGate
+{
+    public:
+	void arrive_and_wait()
+	{
+		arrived_.fetch_add(1, std::memory_order_relaxed);
+		/* Acquire pairs with the release in open(): the start time and everything the
+		 * coordinator prepared are visible once the gate is seen open. */
+		while (!open_.load(std::memory_order_acquire))
+			sched_yield();
+	}
+	void wait_for(unsigned n)
+	{
+		/* Relaxed: only a count; the workers publish nothing through it. */
+		while (arrived_.load(std::memory_order_relaxed) < n)
+			sched_yield();
+	}
+	void open()
+	{
+		open_.store(true, std::memory_order_release);
+	}
+
+    private:
+	std::atomic<unsigned> arrived_{0};
+	std::atomic<bool> open_{false};
+};
+
+/** @return the value of environment variable @p name as an unsigned number, or @p fallback
+ *          when it is unset, empty or not a positive number. */
+inline uint64_t env_u64(const char *name, uint64_t fallback)
+{
+	const char *s = std::getenv(name);
+	if (s == nullptr || *s == '\0')
+		return fallback;
+	char *end = nullptr;
+	unsigned long long v = std::strtoull(s, &end, 0);
+	if (end == s || *end != '\0' || v == 0)
+		return fallback;
+	return static_cast<uint64_t>(v);
+}
+
+/** Items moved per multi-thread iteration: LFQ_BENCH_ITEMS, default one million. */
+inline uint64_t bench_items()
+{
+	return env_u64("LFQ_BENCH_ITEMS", 1000000);
+}
+
+/** Whether LFQ_BENCH_PIN asks for worker threads pinned round-robin to the allowed CPUs. */
+inline bool bench_pin()
+{
+	return env_u64("LFQ_BENCH_PIN", 0) != 0;
+}
+
+/** Pins @p t to the @p index-th CPU of the process's affinity mask (round-robin). */
+inline void pin_thread(std::thread &t, unsigned index)
+{
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return;
+	int count = CPU_COUNT(&allowed);
+	if (count <= 0)
+		return;
+	unsigned want = index % static_cast<unsigned>(count);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		if (want-- == 0) {
+			cpu_set_t one;
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			(void)pthread_setaffinity_np(t.native_handle(), sizeof(one), &one);
+			return;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Machine description, written to the JSON "context" next to Google Benchmark's own
+ * (date, host_name, num_cpus, mhz_per_cpu, caches, load_avg). */
+
+inline std::string cpu_model()
+{
+	std::ifstream in("/proc/cpuinfo");
+	std::string line;
+	/* "model name" on x86; AArch64 kernels have no model name, only "CPU part". */
+	while (std::getline(in, line)) {
+		if (line.rfind("model name", 0) == 0 || line.rfind("Model", 0) == 0) {
+			size_t colon = line.find(':');
+			if (colon != std::string::npos && colon + 2 <= line.size())
+				return line.substr(colon + 2);
+		}
+	}
+	return "unknown";
+}
+
+inline void add_machine_context()
+{
+	benchmark::AddCustomContext("lfq_version", LFQ_BENCH_LFQ_VERSION);
+	benchmark::AddCustomContext("cpu_model", cpu_model());
+	benchmark::AddCustomContext("cpus_online", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		benchmark::AddCustomContext("cpus_allowed", std::to_string(CPU_COUNT(&allowed)));
+
+	struct utsname u;
+	if (uname(&u) == 0) {
+		benchmark::AddCustomContext("kernel", std::string(u.sysname) + " " + u.release +
+							      " " + u.version);
+		benchmark::AddCustomContext("arch", u.machine);
+	}
+
+#if defined(__clang__)
+	benchmark::AddCustomContext("cxx_compiler", std::string("clang ") + __VERSION__);
+#elif defined(__GNUC__)
+	benchmark::AddCustomContext("cxx_compiler", std::string("gcc ") + __VERSION__);
+#else
+	benchmark::AddCustomContext("cxx_compiler", "unknown");
+#endif
+	benchmark::AddCustomContext("c_compiler", LFQ_BENCH_C_COMPILER);
+	benchmark::AddCustomContext("buildtype", LFQ_BENCH_BUILDTYPE);
+	benchmark::AddCustomContext("optimization", LFQ_BENCH_OPTIMIZATION);
+	benchmark::AddCustomContext("assertions", LFQ_BENCH_ASSERTIONS);
+	benchmark::AddCustomContext("lto", LFQ_BENCH_LTO);
+	benchmark::AddCustomContext("c_args", LFQ_BENCH_C_ARGS);
+	benchmark::AddCustomContext("cpp_args", LFQ_BENCH_CPP_ARGS);
+
+	benchmark::AddCustomContext("bench_items", std::to_string(bench_items()));
+	benchmark::AddCustomContext("bench_pin", bench_pin() ? "yes" : "no");
+	benchmark::AddCustomContext(
+		"retry_policy",
+		std::to_string(Retry::kPausesPerFailure) + " pause per EAGAIN, sched_yield after " +
+			std::to_string(Retry::kFailuresBeforeYield) + " consecutive EAGAIN");
+}
+
+} // namespace lfqbench
+
+#endif // LFQ_BENCH_COMMON_H
