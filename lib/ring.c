@@ -147,13 +147,79 @@ int lfq_ring_pop(struct lfq_ring *ring, void **item)
 	return rc;
 }
 
-size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
+/* Bursts move up to this many items per ticket batch (indices live on the stack). */
+#define BURST_CHUNK 64
+
+/* push_burst without the wake-up. Takes free slots and item tickets in batches: one FAA on
+ * each index ring per chunk instead of one per item. */
+static size_t push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 {
+	uint64_t idx[BURST_CHUNK];
 	size_t k = 0;
 
+	while (k < n) {
+		const size_t want = n - k < BURST_CHUNK ? n - k : BURST_CHUNK;
+		const size_t got =
+			lfq__scq_dequeue_batch(&ring->fq, idx, want, LFQ_TP_FQ_DEQ_TICKET);
+
+		if (got == 0) {
+			/* The batch gives up on contention; the single path decides "full" (or
+			 * closed) with SCQ's own rules. */
+			if (push_one(ring, items[k]) != 0)
+				break;
+			k++;
+			continue;
+		}
+		LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
+		for (size_t j = 0; j < got; j++)
+			ring->data[idx[j]] = items[k + j];
+		const size_t placed = lfq__scq_enqueue_batch(
+			&ring->aq, idx, got, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED);
+
+		k += placed;
+		if (placed < got) {
+			/* Closed: the rest stay the caller's, their slots go back. */
+			lfq__scq_enqueue_batch(&ring->fq, idx + placed, got - placed, false,
+					       LFQ_TP_NONE, LFQ_TP_NONE);
+			break;
+		}
+	}
+	return k;
+}
+
+/* pop_burst without the wake-up, batched like push_burst. */
+static size_t pop_burst(struct lfq_ring *ring, void **items, size_t n)
+{
+	uint64_t idx[BURST_CHUNK];
+	size_t k = 0;
+
+	while (k < n) {
+		const size_t want = n - k < BURST_CHUNK ? n - k : BURST_CHUNK;
+		const size_t got =
+			lfq__scq_dequeue_batch(&ring->aq, idx, want, LFQ_TP_AQ_DEQ_TICKET);
+
+		if (got == 0) {
+			/* Empty, contended, or closed and draining: the single path decides. */
+			if (pop_one(ring, &items[k]) != 0)
+				break;
+			k++;
+			continue;
+		}
+		LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
+		for (size_t j = 0; j < got; j++)
+			items[k + j] = ring->data[idx[j]];
+		lfq__scq_enqueue_batch(&ring->fq, idx, got, false, LFQ_TP_FQ_ENQ_TICKET,
+				       LFQ_TP_NONE);
+		k += got;
+	}
+	return k;
+}
+
+size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
+{
 	assert(ring && (items || n == 0));
-	while (k < n && push_one(ring, items[k]) == 0)
-		k++;
+	const size_t k = push_burst(ring, items, n);
+
 	if (k)
 		lfq__waitq_notify(&ring->not_empty, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	return k;
@@ -161,11 +227,9 @@ size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 
 size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 {
-	size_t k = 0;
-
 	assert(ring && (items || n == 0));
-	while (k < n && pop_one(ring, &items[k]) == 0)
-		k++;
+	const size_t k = pop_burst(ring, items, n);
+
 	if (k)
 		lfq__waitq_notify(&ring->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	return k;

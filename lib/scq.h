@@ -70,6 +70,10 @@ struct lfq__scq {
 	int64_t threshold_max;	   /* 3*half - 1 */
 	/* Consumers' ticket counter. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t head;
+	/* A tail value some dequeuer saw (closed bit masked), on the dequeuers' own line: while
+	 * head is below it there may be indices to take, and the producers' tail line need not
+	 * be read (D0). A hint only: tail never decreases, so it is never above the real one. */
+	_Atomic uint64_t tail_seen;
 	/* Livelock guard: dequeuers give up after this many failed tickets since the last
 	 * enqueue; negative means "certainly empty" and costs one load. */
 	LFQ_CACHE_ALIGNED _Atomic int64_t threshold;
@@ -130,8 +134,50 @@ static inline void lfq__scq_init(struct lfq__scq *q, _Atomic uint64_t *entries, 
 		atomic_init(&entries[lfq__scq_pos(q, t)], lfq__scq_tcycle(q, t) | q->safe_bit | i);
 	}
 	atomic_init(&q->head, n);
+	atomic_init(&q->tail_seen, n);
 	atomic_init(&q->tail, n + fill);
 	atomic_init(&q->threshold, fill ? q->threshold_max : -1);
+}
+
+/*
+ * Tries to store index idx at ticket t. Returns false if the ticket's entry is unusable (the
+ * caller then needs another ticket). Does not reset the threshold.
+ */
+static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, int tp_stored)
+{
+	_Atomic uint64_t *slot = &q->entries[lfq__scq_pos(q, t)];
+	const uint64_t tc = lfq__scq_tcycle(q, t);
+	/* E2: acquire pairs with D4/D5 of the dequeuer that last changed this entry, so the
+	 * head load E3 below sees that dequeuer's ticket (D2). */
+	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
+
+	for (;;) {
+		const uint64_t ec = e & ~q->low_mask;
+
+		/* Usable only if older than our cycle and empty... */
+		if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
+			return false;
+		/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken our
+		 * ticket yet (it would not come back for the index). E3 pairs with D2. */
+		if (!(e & q->safe_bit) && atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
+			return false;
+		/* E4: publish. Releases everything written before (the item), pairs with D3; on
+		 * failure e is reloaded (acquire, as E2) and re-tested. */
+		if (atomic_compare_exchange_weak_explicit(slot, &e, tc | q->safe_bit | idx,
+							  memory_order_seq_cst,
+							  memory_order_acquire)) {
+			LFQ_TEST_POINT(tp_stored);
+			return true;
+		}
+	}
+}
+
+/* E5: gives dequeuers a fresh budget after a publish. The load avoids writing a shared line
+ * when it already holds the value. */
+static inline void lfq__scq_reset_threshold(struct lfq__scq *q)
+{
+	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) != q->threshold_max)
+		atomic_store_explicit(&q->threshold, q->threshold_max, memory_order_seq_cst);
 }
 
 /*
@@ -144,47 +190,46 @@ static inline bool lfq__scq_enqueue(struct lfq__scq *q, uint64_t idx, bool closa
 				    int tp_stored)
 {
 	for (;;) {
-		/* E1: take a ticket. seq_cst: see docs/design.md, "Tickets and emptiness". */
+		/* E1: take a ticket. seq_cst: see docs/design.md, "Memory orders". */
 		const uint64_t t = atomic_fetch_add_explicit(&q->tail, 1, memory_order_seq_cst);
 
 		if (closable && (t & LFQ_SCQ_CLOSED))
 			return false;
 		LFQ_TEST_POINT(tp);
-		_Atomic uint64_t *slot = &q->entries[lfq__scq_pos(q, t)];
-		const uint64_t tc = lfq__scq_tcycle(q, t);
-		/* E2: acquire pairs with D4/D5 of the dequeuer that last changed this entry, so
-		 * the head load E3 below sees that dequeuer's ticket (D2). */
-		uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
-
-		for (;;) {
-			const uint64_t ec = e & ~q->low_mask;
-
-			/* Usable only if older than our cycle and empty... */
-			if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
-				break;
-			/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
-			 * our ticket yet (it would not come back for the index). E3 pairs with D2.
-			 */
-			if (!(e & q->safe_bit) &&
-			    atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
-				break;
-			/* E4: publish. Releases everything written before (the item), pairs with
-			 * D3; on failure e is reloaded (acquire, as E2) and re-tested. */
-			if (atomic_compare_exchange_weak_explicit(slot, &e, tc | q->safe_bit | idx,
-								  memory_order_seq_cst,
-								  memory_order_acquire)) {
-				LFQ_TEST_POINT(tp_stored);
-				/* E5: give dequeuers a fresh budget. The load avoids writing a
-				 * shared line when it already holds the value. */
-				if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) !=
-				    q->threshold_max)
-					atomic_store_explicit(&q->threshold, q->threshold_max,
-							      memory_order_seq_cst);
-				return true;
-			}
+		if (lfq__scq_put(q, t, idx, tp_stored)) {
+			lfq__scq_reset_threshold(q);
+			return true;
 		}
 		/* This ticket's entry is unusable: take another one. */
 	}
+}
+
+/*
+ * Appends idx[0 .. n-1] in this order, taking tickets in batches (one FAA for the lot).
+ * If an entry turns out unusable, the rest of that batch's tickets are left unused (their
+ * dequeuers invalidate them as for any late enqueuer) and the remaining indices take a new
+ * batch, so the order is kept. Returns n, or, on a closed ring, how many went in before the
+ * close (a prefix).
+ */
+static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *idx, size_t n,
+					    bool closable, int tp, int tp_stored)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		/* E1 (batch form): tickets t0 .. t0 + n - done - 1. */
+		const uint64_t t0 =
+			atomic_fetch_add_explicit(&q->tail, n - done, memory_order_seq_cst);
+
+		if (closable && (t0 & LFQ_SCQ_CLOSED))
+			break;
+		LFQ_TEST_POINT(tp);
+		for (uint64_t t = t0; done < n && lfq__scq_put(q, t, idx[done], tp_stored); t++)
+			done++;
+	}
+	if (done)
+		lfq__scq_reset_threshold(q);
+	return done;
 }
 
 /* Moves tail up to head after dequeuers overtook it, so that enqueuers stop taking tickets
@@ -232,6 +277,10 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			if (desired == e)
 				return LFQ_SCQ_EMPTY;
 		} else {
+			/* Worth waiting only if an enqueuer already holds ticket h (D6 form). */
+			if (spins == 0 && (atomic_load_explicit(&q->tail, memory_order_seq_cst) &
+					   ~LFQ_SCQ_CLOSED) <= h)
+				spins = max_spins;
 			if (spins++ < max_spins) {
 				lfq__cpu_relax();
 				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */
@@ -249,6 +298,26 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 }
 
 /*
+ * D0: how many tickets are worth taking, at most: tail - head, or 0 when head has caught up
+ * with tail. Then every index enqueued so far belongs to a dequeuer that already holds its
+ * ticket, and taking one anyway would only invalidate the entry an enqueuer is about to
+ * use. Reads the producers' tail line only when the cached tail_seen says "maybe empty".
+ * tail_seen is relaxed: a hint; SCQ's own checks (D1, D6, D7) decide, this only skips
+ * hopeless tickets. head and tail are loaded seq_cst like every other ticket access.
+ */
+static inline uint64_t lfq__scq_available(struct lfq__scq *q)
+{
+	const uint64_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	uint64_t tail = atomic_load_explicit(&q->tail_seen, memory_order_relaxed);
+
+	if (head >= tail) {
+		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst) & ~LFQ_SCQ_CLOSED;
+		atomic_store_explicit(&q->tail_seen, tail, memory_order_relaxed);
+	}
+	return head >= tail ? 0 : tail - head;
+}
+
+/*
  * Removes the oldest index, or returns LFQ_SCQ_EMPTY. tp: test point after a ticket is taken.
  * The item ring's tail may carry the closed bit; an "empty" verdict on a closed ring is not
  * final (see lfq__scq_drain).
@@ -257,6 +326,8 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 {
 	/* D1: a negative threshold means empty (see design.md for why seq_cst). */
 	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
+		return LFQ_SCQ_EMPTY;
+	if (lfq__scq_available(q) == 0) /* D0 */
 		return LFQ_SCQ_EMPTY;
 	for (;;) {
 		/* D2: take a ticket; pairs with E3. */
@@ -281,6 +352,45 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 		if (atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst) <= 0)
 			return LFQ_SCQ_EMPTY;
 	}
+}
+
+/*
+ * Removes up to n indices into out[], oldest first, taking its tickets with one FAA. Takes
+ * at most as many tickets as tail - head promised when it looked (D0), so it rarely
+ * overshoots; failed tickets are accounted as in lfq__scq_dequeue (catch-up, threshold).
+ * Returns the number removed (0: empty, or every ticket failed; callers fall back to
+ * lfq__scq_dequeue, whose "empty" verdict is authoritative).
+ */
+static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, size_t n, int tp)
+{
+	/* D1, D0 as in lfq__scq_dequeue. */
+	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
+		return 0;
+	const uint64_t avail = lfq__scq_available(q); /* D0 */
+
+	if (avail == 0 || n == 0)
+		return 0;
+	const uint64_t k = avail < n ? avail : n;
+	/* D2 (batch form): tickets h0 .. h0 + k - 1. */
+	const uint64_t h0 = atomic_fetch_add_explicit(&q->head, k, memory_order_seq_cst);
+	size_t got = 0;
+
+	LFQ_TEST_POINT(tp);
+	for (uint64_t h = h0; h < h0 + k; h++) {
+		const uint64_t idx = lfq__scq_take(q, h, LFQ_SCQ_DEQ_SPINS);
+
+		if (idx != LFQ_SCQ_EMPTY)
+			out[got++] = idx;
+	}
+	if (got < k) {
+		/* D6, D7 for the failed tickets, as a sequence of single dequeues would. */
+		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+
+		if (!(t & LFQ_SCQ_CLOSED) && t <= h0 + k)
+			lfq__scq_catchup(q, t, h0 + k);
+		atomic_fetch_sub_explicit(&q->threshold, (int64_t)(k - got), memory_order_seq_cst);
+	}
+	return got;
 }
 
 /*

@@ -23,13 +23,30 @@
 #define PRODUCERS 4
 #define CONSUMERS 4
 #define STALL_SECONDS 5
-#define VICTIM_ITEM ((void *)(uintptr_t)0xfeedface)
+/* The victim's own items: one, or VICTIM_BURST for the burst variants. */
+#define VICTIM_BURST 3
+#define VICTIM_ITEM(k) ((void *)(uintptr_t)(0xfeed0000u + (k)))
+#define VICTIM_INDEX(it) ((uintptr_t)(it)-0xfeed0000u)
+#define IS_VICTIM(it) (VICTIM_INDEX(it) < VICTIM_BURST)
 
 struct impl {
 	int (*push)(void *q, void *item);
 	int (*pop)(void *q, void **item);
 	void *q;
+	/* Optional: the victim uses bursts (tickets taken in batches) when set. */
+	size_t (*push_burst)(void *q, void *const *items, size_t n);
+	size_t (*pop_burst)(void *q, void **items, size_t n);
 };
+
+static size_t lfq_push_burst(void *q, void *const *items, size_t n)
+{
+	return lfq_ring_push_burst(q, items, n);
+}
+
+static size_t lfq_pop_burst(void *q, void **items, size_t n)
+{
+	return lfq_ring_pop_burst(q, items, n);
+}
 
 static int lfq_push(void *q, void *item)
 {
@@ -74,19 +91,29 @@ struct harness {
 	_Atomic size_t progress; /* completed operations, all threads */
 	_Atomic bool producers_done, abort_run;
 	bool victim_pops;
-	void *victim_got;
-	int victim_rc;
+	size_t victim_n; /* items the victim pushes or pops */
+	void *victim_got[VICTIM_BURST];
+	size_t victim_done; /* what its call returned: count, or 1 for a 0 return */
+	_Atomic bool victim_seen[VICTIM_BURST];
 };
 
 static void *victim_main(void *arg)
 {
 	struct harness *h = arg;
 
+	void *mine[VICTIM_BURST];
+
+	for (size_t k = 0; k < VICTIM_BURST; k++)
+		mine[k] = VICTIM_ITEM(k);
 	is_victim = true;
-	if (h->victim_pops)
-		h->victim_rc = h->impl.pop(h->impl.q, &h->victim_got);
+	if (h->victim_n > 1 && h->victim_pops)
+		h->victim_done = h->impl.pop_burst(h->impl.q, h->victim_got, h->victim_n);
+	else if (h->victim_n > 1)
+		h->victim_done = h->impl.push_burst(h->impl.q, mine, h->victim_n);
+	else if (h->victim_pops)
+		h->victim_done = h->impl.pop(h->impl.q, &h->victim_got[0]) == 0;
 	else
-		h->victim_rc = h->impl.push(h->impl.q, VICTIM_ITEM);
+		h->victim_done = h->impl.push(h->impl.q, mine[0]) == 0;
 	return NULL;
 }
 
@@ -115,9 +142,9 @@ static void *producer_main(void *arg)
 
 static void take(struct harness *h, struct order_check *order, void *it)
 {
-	if (it == VICTIM_ITEM) {
-		cr_assert_null(h->victim_got, "victim item delivered twice");
-		h->victim_got = it;
+	if (IS_VICTIM(it)) {
+		cr_assert_not(atomic_exchange(&h->victim_seen[VICTIM_INDEX(it)], true),
+			      "victim item delivered twice");
 		return;
 	}
 	ledger_record(&h->ledger, it);
@@ -147,7 +174,7 @@ static void *consumer_main(void *arg)
 
 /* Runs the workload with a victim parked at `point`. Returns true if every producer and
  * consumer finished, false if progress stopped for STALL_SECONDS. */
-static bool run_with_parked_thread(struct harness *h, int point, bool victim_pops)
+static bool run_with_parked_thread(struct harness *h, int point, bool victim_pops, size_t victim_n)
 {
 	pthread_t victim;
 	struct worker prod[PRODUCERS], cons[CONSUMERS];
@@ -155,12 +182,14 @@ static bool run_with_parked_thread(struct harness *h, int point, bool victim_pop
 
 	h->per_producer = stress_items(40000) / PRODUCERS;
 	h->victim_pops = victim_pops;
+	h->victim_n = victim_n;
 	ledger_init(&h->ledger, PRODUCERS, h->per_producer);
 	sem_init(&parked_sem, 0, 0);
 	sem_init(&release_sem, 0, 0);
 	atomic_store(&park_point, point);
-	if (victim_pops) /* the victim needs an item to be parked with */
-		cr_assert_eq(h->impl.push(h->impl.q, VICTIM_ITEM), 0);
+	if (victim_pops) /* the victim needs items to be parked with */
+		for (size_t k = 0; k < victim_n; k++)
+			cr_assert_eq(h->impl.push(h->impl.q, VICTIM_ITEM(k)), 0);
 	cr_assert_eq(pthread_create(&victim, NULL, victim_main, h), 0);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 30;
@@ -224,20 +253,31 @@ static void check_all_delivered(struct harness *h)
 	while (h->impl.pop(h->impl.q, &it) == 0)
 		take(h, &order, it);
 	cr_assert_eq(ledger_count(&h->ledger), h->per_producer * PRODUCERS, "items lost");
-	if (!h->victim_pops)
-		cr_assert(h->victim_rc == 0 || h->victim_rc == -EAGAIN);
+	/* The victim, released, finished its call: its items are each somewhere exactly once. */
+	if (h->victim_pops) {
+		for (size_t k = 0; k < h->victim_done; k++)
+			take(h, &order, h->victim_got[k]);
+	}
+	for (size_t k = 0; k < h->victim_n; k++) {
+		bool seen = atomic_load(&h->victim_seen[k]);
+
+		if (h->victim_pops || k < h->victim_done)
+			cr_assert(seen, "victim item %zu lost", k);
+		else
+			cr_assert_not(seen, "victim item %zu not pushed yet delivered", k);
+	}
 	ledger_free(&h->ledger);
 }
 
-static void lfq_parked_at(int point, bool victim_pops)
+static void lfq_parked_at(int point, bool victim_pops, size_t victim_n)
 {
 	struct lfq_ring *r;
 	struct harness h = {0};
 
 	cr_assert_eq(lfq_ring_create(&r, 8, 0), 0);
-	h.impl = (struct impl){lfq_push, lfq_pop, r};
+	h.impl = (struct impl){lfq_push, lfq_pop, r, lfq_push_burst, lfq_pop_burst};
 	atomic_store(&lfq__test_hook, park_hook);
-	bool finished = run_with_parked_thread(&h, point, victim_pops);
+	bool finished = run_with_parked_thread(&h, point, victim_pops, victim_n);
 
 	atomic_store(&lfq__test_hook, NULL);
 	cr_assert(finished, "lfq_ring stalled with a thread parked at point %d", point);
@@ -248,7 +288,12 @@ static void lfq_parked_at(int point, bool victim_pops)
 #define PARKED(name, point, pops)                                                                  \
 	Test(lockfree, ring_completes_with_thread_parked_##name, .timeout = 120)                   \
 	{                                                                                          \
-		lfq_parked_at(point, pops);                                                        \
+		lfq_parked_at(point, pops, 1);                                                     \
+	}
+#define PARKED_BURST(name, point, pops)                                                            \
+	Test(lockfree, ring_completes_with_burst_parked_##name, .timeout = 120)                    \
+	{                                                                                          \
+		lfq_parked_at(point, pops, VICTIM_BURST);                                          \
 	}
 
 PARKED(push_after_free_ticket, LFQ_TP_FQ_DEQ_TICKET, false)
@@ -258,6 +303,12 @@ PARKED(push_after_publishing, LFQ_TP_AQ_ENQ_STORED, false)
 PARKED(pop_after_item_ticket, LFQ_TP_AQ_DEQ_TICKET, true)
 PARKED(pop_holding_slot, LFQ_TP_POP_HAVE_SLOT, true)
 PARKED(pop_after_free_ticket, LFQ_TP_FQ_ENQ_TICKET, true)
+PARKED_BURST(push_after_free_tickets, LFQ_TP_FQ_DEQ_TICKET, false)
+PARKED_BURST(push_holding_free_slots, LFQ_TP_PUSH_HAVE_SLOT, false)
+PARKED_BURST(push_after_item_tickets, LFQ_TP_AQ_ENQ_TICKET, false)
+PARKED_BURST(pop_after_item_tickets, LFQ_TP_AQ_DEQ_TICKET, true)
+PARKED_BURST(pop_holding_slots, LFQ_TP_POP_HAVE_SLOT, true)
+PARKED_BURST(pop_after_free_tickets, LFQ_TP_FQ_ENQ_TICKET, true)
 
 Test(lockfree, harness_detects_vyukov_ring_stall, .timeout = 120)
 {
@@ -265,9 +316,9 @@ Test(lockfree, harness_detects_vyukov_ring_stall, .timeout = 120)
 	struct harness h = {0};
 
 	cr_assert_eq(vyukov_ring_create(&r, 8), 0);
-	h.impl = (struct impl){vy_push, vy_pop, r};
+	h.impl = (struct impl){.push = vy_push, .pop = vy_pop, .q = r};
 	vyukov_ring_set_park_hook(park_hook);
-	bool finished = run_with_parked_thread(&h, VYUKOV_RING_PARK_PUSH_CLAIMED, false);
+	bool finished = run_with_parked_thread(&h, VYUKOV_RING_PARK_PUSH_CLAIMED, false, 1);
 
 	vyukov_ring_set_park_hook(NULL);
 	cr_assert_not(finished, "a producer parked between claim and publish should stall the "
