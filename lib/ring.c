@@ -85,13 +85,12 @@ void lfq_ring_destroy(struct lfq_ring *ring)
 }
 
 /* K2: the closed bit of aq's tail, with the tail value it came with. */
-static uint64_t closed_tail(struct lfq_ring *ring)
+static inline uint64_t closed_tail(struct lfq_ring *ring)
 {
 	return atomic_load_explicit(&ring->aq.tail, memory_order_seq_cst);
 }
 
-/* push without the wake-up: returns 0, -EAGAIN or -EPIPE. */
-static int push_one(struct lfq_ring *ring, void *item)
+int lfq__ring_push_one(struct lfq_ring *ring, void *item)
 {
 	const uint64_t i = lfq__scq_dequeue(&ring->fq, LFQ_TP_FQ_DEQ_TICKET);
 
@@ -107,8 +106,7 @@ static int push_one(struct lfq_ring *ring, void *item)
 	return 0;
 }
 
-/* pop without the wake-up: returns 0, -EAGAIN or -EPIPE. */
-static int pop_one(struct lfq_ring *ring, void **item)
+int lfq__ring_pop_one(struct lfq_ring *ring, void **item)
 {
 	uint64_t i = lfq__scq_dequeue(&ring->aq, LFQ_TP_AQ_DEQ_TICKET);
 
@@ -130,7 +128,7 @@ static int pop_one(struct lfq_ring *ring, void **item)
 int lfq_ring_push(struct lfq_ring *ring, void *item)
 {
 	assert(ring);
-	const int rc = push_one(ring, item);
+	const int rc = lfq__ring_push_one(ring, item);
 
 	if (rc == 0)
 		lfq__waitq_notify(&ring->not_empty, 1);
@@ -140,7 +138,7 @@ int lfq_ring_push(struct lfq_ring *ring, void *item)
 int lfq_ring_pop(struct lfq_ring *ring, void **item)
 {
 	assert(ring && item);
-	const int rc = pop_one(ring, item);
+	const int rc = lfq__ring_pop_one(ring, item);
 
 	if (rc == 0)
 		lfq__waitq_notify(&ring->not_full, 1);
@@ -150,9 +148,9 @@ int lfq_ring_pop(struct lfq_ring *ring, void **item)
 /* Bursts move up to this many items per ticket batch (indices live on the stack). */
 #define BURST_CHUNK 64
 
-/* push_burst without the wake-up. Takes free slots and item tickets in batches: one FAA on
- * each index ring per chunk instead of one per item. */
-static size_t push_burst(struct lfq_ring *ring, void *const *items, size_t n)
+/* Takes free slots and item tickets in batches: one FAA on each index ring per chunk
+ * instead of one per item. */
+size_t lfq__ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 {
 	uint64_t idx[BURST_CHUNK];
 	size_t k = 0;
@@ -165,7 +163,7 @@ static size_t push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 		if (got == 0) {
 			/* The batch gives up on contention; the single path decides "full" (or
 			 * closed) with SCQ's own rules. */
-			if (push_one(ring, items[k]) != 0)
+			if (lfq__ring_push_one(ring, items[k]) != 0)
 				break;
 			k++;
 			continue;
@@ -187,8 +185,8 @@ static size_t push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 	return k;
 }
 
-/* pop_burst without the wake-up, batched like push_burst. */
-static size_t pop_burst(struct lfq_ring *ring, void **items, size_t n)
+/* Batched like lfq__ring_push_burst. */
+size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 {
 	uint64_t idx[BURST_CHUNK];
 	size_t k = 0;
@@ -200,7 +198,7 @@ static size_t pop_burst(struct lfq_ring *ring, void **items, size_t n)
 
 		if (got == 0) {
 			/* Empty, contended, or closed and draining: the single path decides. */
-			if (pop_one(ring, &items[k]) != 0)
+			if (lfq__ring_pop_one(ring, &items[k]) != 0)
 				break;
 			k++;
 			continue;
@@ -218,7 +216,7 @@ static size_t pop_burst(struct lfq_ring *ring, void **items, size_t n)
 size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 {
 	assert(ring && (items || n == 0));
-	const size_t k = push_burst(ring, items, n);
+	const size_t k = lfq__ring_push_burst(ring, items, n);
 
 	if (k)
 		lfq__waitq_notify(&ring->not_empty, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
@@ -228,7 +226,7 @@ size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 {
 	assert(ring && (items || n == 0));
-	const size_t k = pop_burst(ring, items, n);
+	const size_t k = lfq__ring_pop_burst(ring, items, n);
 
 	if (k)
 		lfq__waitq_notify(&ring->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
@@ -272,12 +270,12 @@ static int wait_for(struct lfq_ring *ring, struct lfq__waitq *wq,
 
 static int try_push(struct lfq_ring *ring, void *item)
 {
-	return push_one(ring, item);
+	return lfq__ring_push_one(ring, item);
 }
 
 static int try_pop(struct lfq_ring *ring, void *item)
 {
-	return pop_one(ring, item);
+	return lfq__ring_pop_one(ring, item);
 }
 
 int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
@@ -300,11 +298,22 @@ int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 	return rc;
 }
 
+void lfq__ring_finalize(struct lfq_ring *ring)
+{
+	/* K1: from here on every aq ticket carries the bit and its enqueue fails. */
+	atomic_fetch_or_explicit(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
+}
+
+void lfq__ring_reset(struct lfq_ring *ring)
+{
+	lfq__scq_reset(&ring->aq, 0);
+	lfq__scq_reset(&ring->fq, ring->capacity);
+}
+
 void lfq_ring_close(struct lfq_ring *ring)
 {
 	assert(ring);
-	/* K1: from here on every aq ticket carries the bit and its enqueue fails. */
-	atomic_fetch_or_explicit(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
+	lfq__ring_finalize(ring);
 	/* Waiters of both kinds re-check and see the close (W2 pairs with K1 as with E4). */
 	lfq__waitq_notify(&ring->not_empty, LFQ_WAITQ_ALL);
 	lfq__waitq_notify(&ring->not_full, LFQ_WAITQ_ALL);

@@ -25,4 +25,17 @@ struct lfq_ring {
 	LFQ_CACHE_ALIGNED char pad_end;
 };
 
+/*
+ * The ring's operations without their wake-up calls, for lfq_queue's segments (which have
+ * their own eventcounts). Same results as the public calls: 0, -EAGAIN, -EPIPE.
+ */
+int lfq__ring_push_one(struct lfq_ring *ring, void *item);
+int lfq__ring_pop_one(struct lfq_ring *ring, void **item);
+size_t lfq__ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n);
+size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n);
+/* Close without waking anyone: LSCQ's "finalize". */
+void lfq__ring_finalize(struct lfq_ring *ring);
+/* Back to empty and open, for reuse. Only while no other thread can reach the ring. */
+void lfq__ring_reset(struct lfq_ring *ring);
+
 #endif /* LFQ_RING_INTERNAL_H */

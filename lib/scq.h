@@ -114,7 +114,32 @@ static inline bool lfq__scq_cycle_lt(uint64_t a, uint64_t b)
 	return (int64_t)(a - b) < 0;
 }
 
-/* Initializes an empty ring (or, with fill > 0, one holding indices 0 .. fill-1). */
+/*
+ * Puts the ring in its initial state: empty, or, with fill > 0, holding indices 0 .. fill-1.
+ * Relaxed stores: the ring is not shared yet; whoever hands it to other threads publishes it
+ * (lfq_ring_create's caller, or the segment cache of lfq_queue, with release/acquire).
+ */
+static inline void lfq__scq_reset(struct lfq__scq *q, uint64_t fill)
+{
+	const uint64_t n = lfq__scq_entries(q->order);
+
+	for (uint64_t i = 0; i < n; i++) /* cycle 0, safe, empty */
+		atomic_store_explicit(&q->entries[i], q->safe_bit | q->idx_none,
+				      memory_order_relaxed);
+	for (uint64_t i = 0; i < fill; i++) {
+		const uint64_t t = n + i;
+
+		atomic_store_explicit(&q->entries[lfq__scq_pos(q, t)],
+				      lfq__scq_tcycle(q, t) | q->safe_bit | i,
+				      memory_order_relaxed);
+	}
+	atomic_store_explicit(&q->head, n, memory_order_relaxed);
+	atomic_store_explicit(&q->tail_seen, n, memory_order_relaxed);
+	atomic_store_explicit(&q->tail, n + fill, memory_order_relaxed);
+	atomic_store_explicit(&q->threshold, fill ? q->threshold_max : -1, memory_order_relaxed);
+}
+
+/* Sets up a ring of 2^order indices over `entries`, then resets it (see above). */
 static inline void lfq__scq_init(struct lfq__scq *q, _Atomic uint64_t *entries, unsigned order,
 				 uint64_t fill)
 {
@@ -127,16 +152,7 @@ static inline void lfq__scq_init(struct lfq__scq *q, _Atomic uint64_t *entries, 
 	q->safe_bit = n;
 	q->low_mask = 2 * n - 1;
 	q->threshold_max = (int64_t)(3 * half - 1);
-	for (uint64_t i = 0; i < n; i++)
-		atomic_init(&entries[i], q->safe_bit | q->idx_none); /* cycle 0, safe, empty */
-	for (uint64_t i = 0; i < fill; i++) {
-		const uint64_t t = n + i;
-		atomic_init(&entries[lfq__scq_pos(q, t)], lfq__scq_tcycle(q, t) | q->safe_bit | i);
-	}
-	atomic_init(&q->head, n);
-	atomic_init(&q->tail_seen, n);
-	atomic_init(&q->tail, n + fill);
-	atomic_init(&q->threshold, fill ? q->threshold_max : -1);
+	lfq__scq_reset(q, fill);
 }
 
 /*

@@ -5,4 +5,5 @@
 #ifdef LFQ_TESTING
 void (*_Atomic lfq__test_hook)(int point);
 _Atomic unsigned long lfq__test_futex_wakes;
+_Atomic int lfq__test_fail_alloc;
 #endif

@@ -29,6 +29,8 @@ enum lfq__test_point {
 extern void (*_Atomic lfq__test_hook)(int point);
 /* Number of futex wake system calls the library has made. */
 extern _Atomic unsigned long lfq__test_futex_wakes;
+/* While positive, each lfq_queue segment allocation fails (and decrements it). */
+extern _Atomic int lfq__test_fail_alloc;
 
 /* Relaxed: the hook is installed before the threads that hit it are started. */
 #define LFQ_TEST_POINT(p)                                                                          \

@@ -6,6 +6,7 @@
 #ifndef LFQ_LFQ_H
 #define LFQ_LFQ_H
 
+#include <lfq/queue.h>
 #include <lfq/ring.h>
 
 #endif /* LFQ_LFQ_H */

@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lfq_queue: LSCQ, a linked list of lfq_ring segments, reclaimed with userspace RCU.
+ *
+ *   push: seg = tail; push into seg. Full: finalize seg (its ring's closed bit). Finalized:
+ *         help tail to seg->next, or link a fresh segment that already holds our item with
+ *         one CAS on seg->next, then swing tail.
+ *   pop:  seg = head; pop from seg. Empty and open: the queue is empty. Finalized and
+ *         drained: move head to seg->next (if any) and retire seg through call_rcu.
+ *   close: set `closed`, then finalize segments from the tail on and seal the last one's
+ *         next pointer (SEALED), so no segment can be linked after it.
+ *
+ * Every access to a segment is inside an RCU read-side section; a retired segment is reset
+ * and cached, or freed, by a call_rcu callback, after every section that could see it ended.
+ *
+ * Labels (docs/design.md, "lfq_queue"):
+ *   Q1 load tail/head            acquire  pairs with Q2/Q3: the segment is initialized
+ *   Q2 CAS seg->next             acq_rel  publishes the new segment (reset, our item in it)
+ *   Q3 CAS tail / head           acq_rel  passes the segment on (transitively from Q2)
+ *   Q4 load seg->next            acquire  pairs with Q2
+ *   Q5 closed flag store/load    seq_cst  ordered with the finalize (K1) of the segments
+ *   Q6 segment counters          relaxed  a limit and statistics; they order nothing
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include <lfq/queue.h>
+#include <lfq/ring.h>
+
+#include "queue_internal.h"
+#include "rcu.h"
+#include "ring_internal.h"
+#include "testing.h"
+#include "waitq.h"
+
+/* Marks the last segment of a closed queue: nothing can be linked after it. */
+static struct lfq__segment sealed_mark;
+#define SEALED (&sealed_mark)
+
+static struct lfq__segment *segment_new(struct lfq_queue *q)
+{
+#ifdef LFQ_TESTING
+	if (atomic_load(&lfq__test_fail_alloc) > 0 &&
+	    atomic_fetch_sub(&lfq__test_fail_alloc, 1) > 0)
+		return NULL;
+#endif
+	struct lfq__segment *seg = calloc(1, sizeof(*seg));
+
+	if (!seg)
+		return NULL;
+	if (lfq_ring_create(&seg->ring, q->segment_capacity, 0) != 0) {
+		free(seg);
+		return NULL;
+	}
+	seg->queue = q;
+	return seg;
+}
+
+static void segment_free(struct lfq__segment *seg)
+{
+	lfq_ring_destroy(seg->ring);
+	free(seg);
+}
+
+/* A segment ready to be linked: from the cache (already reset), or new. */
+static struct lfq__segment *segment_get(struct lfq_queue *q)
+{
+	void *cached;
+
+	if (lfq_ring_pop(q->cache, &cached) == 0) {
+		struct lfq__segment *seg = cached;
+
+		atomic_store_explicit(&seg->next, NULL, memory_order_relaxed); /* published by Q2 */
+		return seg;
+	}
+	return segment_new(q);
+}
+
+/* Back into the cache, or freed. Only for a segment no other thread can reach. */
+static void segment_put(struct lfq_queue *q, struct lfq__segment *seg)
+{
+	lfq__ring_reset(seg->ring);
+	if (lfq_ring_push(q->cache, seg) != 0)
+		segment_free(seg);
+}
+
+/* call_rcu callback: the grace period has passed, no reader can see the segment. */
+static void segment_reclaim(struct rcu_head *head)
+{
+	LFQ_RCU_ACQUIRE();
+	struct lfq__segment *seg = caa_container_of(head, struct lfq__segment, rcu);
+	struct lfq_queue *q = seg->queue;
+
+	segment_put(q, seg);
+	/* Q6 */
+	atomic_fetch_add_explicit(&q->reclaimed, 1, memory_order_relaxed);
+	LFQ_RCU_RELEASE(); /* for rcu_barrier in destroy */
+}
+
+int lfq_queue_create(struct lfq_queue **queue, size_t segment_capacity, unsigned flags)
+{
+	if (!queue || segment_capacity > LFQ_QUEUE_SEGMENT_MAX || flags)
+		return -EINVAL;
+	if (lfq__rcu_setup() != 0)
+		return -EAGAIN;
+	struct lfq_queue *q = aligned_alloc(LFQ_CACHE_LINE, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	*q = (struct lfq_queue){.segment_capacity = segment_capacity ? segment_capacity
+								     : LFQ_QUEUE_SEGMENT_DEFAULT};
+	lfq__waitq_init(&q->not_empty);
+	lfq__waitq_init(&q->not_full);
+	struct lfq__segment *first = NULL;
+
+	if (lfq_ring_create(&q->cache, LFQ_QUEUE_CACHED_SEGMENTS, 0) != 0 ||
+	    !(first = segment_new(q))) {
+		lfq_ring_destroy(q->cache);
+		free(q);
+		return -ENOMEM;
+	}
+	atomic_init(&q->head, first);
+	atomic_init(&q->tail, first);
+	atomic_init(&q->segments, 1);
+	*queue = q;
+	return 0;
+}
+
+void lfq_queue_destroy(struct lfq_queue *queue)
+{
+	if (!queue)
+		return;
+	/* Callbacks in flight push into queue->cache: let them finish first. */
+	urcu_memb_barrier();
+	LFQ_RCU_ACQUIRE(); /* what the callbacks did happens-before what follows */
+	struct lfq__segment *seg = atomic_load_explicit(&queue->head, memory_order_acquire);
+
+	while (seg && seg != SEALED) {
+		struct lfq__segment *next = atomic_load_explicit(&seg->next, memory_order_acquire);
+
+		segment_free(seg);
+		seg = next;
+	}
+	void *cached;
+
+	while (lfq_ring_pop(queue->cache, &cached) == 0)
+		segment_free(cached);
+	lfq_ring_destroy(queue->cache);
+	free(queue);
+}
+
+int lfq_queue_set_limit(struct lfq_queue *queue, size_t max_segments)
+{
+	assert(queue);
+	if (max_segments == 1)
+		return -EINVAL;
+	/* Q6: a limit, read when a segment is about to be linked. */
+	atomic_store_explicit(&queue->max_segments, max_segments, memory_order_relaxed);
+	return 0;
+}
+
+/* Reserves room for one more linked segment under the limit. Q6. */
+static bool reserve_segment(struct lfq_queue *q)
+{
+	const size_t max = atomic_load_explicit(&q->max_segments, memory_order_relaxed);
+
+	if (atomic_fetch_add_explicit(&q->segments, 1, memory_order_relaxed) < max || !max)
+		return true;
+	atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed);
+	return false;
+}
+
+/*
+ * The tail segment `seg` cannot take the item (rc: -EAGAIN full, -EPIPE finalized).
+ * Finalizes it if needed, then helps tail on or links a new segment holding `item`.
+ * Returns 0 if the item went into a new segment, 1 to retry with the current tail, or an
+ * error. Inside a read-side section.
+ */
+static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *item)
+{
+	if (rc == -EAGAIN)
+		lfq__ring_finalize(seg->ring);
+	/* Q4 */
+	struct lfq__segment *next = atomic_load_explicit(&seg->next, memory_order_acquire);
+
+	if (next == SEALED)
+		return -EPIPE;
+	if (next) {
+		/* Q3: help the tail on. */
+		atomic_compare_exchange_strong_explicit(&q->tail, &seg, next, memory_order_acq_rel,
+							memory_order_acquire);
+		return 1;
+	}
+	/* Q5: no new segment after close. */
+	if (atomic_load_explicit(&q->closed, memory_order_seq_cst))
+		return -EPIPE;
+	if (!reserve_segment(q))
+		return -EAGAIN;
+	struct lfq__segment *fresh = segment_get(q);
+
+	if (!fresh) {
+		atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+		return -ENOMEM;
+	}
+	/* A fresh, unpublished ring of capacity >= 1 takes the item. */
+	rc = lfq__ring_push_one(fresh->ring, item);
+	assert(rc == 0);
+	/* Q2: publish the segment with our item already in it. */
+	if (atomic_compare_exchange_strong_explicit(&seg->next, &next, fresh, memory_order_acq_rel,
+						    memory_order_acquire)) {
+		/* Q3 */
+		atomic_compare_exchange_strong_explicit(&q->tail, &seg, fresh, memory_order_acq_rel,
+							memory_order_acquire);
+		return 0;
+	}
+	/* Someone linked first (or sealed): nobody ever saw `fresh`, take it back. */
+	atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+	segment_put(q, fresh);
+	return next == SEALED ? -EPIPE : 1;
+}
+
+/* push without the wake-up. */
+static int push_one(struct lfq_queue *q, void *item)
+{
+	int rc;
+
+	lfq__rcu_read_lock();
+	for (;;) {
+		/* Q1 */
+		struct lfq__segment *seg = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+		rc = lfq__ring_push_one(seg->ring, item);
+		if (rc == 0)
+			break;
+		rc = grow(q, seg, rc, item);
+		if (rc <= 0)
+			break;
+	}
+	lfq__rcu_read_unlock();
+	return rc;
+}
+
+/*
+ * The head segment `seg` gave nothing (rc: -EAGAIN empty and open, -EPIPE finalized and
+ * drained). Returns 1 to retry with the next segment, or the result for the caller.
+ * *retired is set to a segment this thread unlinked and must retire.
+ */
+static int advance(struct lfq_queue *q, struct lfq__segment *seg, int rc,
+		   struct lfq__segment **retired)
+{
+	if (rc == -EAGAIN)
+		return -EAGAIN;
+	/* Q4 */
+	struct lfq__segment *next = atomic_load_explicit(&seg->next, memory_order_acquire);
+
+	if (next == SEALED)
+		return -EPIPE; /* closed, and this last segment is drained */
+	if (!next)
+		return -EAGAIN; /* a producer is about to link the next one */
+	/* Q3: tail must never point to a retired segment: move it past seg first (a no-op
+	 * unless the producer that linked `next` has not swung tail yet). */
+	struct lfq__segment *expected = seg;
+
+	atomic_compare_exchange_strong_explicit(&q->tail, &expected, next, memory_order_acq_rel,
+						memory_order_acquire);
+	/* Q3: whoever moves head past seg retires it, exactly once. */
+	if (atomic_compare_exchange_strong_explicit(&q->head, &seg, next, memory_order_acq_rel,
+						    memory_order_acquire)) {
+		atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+		*retired = seg;
+	}
+	return 1;
+}
+
+static void retire(struct lfq_queue *q, struct lfq__segment *seg)
+{
+	/* Q6 */
+	atomic_fetch_add_explicit(&q->retired, 1, memory_order_relaxed);
+	urcu_memb_call_rcu(&seg->rcu, segment_reclaim);
+}
+
+/* pop without the wake-up. */
+static int pop_one(struct lfq_queue *q, void **item)
+{
+	struct lfq__segment *retired = NULL;
+	int rc;
+
+	lfq__rcu_read_lock();
+	for (;;) {
+		/* Q1 */
+		struct lfq__segment *seg = atomic_load_explicit(&q->head, memory_order_acquire);
+
+		rc = lfq__ring_pop_one(seg->ring, item);
+		if (rc == 0)
+			break;
+		rc = advance(q, seg, rc, &retired);
+		if (rc <= 0)
+			break;
+		if (retired) {
+			/* call_rcu outside the section keeps the section short */
+			lfq__rcu_read_unlock();
+			retire(q, retired);
+			retired = NULL;
+			lfq__rcu_read_lock();
+		}
+	}
+	lfq__rcu_read_unlock();
+	return rc;
+}
+
+int lfq_queue_push(struct lfq_queue *queue, void *item)
+{
+	assert(queue);
+	const int rc = push_one(queue, item);
+
+	if (rc == 0)
+		lfq__waitq_notify(&queue->not_empty, 1);
+	return rc;
+}
+
+int lfq_queue_pop(struct lfq_queue *queue, void **item)
+{
+	assert(queue && item);
+	const int rc = pop_one(queue, item);
+
+	if (rc == 0)
+		lfq__waitq_notify(&queue->not_full, 1);
+	return rc;
+}
+
+size_t lfq_queue_push_burst(struct lfq_queue *queue, void *const *items, size_t n)
+{
+	size_t k = 0;
+
+	assert(queue && (items || n == 0));
+	while (k < n) {
+		lfq__rcu_read_lock();
+		struct lfq__segment *seg = atomic_load_explicit(&queue->tail, memory_order_acquire);
+
+		k += lfq__ring_push_burst(seg->ring, items + k, n - k);
+		lfq__rcu_read_unlock();
+		/* The segment filled up or was finalized: the single path moves on. */
+		if (k < n && push_one(queue, items[k]) != 0)
+			break;
+		k += k < n;
+	}
+	if (k)
+		lfq__waitq_notify(&queue->not_empty, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
+	return k;
+}
+
+size_t lfq_queue_pop_burst(struct lfq_queue *queue, void **items, size_t n)
+{
+	size_t k = 0;
+
+	assert(queue && (items || n == 0));
+	while (k < n) {
+		lfq__rcu_read_lock();
+		struct lfq__segment *seg = atomic_load_explicit(&queue->head, memory_order_acquire);
+
+		k += lfq__ring_pop_burst(seg->ring, items + k, n - k);
+		lfq__rcu_read_unlock();
+		/* Empty, or the segment is drained: the single path moves on or says empty. */
+		if (k < n && pop_one(queue, &items[k]) != 0)
+			break;
+		k += k < n;
+	}
+	if (k)
+		lfq__waitq_notify(&queue->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
+	return k;
+}
+
+/* Blocking: the ring's recipe (spin, then sleep on the eventcount), over push_one/pop_one. */
+#define WAIT_SPINS 128
+
+static int wait_for(struct lfq_queue *q, struct lfq__waitq *wq,
+		    int (*try)(struct lfq_queue *, void *), void *arg, int64_t timeout_ns)
+{
+	int rc = try(q, arg);
+
+	if (rc != -EAGAIN || timeout_ns == 0)
+		return rc;
+	const int64_t deadline = lfq__deadline(timeout_ns);
+
+	for (unsigned i = 0; i < WAIT_SPINS; i++) {
+		lfq__cpu_relax();
+		rc = try(q, arg);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	for (;;) {
+		const uint32_t key = lfq__waitq_prepare(wq);
+
+		rc = try(q, arg);
+		if (rc != -EAGAIN || (deadline >= 0 && lfq__now_ns() >= deadline)) {
+			lfq__waitq_done(wq);
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+		}
+		lfq__waitq_sleep(wq, key, deadline);
+		lfq__waitq_done(wq);
+	}
+}
+
+static int try_push(struct lfq_queue *q, void *item)
+{
+	return push_one(q, item);
+}
+
+static int try_pop(struct lfq_queue *q, void *item)
+{
+	return pop_one(q, item);
+}
+
+int lfq_queue_push_wait(struct lfq_queue *queue, void *item, int64_t timeout_ns)
+{
+	assert(queue);
+	const int rc = wait_for(queue, &queue->not_full, try_push, item, timeout_ns);
+
+	if (rc == 0)
+		lfq__waitq_notify(&queue->not_empty, 1);
+	return rc;
+}
+
+int lfq_queue_pop_wait(struct lfq_queue *queue, void **item, int64_t timeout_ns)
+{
+	assert(queue && item);
+	const int rc = wait_for(queue, &queue->not_empty, try_pop, item, timeout_ns);
+
+	if (rc == 0)
+		lfq__waitq_notify(&queue->not_full, 1);
+	return rc;
+}
+
+void lfq_queue_close(struct lfq_queue *queue)
+{
+	assert(queue);
+	/* Q5: no segment is linked after this (grow checks it before linking)... */
+	atomic_store_explicit(&queue->closed, true, memory_order_seq_cst);
+	lfq__rcu_read_lock();
+	struct lfq__segment *seg = atomic_load_explicit(&queue->tail, memory_order_acquire);
+
+	for (;;) {
+		/* ...and none after a segment that a linker saw before the flag: finalize each
+		 * segment from the tail on, and seal the last one's next pointer. */
+		lfq__ring_finalize(seg->ring);
+		struct lfq__segment *next = NULL;
+
+		/* Q2 (sealing form) */
+		if (atomic_compare_exchange_strong_explicit(&seg->next, &next, SEALED,
+							    memory_order_acq_rel,
+							    memory_order_acquire) ||
+		    next == SEALED)
+			break;
+		seg = next;
+	}
+	lfq__rcu_read_unlock();
+	lfq__waitq_notify(&queue->not_empty, LFQ_WAITQ_ALL);
+	lfq__waitq_notify(&queue->not_full, LFQ_WAITQ_ALL);
+}
+
+bool lfq_queue_is_closed(const struct lfq_queue *queue)
+{
+	assert(queue);
+	return atomic_load_explicit(&((struct lfq_queue *)queue)->closed, memory_order_seq_cst);
+}
+
+size_t lfq_queue_size(const struct lfq_queue *queue)
+{
+	struct lfq_queue *q = (struct lfq_queue *)queue;
+	size_t n = 0;
+
+	assert(queue);
+	lfq__rcu_read_lock();
+	struct lfq__segment *seg = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	while (seg && seg != SEALED) {
+		n += lfq_ring_size(seg->ring);
+		seg = atomic_load_explicit(&seg->next, memory_order_acquire);
+	}
+	lfq__rcu_read_unlock();
+	return n;
+}
+
+size_t lfq_queue_segment_capacity(const struct lfq_queue *queue)
+{
+	assert(queue);
+	return queue->segment_capacity;
+}
+
+void lfq__queue_stats(const struct lfq_queue *queue, struct lfq__queue_stats *out)
+{
+	struct lfq_queue *q = (struct lfq_queue *)queue;
+
+	out->segments = atomic_load_explicit(&q->segments, memory_order_relaxed);
+	out->retired = atomic_load_explicit(&q->retired, memory_order_relaxed);
+	out->reclaimed = atomic_load_explicit(&q->reclaimed, memory_order_relaxed);
+	out->cached = lfq_ring_size(q->cache);
+}
