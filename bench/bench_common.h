@@ -6,7 +6,8 @@
  *
  * Adding an implementation: write an adapter struct like LfqRing below (same static
  * members), then add it to RingImpls. Every benchmark in bench_ring.cc is registered for
- * every adapter in that list.
+ * every adapter in that list. An adapter that also has the blocking calls (push_wait,
+ * pop_wait, close, with lfq's meaning) can join WaitRingImpls, used by bench_ring_wait.cc.
  */
 #ifndef LFQ_BENCH_COMMON_H
 #define LFQ_BENCH_COMMON_H
@@ -71,6 +72,19 @@ struct LfqRing {
 	{
 		return lfq_ring_pop_burst(r, items, n);
 	}
+	/* The blocking calls (WaitRingImpls): timeout_ns < 0 waits forever. */
+	[[nodiscard]] static int push_wait(ring_type *r, void *item, int64_t timeout_ns)
+	{
+		return lfq_ring_push_wait(r, item, timeout_ns);
+	}
+	[[nodiscard]] static int pop_wait(ring_type *r, void **item, int64_t timeout_ns)
+	{
+		return lfq_ring_pop_wait(r, item, timeout_ns);
+	}
+	static void close(ring_type *r)
+	{
+		lfq_ring_close(r);
+	}
 };
 
 /** Baseline: one pthread mutex, condition variables only for waiting calls. */
@@ -101,6 +115,18 @@ struct MutexRing {
 	static size_t pop_burst(ring_type *r, void **items, size_t n)
 	{
 		return mutex_ring_pop_burst(r, items, n);
+	}
+	[[nodiscard]] static int push_wait(ring_type *r, void *item, int64_t timeout_ns)
+	{
+		return mutex_ring_push_wait(r, item, timeout_ns);
+	}
+	[[nodiscard]] static int pop_wait(ring_type *r, void **item, int64_t timeout_ns)
+	{
+		return mutex_ring_pop_wait(r, item, timeout_ns);
+	}
+	static void close(ring_type *r)
+	{
+		mutex_ring_close(r);
 	}
 };
 
@@ -179,6 +205,9 @@ template <class F, class... Impls> void for_each_impl(ImplList<Impls...>, F &&f)
 
 /** Every ring benchmark runs for each of these, in this order. */
 using RingImpls = ImplList<LfqRing, MutexRing, VyukovRing, SpinRing>;
+
+/** The rings with blocking calls (push_wait, pop_wait, close): bench_ring_wait.cc. */
+using WaitRingImpls = ImplList<LfqRing, MutexRing>;
 
 /** Owns one ring of adapter I; check ok() (or error()) before use. */
 template <class I> class RingHandle
@@ -310,6 +339,13 @@ inline uint64_t env_u64(const char *name, uint64_t fallback)
 inline uint64_t bench_items()
 {
 	return env_u64("LFQ_BENCH_ITEMS", 1000000);
+}
+
+/** Seconds a multi-thread iteration may take before it is reported as stuck:
+ *  LFQ_BENCH_TIMEOUT, default 60 + 1 per 100,000 items. */
+inline uint64_t bench_timeout_s()
+{
+	return env_u64("LFQ_BENCH_TIMEOUT", 60 + bench_items() / 100000);
 }
 
 /** Whether LFQ_BENCH_PIN asks for worker threads pinned round-robin to the allowed CPUs. */

@@ -372,43 +372,13 @@ size_t lfq_queue_pop_burst(struct lfq_queue *queue, void **items, size_t n)
 	return k;
 }
 
-/* Blocking: the ring's recipe (spin, then sleep on the eventcount), over push_one/pop_one. */
-#define WAIT_SPINS 128
-
-static int wait_for(struct lfq_queue *q, struct lfq__waitq *wq,
-		    int (*try)(struct lfq_queue *, void *), void *arg, int64_t timeout_ns)
-{
-	int rc = try(q, arg);
-
-	if (rc != -EAGAIN || timeout_ns == 0)
-		return rc;
-	const int64_t deadline = lfq__deadline(timeout_ns);
-
-	for (unsigned i = 0; i < WAIT_SPINS; i++) {
-		lfq__cpu_relax();
-		rc = try(q, arg);
-		if (rc != -EAGAIN)
-			return rc;
-	}
-	for (;;) {
-		const uint32_t key = lfq__waitq_prepare(wq);
-
-		rc = try(q, arg);
-		if (rc != -EAGAIN || (deadline >= 0 && lfq__now_ns() >= deadline)) {
-			lfq__waitq_done(wq);
-			return rc == -EAGAIN ? -ETIMEDOUT : rc;
-		}
-		lfq__waitq_sleep(wq, key, deadline);
-		lfq__waitq_done(wq);
-	}
-}
-
-static int try_push(struct lfq_queue *q, void *item)
+/* The blocking calls: lfq__waitq_wait's spin-then-sleep over the lock-free calls. */
+static int try_push(void *q, void *item)
 {
 	return push_one(q, item);
 }
 
-static int try_pop(struct lfq_queue *q, void *item)
+static int try_pop(void *q, void *item)
 {
 	return pop_one(q, item);
 }
@@ -416,7 +386,7 @@ static int try_pop(struct lfq_queue *q, void *item)
 int lfq_queue_push_wait(struct lfq_queue *queue, void *item, int64_t timeout_ns)
 {
 	assert(queue);
-	const int rc = wait_for(queue, &queue->not_full, try_push, item, timeout_ns);
+	const int rc = lfq__waitq_wait(&queue->not_full, try_push, queue, item, timeout_ns);
 
 	if (rc == 0)
 		lfq__waitq_notify(&queue->not_empty, 1);
@@ -426,7 +396,7 @@ int lfq_queue_push_wait(struct lfq_queue *queue, void *item, int64_t timeout_ns)
 int lfq_queue_pop_wait(struct lfq_queue *queue, void **item, int64_t timeout_ns)
 {
 	assert(queue && item);
-	const int rc = wait_for(queue, &queue->not_empty, try_pop, item, timeout_ns);
+	const int rc = lfq__waitq_wait(&queue->not_empty, try_pop, queue, item, timeout_ns);
 
 	if (rc == 0)
 		lfq__waitq_notify(&queue->not_full, 1);

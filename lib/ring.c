@@ -233,47 +233,13 @@ size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 	return k;
 }
 
-/*
- * The blocking calls: try, spin briefly, then sleep on the eventcount until the condition
- * may have changed. try() is push_one or pop_one; both are lock-free, so the sleeping stays
- * outside the lock-free core.
- */
-#define WAIT_SPINS 128
-
-static int wait_for(struct lfq_ring *ring, struct lfq__waitq *wq,
-		    int (*try)(struct lfq_ring *, void *), void *arg, int64_t timeout_ns)
-{
-	int rc = try(ring, arg);
-
-	if (rc != -EAGAIN || timeout_ns == 0)
-		return rc;
-	const int64_t deadline = lfq__deadline(timeout_ns);
-
-	for (unsigned i = 0; i < WAIT_SPINS; i++) {
-		lfq__cpu_relax();
-		rc = try(ring, arg);
-		if (rc != -EAGAIN)
-			return rc;
-	}
-	for (;;) {
-		const uint32_t key = lfq__waitq_prepare(wq);
-
-		rc = try(ring, arg);
-		if (rc != -EAGAIN || (deadline >= 0 && lfq__now_ns() >= deadline)) {
-			lfq__waitq_done(wq);
-			return rc == -EAGAIN ? -ETIMEDOUT : rc;
-		}
-		lfq__waitq_sleep(wq, key, deadline);
-		lfq__waitq_done(wq);
-	}
-}
-
-static int try_push(struct lfq_ring *ring, void *item)
+/* The blocking calls: lfq__waitq_wait's spin-then-sleep over the lock-free calls. */
+static int try_push(void *ring, void *item)
 {
 	return lfq__ring_push_one(ring, item);
 }
 
-static int try_pop(struct lfq_ring *ring, void *item)
+static int try_pop(void *ring, void *item)
 {
 	return lfq__ring_pop_one(ring, item);
 }
@@ -281,7 +247,7 @@ static int try_pop(struct lfq_ring *ring, void *item)
 int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 {
 	assert(ring);
-	const int rc = wait_for(ring, &ring->not_full, try_push, item, timeout_ns);
+	const int rc = lfq__waitq_wait(&ring->not_full, try_push, ring, item, timeout_ns);
 
 	if (rc == 0)
 		lfq__waitq_notify(&ring->not_empty, 1);
@@ -291,7 +257,7 @@ int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 {
 	assert(ring && item);
-	const int rc = wait_for(ring, &ring->not_empty, try_pop, item, timeout_ns);
+	const int rc = lfq__waitq_wait(&ring->not_empty, try_pop, ring, item, timeout_ns);
 
 	if (rc == 0)
 		lfq__waitq_notify(&ring->not_full, 1);

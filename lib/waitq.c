@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The system-call half of the eventcount (waitq.h). */
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -17,7 +18,7 @@ int64_t lfq__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
+bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 {
 	struct timespec abs, *tsp = NULL;
 
@@ -29,8 +30,8 @@ void lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a wait restarted
 	 * after a signal does not stretch the timeout. EINTR, EAGAIN (seq already changed) and
 	 * ETIMEDOUT all return to the caller, which re-checks its condition and the clock. */
-	syscall(SYS_futex, &w->seq, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, key, tsp, NULL,
-		FUTEX_BITSET_MATCH_ANY);
+	return syscall(SYS_futex, &w->seq, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, key, tsp, NULL,
+		       FUTEX_BITSET_MATCH_ANY) == 0;
 }
 
 void lfq__waitq_wake(struct lfq__waitq *w, int n)
@@ -40,5 +41,49 @@ void lfq__waitq_wake(struct lfq__waitq *w, int n)
 #ifdef LFQ_TESTING
 	atomic_fetch_add_explicit(&lfq__test_futex_wakes, 1, memory_order_relaxed);
 #endif
-	syscall(SYS_futex, &w->seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+	const long woken =
+		syscall(SYS_futex, &w->seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+
+	/* N3: the woken threads' announcements, withdrawn for them (see waitq.h). */
+	if (woken > 0)
+		atomic_fetch_sub_explicit(&w->waiters, (uint32_t)woken, memory_order_relaxed);
+}
+
+int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), void *obj, void *arg,
+		    int64_t timeout_ns)
+{
+	int rc = try(obj, arg);
+
+	if (rc != -EAGAIN || timeout_ns == 0)
+		return rc;
+	const int64_t deadline = lfq__deadline(timeout_ns);
+
+	/* Spin: most hand-offs between running threads complete within microseconds, far
+	 * sooner than a futex sleep and wake-up round trip. */
+	for (unsigned i = 0; i < LFQ_WAIT_SPINS; i++) {
+		lfq__cpu_relax();
+		rc = try(obj, arg);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	const int64_t spin_end = lfq__now_ns() + LFQ_WAIT_SPIN_NS;
+
+	do {
+		sched_yield(); /* lets the thread we wait for run, if it shares our CPU */
+		rc = try(obj, arg);
+		if (rc != -EAGAIN)
+			return rc;
+	} while (lfq__now_ns() < spin_end && (deadline < 0 || lfq__now_ns() < deadline));
+	/* Sleep. */
+	for (;;) {
+		const uint32_t key = lfq__waitq_prepare(wq);
+
+		rc = try(obj, arg);
+		if (rc != -EAGAIN || (deadline >= 0 && lfq__now_ns() >= deadline)) {
+			lfq__waitq_done(wq);
+			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+		}
+		if (!lfq__waitq_sleep(wq, key, deadline))
+			lfq__waitq_done(wq);
+	}
 }

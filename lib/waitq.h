@@ -3,12 +3,19 @@
  * An eventcount on a Linux futex: how the _wait calls sleep without adding more than one
  * uncontended load to the lock-free fast paths.
  *
- *   waiter:   lfq__waitq_prepare()  -> key      (announce, then read the futex word)
- *             re-check the condition; if still unmet:
- *             lfq__waitq_sleep(key, deadline)   (sleeps unless a notify came in between)
- *             lfq__waitq_done()
- *   notifier: make the condition true (a seq_cst publish), then lfq__waitq_notify():
- *             one load of `waiters`; only if someone waits, bump `seq` and FUTEX_WAKE.
+ *   waiter:   key = lfq__waitq_prepare()         (announce: waiters++, then read seq)
+ *             re-check the condition; if it holds now: lfq__waitq_done() and go;
+ *             else: woken = lfq__waitq_sleep(key, deadline)
+ *                   if (!woken) lfq__waitq_done()   (a notifier uncounted a woken thread)
+ *   notifier: make the condition true (a seq_cst publish), then lfq__waitq_notify(n):
+ *             one load of `waiters`; only if someone waits: seq++, FUTEX_WAKE(n), and
+ *             waiters -= the number of threads the kernel actually woke.
+ *
+ * The notifier uncounts the threads it woke itself, at once: a woken thread may take a
+ * long time to run again (its CPU may be busy), and until it does, every further notify
+ * would otherwise see waiters != 0 and make another useless system call. A thread that
+ * leaves its sleep for any other reason (timeout, signal, seq already changed) uncounts
+ * itself. Each announcement is thus withdrawn exactly once.
  *
  * No lost wake-up (docs/design.md, "Sleeping"): W1 (waiters++) and the waiter's seq_cst
  * fence W2 against the notifier's seq_cst publish and N1 (load waiters) form a Dekker pair:
@@ -16,12 +23,14 @@
  * after the key was read changes `seq`, so the futex wait returns at once.
  *
  * Labels: W1 fetch_add waiters seq_cst; W2 fence seq_cst; W3 load seq (key) acquire;
- *         W4 fetch_sub waiters relaxed; N1 load waiters seq_cst; N2 fetch_add seq release.
+ *         W4 fetch_sub waiters relaxed; N1 load waiters seq_cst; N2 fetch_add seq release;
+ *         N3 fetch_sub waiters (the woken) relaxed.
  */
 #ifndef LFQ_WAITQ_H
 #define LFQ_WAITQ_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch.h"
@@ -58,10 +67,12 @@ static inline void lfq__waitq_done(struct lfq__waitq *w)
 }
 
 /* Sleeps while seq == key, until deadline_ns (CLOCK_MONOTONIC; < 0: no deadline). Returns
- * early on a notify, a signal or a spurious wake-up: the caller re-checks in any case. */
-void lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns);
+ * true if a notify woke it (and so already withdrew its announcement), false if it returned
+ * for another reason (timeout, signal, seq had changed): the caller then calls
+ * lfq__waitq_done. Either way the caller re-checks its condition. */
+bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns);
 
-/* The slow half of notify: bump seq and wake up to n sleepers. */
+/* The slow half of notify: bump seq, wake up to n sleepers, uncount the ones woken. */
 void lfq__waitq_wake(struct lfq__waitq *w, int n);
 
 /* Called after making the condition true. The fast path is this one load. */
@@ -71,6 +82,21 @@ static inline void lfq__waitq_notify(struct lfq__waitq *w, int n)
 	if (atomic_load_explicit(&w->waiters, memory_order_seq_cst) != 0)
 		lfq__waitq_wake(w, n);
 }
+
+/*
+ * The whole waiting recipe for a _wait call: try(obj, arg) until it returns anything but
+ * -EAGAIN, first spinning (LFQ_WAIT_SPINS pause-separated tries, then sched_yield-separated
+ * tries for up to LFQ_WAIT_SPIN_NS), then sleeping on wq between tries, until timeout_ns
+ * (< 0: none; 0: one try). Returns try's result, or -ETIMEDOUT (-EAGAIN for a zero timeout).
+ * try must be lock-free: sleeping stays outside the lock-free core.
+ */
+int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), void *obj, void *arg,
+		    int64_t timeout_ns);
+
+/* Spin phase of lfq__waitq_wait. Short: a waiter that spins too long steals the CPU that
+ * the thread it waits for may need (threads outnumber cores in many servers). */
+#define LFQ_WAIT_SPINS 64
+#define LFQ_WAIT_SPIN_NS 20000
 
 /* CLOCK_MONOTONIC now, in ns. */
 int64_t lfq__now_ns(void);

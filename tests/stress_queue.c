@@ -39,6 +39,11 @@ static void *producer(void *arg)
 	void *batch[16];
 
 	for (size_t seq = 1; seq <= r->per_producer;) {
+		/* With close_midway, the last quarter of each producer's items is pushed only
+		 * after the close, so the close always lands in the middle of the traffic. */
+		while (r->close_midway && seq > r->per_producer * 3 / 4 &&
+		       !lfq_queue_is_closed(r->q))
+			sched_yield();
 		rnd = rnd * 1103515245u + 12345u;
 		if (rnd & 0x10000) {
 			int rc = lfq_queue_push(r->q, STRESS_ITEM(w->id, seq));
@@ -147,7 +152,7 @@ static void stress(unsigned producers, unsigned consumers, size_t segment, bool 
 			     0);
 	}
 	if (close_midway) {
-		while (atomic_load(&r.popped) < r.total / 3)
+		while (atomic_load(&r.accepted) < r.total / 3)
 			sched_yield();
 		lfq_queue_close(r.q);
 	}

@@ -7,6 +7,7 @@
 #define LFQ_LFQ_H
 
 #include <lfq/queue.h>
+#include <lfq/pool.h>
 #include <lfq/ring.h>
 
 #endif /* LFQ_LFQ_H */

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+/*
+ * lfq_pool against the mutex+condvar pool (bench/baselines/mutex_pool) and, in a separate
+ * program, a Go pool on a buffered channel (bench/peers/go/pool). Same jobs, same checks.
+ *
+ *   pool/throughput/<impl>/<job>/W<w>/C<c>   submitters = workers = w, queue capacity c;
+ *                                            <job> is "empty" or "1us" (spins 1 us on the
+ *                                            monotonic clock); LFQ_BENCH_ITEMS jobs (1us:
+ *                                            a fifth of them) split over the submitters
+ *   pool/latency/<impl>                      2 workers, capacity 1024: one job at a time on an
+ *                                            idle pool (200 us pause before each, so lfq's
+ *                                            workers are asleep): submit -> job starts
+ *
+ * <impl>: lfq (workers pinned, the default), lfq_nopin (LFQ_POOL_NO_PIN), mutex.
+ *
+ * Every submitter uses the blocking submit (lfq_pool_submit_wait(-1), mutex_pool_submit_wait,
+ * a channel send in Go). Time runs from opening the start gate to wait_idle returning. Each
+ * job adds its argument to its worker's padded tally; a run whose tallies do not add up to
+ * exactly the jobs submitted (count and sum) is reported with SkipWithError.
+ *
+ * Run: build/poolbench/bench/bench_pool --benchmark_repetitions=5
+ *          --benchmark_report_aggregates_only=true
+ */
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <lfq/pool.h>
+
+#include "bench_common.h"
+#include "mutex_pool.h"
+
+namespace
+{
+
+using lfqbench::StartGate;
+
+int64_t now_ns()
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void spin_ns(int64_t ns)
+{
+	const int64_t end = now_ns() + ns;
+	while (now_ns() < end)
+		lfqbench::cpu_relax();
+}
+
+/* ---- adapters ---- */
+
+template <bool Pin> struct LfqPoolImpl {
+	using pool_type = struct lfq_pool;
+	static constexpr const char *kName = Pin ? "lfq" : "lfq_nopin";
+
+	static int create(pool_type **p, unsigned workers, size_t capacity)
+	{
+		struct lfq_pool_config cfg = {};
+		cfg.workers = workers;
+		cfg.queue_capacity = capacity;
+		cfg.flags = Pin ? 0 : LFQ_POOL_NO_PIN;
+		/* LFQ_BENCH_POOL_SPIN: idle_spin (0: the library's default). */
+		cfg.idle_spin = static_cast<unsigned>(lfqbench::env_u64("LFQ_BENCH_POOL_SPIN", 0));
+		return lfq_pool_create(p, &cfg);
+	}
+	static void destroy(pool_type *p)
+	{
+		lfq_pool_destroy(p);
+	}
+	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
+	{
+		struct lfq_job job = {};
+		job.fn = fn;
+		job.arg = arg;
+		return lfq_pool_submit_wait(p, &job, -1);
+	}
+	static int wait_idle(pool_type *p)
+	{
+		return lfq_pool_wait_idle(p, static_cast<int64_t>(lfqbench::bench_timeout_s()) *
+						     1000000000);
+	}
+	static int worker_index(const pool_type *p)
+	{
+		return lfq_pool_worker_index(p);
+	}
+};
+
+struct MutexPoolImpl {
+	using pool_type = struct mutex_pool;
+	static constexpr const char *kName = "mutex";
+
+	static int create(pool_type **p, unsigned workers, size_t capacity)
+	{
+		return mutex_pool_create(p, workers, capacity);
+	}
+	static void destroy(pool_type *p)
+	{
+		mutex_pool_destroy(p);
+	}
+	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
+	{
+		return mutex_pool_submit_wait(p, fn, arg);
+	}
+	static int wait_idle(pool_type *p)
+	{
+		return mutex_pool_wait_idle(p);
+	}
+	static int worker_index(const pool_type *p)
+	{
+		return mutex_pool_worker_index(p);
+	}
+};
+
+/* ---- jobs and their tallies ---- */
+
+constexpr unsigned kMaxWorkers = 64;
+
+/* One line per worker; written only by that worker, read after wait_idle. */
+struct alignas(64) Tally {
+	uint64_t count;
+	uint64_t sum;
+};
+Tally tallies[kMaxWorkers];
+
+template <class I> struct Current {
+	static inline typename I::pool_type *pool;
+};
+
+template <class I, bool Work> int job(void *arg)
+{
+	const int w = I::worker_index(Current<I>::pool);
+	Tally &t = tallies[w < 0 ? 0 : w];
+	t.count++;
+	t.sum += reinterpret_cast<uintptr_t>(arg);
+	if (Work)
+		spin_ns(1000);
+	return 0;
+}
+
+/* ---- throughput ---- */
+
+template <class I, bool Work>
+void BM_Pool_Throughput(benchmark::State &state, unsigned workers, size_t capacity)
+{
+	const uint64_t items = std::max<uint64_t>(workers, Work ? lfqbench::bench_items() / 5
+								: lfqbench::bench_items());
+	const unsigned submitters = workers;
+	std::string error;
+	double seconds = 0;
+
+	for (auto _ : state) {
+		typename I::pool_type *pool = nullptr;
+		int rc = I::create(&pool, workers, capacity);
+		if (rc != 0) {
+			error = "create failed: " + std::to_string(rc);
+			break;
+		}
+		Current<I>::pool = pool;
+		for (auto &t : tallies)
+			t = Tally{};
+		StartGate gate;
+		std::atomic<int> submit_error{0};
+		std::vector<std::thread> threads;
+		for (unsigned s = 0; s < submitters; s++) {
+			threads.emplace_back([&, s] {
+				const uint64_t begin = items * s / submitters + 1;
+				const uint64_t end = items * (s + 1) / submitters + 1;
+				gate.arrive_and_wait();
+				for (uint64_t v = begin; v < end; v++) {
+					const int r = I::submit_wait(pool, job<I, Work>,
+								     reinterpret_cast<void *>(v));
+					if (r != 0) {
+						submit_error.store(r, std::memory_order_relaxed);
+						return;
+					}
+				}
+			});
+		}
+		gate.wait_for(submitters);
+		const int64_t t0 = now_ns();
+		gate.open();
+		for (auto &t : threads)
+			t.join();
+		rc = I::wait_idle(pool);
+		const int64_t t1 = now_ns();
+		seconds = static_cast<double>(t1 - t0) / 1e9;
+		state.SetIterationTime(seconds);
+
+		uint64_t count = 0, sum = 0;
+		for (const auto &t : tallies) {
+			count += t.count;
+			sum += t.sum;
+		}
+		I::destroy(pool);
+		if (rc != 0 || submit_error.load() != 0)
+			error = "submit or wait_idle failed: " + std::to_string(rc) + " / " +
+				std::to_string(submit_error.load());
+		else if (count != items || sum != items * (items + 1) / 2)
+			error = "job check failed: ran " + std::to_string(count) + " of " +
+				std::to_string(items);
+		if (!error.empty())
+			break;
+	}
+	if (!error.empty()) {
+		state.SkipWithError(error.c_str());
+		return;
+	}
+	state.counters["jobs_per_s"] = static_cast<double>(items) / seconds;
+	state.counters["workers"] = workers;
+	state.counters["submitters"] = submitters;
+	state.counters["capacity"] = static_cast<double>(capacity);
+}
+
+/* ---- latency ---- */
+
+std::atomic<int64_t> job_started_ns;
+
+int latency_job(void *)
+{
+	/* Release pairs with the acquire in the waiting loop below. */
+	job_started_ns.store(now_ns(), std::memory_order_release);
+	return 0;
+}
+
+double percentile(std::vector<int64_t> v, double q)
+{
+	if (v.empty())
+		return 0;
+	std::sort(v.begin(), v.end());
+	size_t rank = static_cast<size_t>(q * static_cast<double>(v.size()) + 0.999999);
+	rank = std::min(std::max<size_t>(rank, 1), v.size());
+	return static_cast<double>(v[rank - 1]);
+}
+
+template <class I> void BM_Pool_Latency(benchmark::State &state)
+{
+	const uint64_t samples = lfqbench::env_u64("LFQ_BENCH_LAT_SAMPLES", 2000);
+	std::vector<int64_t> lat;
+	std::string error;
+
+	for (auto _ : state) {
+		typename I::pool_type *pool = nullptr;
+		if (I::create(&pool, 2, 1024) != 0) {
+			error = "create failed";
+			break;
+		}
+		lat.clear();
+		const int64_t t_begin = now_ns();
+		for (uint64_t i = 0; i < samples; i++) {
+			const struct timespec pause = {0, 200000};
+			nanosleep(&pause, nullptr);
+			job_started_ns.store(0, std::memory_order_relaxed);
+			const int64_t t0 = now_ns();
+			if (I::submit_wait(pool, latency_job, nullptr) != 0) {
+				error = "submit failed";
+				break;
+			}
+			int64_t started;
+			while ((started = job_started_ns.load(std::memory_order_acquire)) == 0)
+				lfqbench::cpu_relax();
+			lat.push_back(started - t0);
+		}
+		(void)I::wait_idle(pool);
+		I::destroy(pool);
+		state.SetIterationTime(static_cast<double>(now_ns() - t_begin) / 1e9);
+		if (!error.empty())
+			break;
+	}
+	if (!error.empty() || lat.size() != samples) {
+		state.SkipWithError(error.empty() ? "missing samples" : error.c_str());
+		return;
+	}
+	state.counters["p50_ns"] = percentile(lat, 0.50);
+	state.counters["p99_ns"] = percentile(lat, 0.99);
+	state.counters["p999_ns"] = percentile(lat, 0.999);
+	state.counters["samples"] = static_cast<double>(samples);
+}
+
+template <class I> void register_impl()
+{
+	const unsigned workers[] = {1, 2, 4, 8};
+	const size_t capacities[] = {64, 1024, 65536};
+	for (int work = 0; work < 2; work++) {
+		for (unsigned w : workers) {
+			for (size_t c : capacities) {
+				const std::string name = std::string("pool/throughput/") +
+							 I::kName + (work ? "/1us" : "/empty") +
+							 "/W" + std::to_string(w) + "/C" +
+							 std::to_string(c);
+				auto *b = work ? benchmark::RegisterBenchmark(
+							 name.c_str(), BM_Pool_Throughput<I, true>,
+							 w, c)
+					       : benchmark::RegisterBenchmark(
+							 name.c_str(), BM_Pool_Throughput<I, false>,
+							 w, c);
+				b->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+			}
+		}
+	}
+	benchmark::RegisterBenchmark((std::string("pool/latency/") + I::kName).c_str(),
+				     BM_Pool_Latency<I>)
+		->UseManualTime()
+		->Iterations(1)
+		->Unit(benchmark::kMillisecond);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
+	lfqbench::add_machine_context();
+	register_impl<LfqPoolImpl<true>>();
+	register_impl<LfqPoolImpl<false>>();
+	register_impl<MutexPoolImpl>();
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}

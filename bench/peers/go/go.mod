@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+module lfqbench/chanbench
+
+go 1.19
