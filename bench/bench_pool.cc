@@ -13,6 +13,14 @@
  *
  * <impl>: lfq (workers pinned, the default), lfq_nopin (LFQ_POOL_NO_PIN), mutex.
  *
+ *   pool/features/<variant>/empty/W<w>/C1024   the cost of issue 6's features, same jobs:
+ *                                            plain (no metrics, 1 level), metrics
+ *                                            (LFQ_POOL_METRICS: 3 clock reads and 2
+ *                                            histogram updates per job), prio8 (8 levels,
+ *                                            jobs spread over them), metrics_prio8 (both).
+ *                                            Run with --benchmark_enable_random_interleaving
+ *                                            and repetitions, so that drift hits all alike.
+ *
  * Every submitter uses the blocking submit (lfq_pool_submit_wait(-1), mutex_pool_submit_wait,
  * a channel send in Go). Time runs from opening the start gate to wait_idle returning. Each
  * job adds its argument to its worker's padded tally; a run whose tallies do not add up to
@@ -91,6 +99,36 @@ template <bool Pin> struct LfqPoolImpl {
 	static int worker_index(const pool_type *p)
 	{
 		return lfq_pool_worker_index(p);
+	}
+};
+
+/* lfq_pool with issue 6's features on or off (see the file comment). */
+enum Features { kPlain, kMetrics, kPrio8, kMetricsPrio8 };
+
+template <Features F> struct LfqFeatureImpl : LfqPoolImpl<true> {
+	static constexpr const char *kName = F == kPlain     ? "features/plain"
+					     : F == kMetrics ? "features/metrics"
+					     : F == kPrio8   ? "features/prio8"
+							     : "features/metrics_prio8";
+	static constexpr bool kPrio = F == kPrio8 || F == kMetricsPrio8;
+
+	static int create(pool_type **p, unsigned workers, size_t capacity)
+	{
+		struct lfq_pool_config cfg = {};
+		cfg.workers = workers;
+		cfg.queue_capacity = capacity;
+		cfg.flags = (F == kMetrics || F == kMetricsPrio8) ? LFQ_POOL_METRICS : 0;
+		cfg.priorities = kPrio ? 8 : 1;
+		return lfq_pool_create(p, &cfg);
+	}
+	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
+	{
+		struct lfq_job job = {};
+		job.fn = fn;
+		job.arg = arg;
+		job.priority =
+			kPrio ? static_cast<uint8_t>(reinterpret_cast<uintptr_t>(arg) % 8) : 0;
+		return lfq_pool_submit_wait(p, &job, -1);
 	}
 };
 
@@ -285,6 +323,18 @@ template <class I> void BM_Pool_Latency(benchmark::State &state)
 	state.counters["samples"] = static_cast<double>(samples);
 }
 
+template <class I> void register_features()
+{
+	for (unsigned w : {1u, 2u}) {
+		const std::string name =
+			std::string("pool/") + I::kName + "/empty/W" + std::to_string(w) + "/C1024";
+		benchmark::RegisterBenchmark(name.c_str(), BM_Pool_Throughput<I, false>, w, 1024)
+			->UseManualTime()
+			->Iterations(1)
+			->Unit(benchmark::kMillisecond);
+	}
+}
+
 template <class I> void register_impl()
 {
 	const unsigned workers[] = {1, 2, 4, 8};
@@ -324,6 +374,10 @@ int main(int argc, char **argv)
 	register_impl<LfqPoolImpl<true>>();
 	register_impl<LfqPoolImpl<false>>();
 	register_impl<MutexPoolImpl>();
+	register_features<LfqFeatureImpl<kPlain>>();
+	register_features<LfqFeatureImpl<kMetrics>>();
+	register_features<LfqFeatureImpl<kPrio8>>();
+	register_features<LfqFeatureImpl<kMetricsPrio8>>();
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	return 0;

@@ -24,16 +24,29 @@
  *   X1  worker exit: fetch_sub live                   seq_cst (the publish before N1 of
  *                                                     `exited`); pairs with X2
  *   X2  shutdown: load live                           seq_cst, after W2 of `exited`
- *   C1  shutdown: store cancel / C2 worker: load it   relaxed: a hint deciding run or hand
- *                                                     back for a job already dequeued; both
- *                                                     are correct, and the job's data came
- *                                                     through D3
+ *   C1  shutdown: store cancel                        seq_cst: the publish before N1 of
+ *                                                     not_empty (workers sleeping on a retry
+ *                                                     timer must wake); pairs with C2
+ *   C2  worker: load cancel                           relaxed: after W2 when it decides to
+ *                                                     sleep (Dekker with C1/N1); elsewhere a
+ *                                                     hint deciding run or hand back for a job
+ *                                                     already dequeued (both are correct, and
+ *                                                     the job's data came through D3)
+ *   G1  clock_changed: fence before N1                seq_cst: orders the caller's clock store
+ *                                                     before N1 (Dekker with W1/W2 of a worker
+ *                                                     about to sleep, which then reads the
+ *                                                     clock after W2)
+ *   M1  worker: store taken[p], retried, delayed,     relaxed: statistics (queued, running,
+ *       expired_after_run                             delayed are gauges derived from them)
  *
- * Idle: a job counts as finished when P2 (or P3) has stored it. Each finished job's S1 is
- * visible to whoever reads its P2/P3 with A1 (S1 -> E4 -> D3 -> job -> P2 -> A1). So with the
- * finished counts read first (A1) and the submitted shards after (A2), finished <= submitted
- * in every reading, and equality means every submit seen had finished by the moment between
- * the two phases: the pool was idle then. A job submitting a job does its S1 before its own
+ * Finished jobs: completed, failed, exhausted, expired (workers, P2) and cancelled (shutdown,
+ * P3). A retried run is not a finished job: its job is still in a timer heap.
+ *
+ * Idle: a job counts as finished when P2 (or P3) has stored it (after its hooks returned). Each
+ * finished job's S1 is visible to whoever reads its P2/P3 with A1 (S1 -> E4 -> D3 -> job -> P2 ->
+ * A1). So with the finished counts read first (A1) and the submitted shards after (A2), finished <=
+ * submitted in every reading, and equality means every submit seen had finished by the moment
+ * between the two phases: the pool was idle then. A job submitting a job does its S1 before its own
  * P2, so a tree of jobs is idle only when all of it is done.
  */
 #include <assert.h>
@@ -47,7 +60,12 @@
 
 #include <lfq/pool.h>
 
+#include "histogram.h"
 #include "pool_internal.h"
+
+#ifdef LFQ_TESTING
+void (*_Atomic lfq__pool_test_backoff)(unsigned retry, int64_t bound, int64_t delay);
+#endif
 
 /* Most free slots a sleeping submit_wait waits for before a worker wakes it (see copy_out). */
 #define WAKE_FREE_MAX 64
@@ -84,27 +102,39 @@ static bool in_own_job(const struct lfq_pool *pool)
 /* ---------------------------------------------------------------------------------------- */
 /* The queue. */
 
-/* K2: the closed bit of aq's tail, with the tail value it came with. */
-static uint64_t closed_tail(struct lfq_pool *pool)
+/* The pool's clock. */
+static int64_t clock_now(const struct lfq_pool *pool)
 {
-	return atomic_load_explicit(&pool->aq.tail, memory_order_seq_cst);
+	return pool->clock ? pool->clock(pool->ctx) : lfq__now_ns();
+}
+
+/* K2: the closed bit of a level's tail, with the tail value it came with. */
+static uint64_t closed_tail(struct lfq_pool *pool, unsigned level)
+{
+	return atomic_load_explicit(&pool->aq[level].tail, memory_order_seq_cst);
 }
 
 /* Accepts *job into a slot without the wake-up: returns 0, -EAGAIN or -ESHUTDOWN. */
 static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 {
+	const unsigned p = job->priority;
 	const uint64_t i = lfq__scq_dequeue(&pool->fq, LFQ_TP_NONE);
 
 	if (i == LFQ_SCQ_EMPTY)
-		return (closed_tail(pool) & LFQ_SCQ_CLOSED) ? -ESHUTDOWN : -EAGAIN;
-	pool->slots[i] = *job; /* ours alone: we hold index i */
+		return (closed_tail(pool, p) & LFQ_SCQ_CLOSED) ? -ESHUTDOWN : -EAGAIN;
+	struct lfq__task *t = &pool->slots[i]; /* ours alone: we hold index i */
+
+	memcpy(t, job, sizeof(*t));
+	t->attempts = 0;
+	t->last_result = 0;
+	t->ready_ns = pool->metrics ? clock_now(pool) : 0;
 	struct lfq__pool_shard *shard = my_shard(pool);
 
 	/* S1: counted before it can run (the E4 below releases it); see "Idle" above. */
-	atomic_fetch_add_explicit(&shard->submitted, 1, memory_order_relaxed);
-	if (!lfq__scq_enqueue(&pool->aq, i, true, LFQ_TP_NONE, LFQ_TP_NONE)) {
+	atomic_fetch_add_explicit(&shard->submitted[p], 1, memory_order_relaxed);
+	if (!lfq__scq_enqueue(&pool->aq[p], i, true, LFQ_TP_NONE, LFQ_TP_NONE)) {
 		/* Shut down before our ticket: not accepted; the slot goes back. */
-		atomic_fetch_sub_explicit(&shard->submitted, 1, memory_order_relaxed); /* S2 */
+		atomic_fetch_sub_explicit(&shard->submitted[p], 1, memory_order_relaxed); /* S2 */
 		lfq__scq_enqueue(&pool->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
 		/* A wait_idle may have seen our S1 and be asleep waiting for it. I1: the S2
 		 * above is then visible to its re-check, or N1 sees it waiting. */
@@ -115,22 +145,79 @@ static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 	return 0;
 }
 
-/* Dequeues a job's slot index: returns 0, -EAGAIN (empty) or -EPIPE (shut down, drained). */
-static int take_one(struct lfq_pool *pool, uint64_t *slot)
+/* Dequeues a slot index from one level: returns 0, -EAGAIN (empty) or -EPIPE (shut down,
+ * drained). */
+static int take_level(struct lfq_pool *pool, unsigned level, uint64_t *slot)
 {
-	uint64_t i = lfq__scq_dequeue(&pool->aq, LFQ_TP_NONE);
+	struct lfq__scq *q = &pool->aq[level];
+	uint64_t i = lfq__scq_dequeue(q, LFQ_TP_NONE);
 
 	if (i == LFQ_SCQ_EMPTY) {
-		const uint64_t t = closed_tail(pool);
+		const uint64_t t = closed_tail(pool, level);
 
 		if (!(t & LFQ_SCQ_CLOSED))
 			return -EAGAIN;
-		i = lfq__scq_drain(&pool->aq, t & ~LFQ_SCQ_CLOSED, LFQ_TP_NONE);
+		i = lfq__scq_drain(q, t & ~LFQ_SCQ_CLOSED, LFQ_TP_NONE);
 		if (i == LFQ_SCQ_EMPTY)
 			return -EPIPE;
 	}
 	*slot = i;
 	return 0;
+}
+
+/* Tries the levels from `first` up to the top, then from first-1 down to 0 (first = 0:
+ * lowest first; first = top: highest first). Returns 0 with the slot and its level, -EAGAIN
+ * if every level is empty, or -EPIPE if every level is closed and drained (a level found
+ * closed and drained stays so: no enqueue can succeed after the close). */
+static int take_from(struct lfq_pool *pool, unsigned first, bool upward, uint64_t *slot,
+		     unsigned *level)
+{
+	int rc = -EPIPE;
+
+	for (unsigned k = 0; k < pool->levels; k++) {
+		unsigned l;
+
+		if (upward)
+			l = first + k < pool->levels ? first + k : pool->levels - 1 - k;
+		else
+			l = first - k;
+		const int r = take_level(pool, l, slot);
+
+		if (r == 0) {
+			*level = l;
+			return 0;
+		}
+		if (r == -EAGAIN)
+			rc = -EAGAIN;
+	}
+	return rc;
+}
+
+/* A worker's take: highest level first, except that every starve_limit+1-th take starts at
+ * the guard level and goes up (the starvation guard, see docs/design.md section 3). */
+static int take_one(struct lfq__pool_worker *w, uint64_t *slot, unsigned *level)
+{
+	struct lfq_pool *pool = w->pool;
+
+	if (pool->levels == 1) {
+		*level = 0;
+		return take_level(pool, 0, slot);
+	}
+	if (w->since_guard >= pool->starve_limit) {
+		const unsigned g = w->guard_level;
+		const int rc = take_from(pool, g, true, slot, level);
+
+		if (rc == 0) {
+			w->since_guard = 0;
+			w->guard_level = g + 1 < pool->levels - 1 ? g + 1 : 0;
+		}
+		return rc;
+	}
+	const int rc = take_from(pool, pool->levels - 1, false, slot, level);
+
+	if (rc == 0)
+		w->since_guard++;
+	return rc;
 }
 
 /* Free slots: a snapshot, never above the capacity. Relaxed: a hint for the wake-up
@@ -145,10 +232,10 @@ static size_t free_slots(struct lfq_pool *pool)
 	return n > pool->capacity ? pool->capacity : (size_t)n;
 }
 
-/* Copies the job out of slot i and frees the slot (waking one submit_wait if any sleeps). */
-static void copy_out(struct lfq_pool *pool, uint64_t i, struct lfq_job *job)
+/* Copies the task out of slot i and frees the slot (waking one submit_wait if any sleeps). */
+static void copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task)
 {
-	*job = pool->slots[i]; /* ours alone until the enqueue below */
+	*task = pool->slots[i]; /* ours alone until the enqueue below */
 	lfq__scq_enqueue(&pool->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
 	/* N1 (as in waitq.h): pairs with W1/W2 of a sleeping submit_wait. Only when one sleeps,
 	 * and only once wake_free slots are free (hysteresis): waking a submitter for every
@@ -161,38 +248,89 @@ static void copy_out(struct lfq_pool *pool, uint64_t i, struct lfq_job *job)
 		lfq__waitq_wake(&pool->not_full, LFQ_WAITQ_ALL);
 }
 
-/* Stops intake: K1, then wake everyone who waits for a change. */
+/* Stops intake: K1 on every level, then wake everyone who waits for a change. */
 static void close_intake(struct lfq_pool *pool)
 {
-	/* K1: from here on every aq ticket carries the bit and its submit fails. */
-	atomic_fetch_or_explicit(&pool->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
+	for (unsigned l = 0; l < pool->levels; l++)
+		/* K1: from here on every ticket of this level carries the bit and fails. */
+		atomic_fetch_or_explicit(&pool->aq[l].tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
 	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
 	lfq__waitq_notify(&pool->not_full, LFQ_WAITQ_ALL);
+}
+
+/* The public view of a task. */
+static struct lfq_job job_of(const struct lfq__task *t)
+{
+	return (struct lfq_job){.fn = t->fn,
+				.arg = t->arg,
+				.deadline_ns = t->deadline_ns,
+				.max_attempts = t->max_attempts,
+				.priority = t->priority};
+}
+
+static const char *const dead_names[] = {"", "failed", "exhausted", "expired", "cancelled"};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Logging. */
+
+void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
+		   const struct lfq_log_field *fields, size_t n)
+{
+	if (pool->log && (unsigned)level <= pool->log_level)
+		pool->log(level, msg, fields, n, pool->ctx);
+}
+
+static void log_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason)
+{
+	if (!pool->log || pool->log_level < LFQ_LOG_WARN)
+		return;
+	const struct lfq_log_field f[] = {
+		{.key = "reason", .str = dead_names[reason]},
+		{.key = "attempts", .num = t->attempts},
+		{.key = "last_result", .num = t->last_result},
+		{.key = "priority", .num = t->priority},
+	};
+
+	lfq__pool_log(pool, LFQ_LOG_WARN, "job dead", f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Hands a dead job to the hooks (the caller counts it afterwards, as finished). */
+static void call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason)
+{
+	log_dead(pool, t, reason);
+	if (pool->on_dead) {
+		const struct lfq_job job = job_of(t);
+
+		pool->on_dead(&job, reason, t->attempts, t->last_result, pool->ctx);
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Counters. */
 
-struct totals {
-	uint64_t started, completed, failed, cancelled, submitted;
-};
-
 /* Reads the finished counts (A1) before the submitted shards (A2); see "Idle" above. */
-static void read_totals(struct lfq_pool *pool, struct totals *t,
-			struct lfq_pool_worker_stats *per_worker, size_t n)
+void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
+			   struct lfq_pool_worker_stats *per_worker, size_t n)
 {
 	memset(t, 0, sizeof(*t));
 	for (unsigned w = 0; w < pool->nworkers; w++) {
 		struct lfq__pool_worker *wk = &pool->workers[w];
-		/* A1: pairs with P2; the worker's P1 and its jobs' S1 are visible after it. */
+		/* A1: pairs with P2; the worker's P1/M1 and its jobs' S1 are visible after it. */
 		const uint64_t c = atomic_load_explicit(&wk->completed, memory_order_acquire);
 		const uint64_t f = atomic_load_explicit(&wk->failed, memory_order_acquire);
-		/* Relaxed: read after A1, so at least the jobs counted in c + f. */
-		const uint64_t s = atomic_load_explicit(&wk->started, memory_order_relaxed);
 
+		t->exhausted += atomic_load_explicit(&wk->exhausted, memory_order_acquire); /* A1 */
+		t->expired += atomic_load_explicit(&wk->expired, memory_order_acquire);	    /* A1 */
+		/* Relaxed (M1, P1): statistics read after A1. */
+		t->expired_after_run +=
+			atomic_load_explicit(&wk->expired_after_run, memory_order_relaxed);
+		t->retried += atomic_load_explicit(&wk->retried, memory_order_relaxed);
+		t->delayed += atomic_load_explicit(&wk->delayed, memory_order_relaxed);
+		t->started += atomic_load_explicit(&wk->started, memory_order_relaxed);
+		for (unsigned l = 0; l < pool->levels; l++)
+			t->taken_by[l] += atomic_load_explicit(&wk->taken[l], memory_order_relaxed);
 		t->completed += c;
 		t->failed += f;
-		t->started += s;
 		if (w < n) {
 			per_worker[w].completed = c;
 			per_worker[w].failed = f;
@@ -201,18 +339,32 @@ static void read_totals(struct lfq_pool *pool, struct totals *t,
 	}
 	/* A1: pairs with P3. */
 	t->cancelled = atomic_load_explicit(&pool->cancelled, memory_order_acquire);
-	for (unsigned s = 0; s < LFQ_POOL_SHARDS; s++)
-		/* A2: sequenced after every A1 above. */
-		t->submitted +=
-			atomic_load_explicit(&pool->shards[s].submitted, memory_order_relaxed);
+	for (unsigned l = 0; l < pool->levels; l++)
+		/* Relaxed: written with `cancelled`, before its P3. */
+		t->taken_by[l] += atomic_load_explicit(&pool->reaped[l], memory_order_relaxed);
+	for (unsigned s = 0; s < LFQ_POOL_SHARDS; s++) {
+		for (unsigned l = 0; l < pool->levels; l++) {
+			/* A2: sequenced after every A1 above. */
+			const uint64_t v = atomic_load_explicit(&pool->shards[s].submitted[l],
+								memory_order_relaxed);
+
+			t->submitted_by[l] += v;
+			t->submitted += v;
+		}
+	}
+}
+
+static uint64_t finished(const struct lfq__pool_totals *t)
+{
+	return t->completed + t->failed + t->exhausted + t->expired + t->cancelled;
 }
 
 static bool is_idle(struct lfq_pool *pool)
 {
-	struct totals t;
+	struct lfq__pool_totals t;
 
-	read_totals(pool, &t, NULL, 0);
-	return t.completed + t.failed + t.cancelled >= t.submitted;
+	lfq__pool_read_totals(pool, &t, NULL, 0);
+	return finished(&t) >= t.submitted;
 }
 
 /* Called by a worker that finished jobs and then found the queue empty (or is exiting): the
@@ -229,27 +381,93 @@ static void notify_idle(struct lfq_pool *pool)
 /* ---------------------------------------------------------------------------------------- */
 /* Workers. */
 
-/* The queue was empty: spin idle_spin tries, then sleep until a submit (or shutdown) wakes
- * us. Returns 0 with a slot in *slot, or -EPIPE once shut down and drained. */
-static int wait_for_job(struct lfq_pool *pool, uint64_t *slot)
+/* C2: the drain timeout passed (relaxed: see the table). */
+static bool cancelling(struct lfq_pool *pool)
 {
+	return atomic_load_explicit(&pool->cancel, memory_order_relaxed);
+}
+
+/* If the earliest timer is due, pops it into *task and returns true. Reads the clock only
+ * when there is a timer; *wait_ns gets how long until it is due (-1: no timer). */
+static bool timer_due(struct lfq__pool_worker *w, struct lfq__task *task, int64_t *wait_ns)
+{
+	*wait_ns = -1;
+	if (w->has_redo) {
+		*task = w->redo;
+		w->has_redo = false;
+		return true;
+	}
+	if (w->nheap == 0)
+		return false;
+	const int64_t now = clock_now(w->pool);
+
+	if (w->heap[0].due > now) {
+		*wait_ns = w->heap[0].due - now;
+		return false;
+	}
+	struct lfq__timer t;
+
+	lfq__timer_pop(w, &t);
+	*task = t.task;
+	return true;
+}
+
+/* Takes a job from the rings: 0 with the task in *task, -EAGAIN or -EPIPE. */
+static int take_task(struct lfq__pool_worker *w, struct lfq__task *task)
+{
+	uint64_t slot;
+	unsigned level;
+	const int rc = take_one(w, &slot, &level);
+
+	if (rc == 0) {
+		copy_out(w->pool, slot, task);
+		/* M1: relaxed, statistics. */
+		atomic_store_explicit(&w->taken[level],
+				      atomic_load_explicit(&w->taken[level], memory_order_relaxed) +
+					      1,
+				      memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* Nothing to run now: spin idle_spin tries, then sleep until a submit, a due timer, the
+ * cancel or a clock change. Returns 0 with a task, or -EPIPE when the worker should exit
+ * (shut down, drained, and no timers left or cancelling). */
+static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
+{
+	struct lfq_pool *pool = w->pool;
+	int64_t wait_ns;
 	int rc;
 
 	for (unsigned i = 0; i < pool->idle_spin; i++) {
 		lfq__cpu_relax();
-		rc = take_one(pool, slot);
-		if (rc != -EAGAIN)
-			return rc;
+		if (timer_due(w, task, &wait_ns))
+			return 0;
+		rc = take_task(w, task);
+		if (rc == 0)
+			return 0;
+		if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))
+			return -EPIPE;
 	}
 	for (;;) {
+		/* W1/W2 before the checks: a submit, cancel (C1) or clock change (G1) after
+		 * them bumps seq and the sleep returns at once. */
 		const uint32_t key = lfq__waitq_prepare(&pool->not_empty);
 
-		rc = take_one(pool, slot);
-		if (rc != -EAGAIN) {
+		rc = take_task(w, task);
+		if (rc == 0 || (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))) {
 			lfq__waitq_done(&pool->not_empty);
 			return rc;
 		}
-		if (!lfq__waitq_sleep(&pool->not_empty, key, -1))
+		if (timer_due(w, task, &wait_ns)) {
+			lfq__waitq_done(&pool->not_empty);
+			return 0;
+		}
+		/* Sleep no longer than until the earliest timer is due (in real time: the pool's
+		 * clock is assumed to run at CLOCK_MONOTONIC's pace, see clock_changed). */
+		const int64_t deadline = wait_ns < 0 ? -1 : lfq__deadline(wait_ns);
+
+		if (!lfq__waitq_sleep(&pool->not_empty, key, deadline))
 			lfq__waitq_done(&pool->not_empty);
 	}
 }
@@ -262,54 +480,152 @@ static void set_thread_name(const struct lfq__pool_worker *w)
 	(void)pthread_setname_np(pthread_self(), name); /* cosmetic: failure is harmless */
 }
 
+/* Adds one to a counter only this worker writes; P2 (release): the job is finished, its
+ * hooks returned and everything it did (its submits' S1 included) is visible; pairs with
+ * A1. */
+static void count_finished(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+/* M1: a statistic only this worker writes. */
+static void count_stat(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* The run asked for a retry: delay it, or end it as exhausted or expired. */
+static void retry_later(struct lfq__pool_worker *w, struct lfq__task *t, int64_t now)
+{
+	struct lfq_pool *pool = w->pool;
+	const unsigned max = t->max_attempts ? t->max_attempts : pool->max_attempts;
+
+	if (t->attempts >= max) {
+		call_dead(pool, t, LFQ_DEAD_EXHAUSTED);
+		count_finished(&w->exhausted);
+		return;
+	}
+	const unsigned n = t->attempts; /* this is retry n */
+	const int64_t bound = lfq__backoff_bound(pool->retry_base_ns, pool->retry_cap_ns, n);
+	const int64_t delay = lfq__backoff_ns(pool->retry_base_ns, pool->retry_cap_ns, n,
+					      lfq__splitmix64(&w->rng));
+#ifdef LFQ_TESTING
+	void (*hook)(unsigned, int64_t, int64_t) = atomic_load_explicit(
+		&lfq__pool_test_backoff, memory_order_relaxed); /* set before */
+	if (hook)
+		hook(n, bound, delay);
+#endif
+	(void)bound;
+	const int64_t due = now + delay;
+
+	if (t->deadline_ns && due >= t->deadline_ns) {
+		/* It could never start in time: dead now rather than at its deadline. */
+		call_dead(pool, t, LFQ_DEAD_EXPIRED);
+		count_stat(&w->expired_after_run);
+		count_finished(&w->expired);
+		return;
+	}
+	if (pool->log && pool->log_level >= LFQ_LOG_DEBUG) {
+		const struct lfq_log_field f[] = {
+			{.key = "attempt", .num = t->attempts},
+			{.key = "delay_ns", .num = delay},
+			{.key = "priority", .num = t->priority},
+		};
+
+		lfq__pool_log(pool, LFQ_LOG_DEBUG, "job retry scheduled", f, 3);
+	}
+	t->ready_ns = due;
+	count_stat(&w->retried);
+	if (!lfq__timer_push(w, due, t)) {
+		/* No memory for the timer: run it again without the backoff rather than lose
+		 * it. */
+		lfq__pool_log(pool, LFQ_LOG_ERROR, "no memory for a retry timer: retrying now",
+			      NULL, 0);
+		w->redo = *t;
+		w->has_redo = true;
+	}
+}
+
+/* Runs one task (or finds it expired) and accounts for it. */
+static void run_task(struct lfq__pool_worker *w, struct lfq__task *t, uint64_t *started)
+{
+	struct lfq_pool *pool = w->pool;
+	int64_t now = 0;
+
+	if (t->deadline_ns || pool->metrics)
+		now = clock_now(pool);
+	if (t->deadline_ns && now >= t->deadline_ns) {
+		call_dead(pool, t, LFQ_DEAD_EXPIRED);
+		count_finished(&w->expired);
+		return;
+	}
+	if (pool->metrics)
+		lfq__hist_record(&w->hist[0],
+				 now > t->ready_ns ? (uint64_t)(now - t->ready_ns) : 0);
+	/* P1: statistics only (P2 releases it). */
+	atomic_store_explicit(&w->started, ++*started, memory_order_relaxed);
+	t->attempts++;
+	const int result = t->fn(t->arg);
+	int64_t end = 0;
+
+	if (pool->metrics) {
+		end = clock_now(pool);
+		lfq__hist_record(&w->hist[1], end > now ? (uint64_t)(end - now) : 0);
+	}
+	if (result == 0) {
+		count_finished(&w->completed); /* P2 */
+		return;
+	}
+	t->last_result = result;
+	/* The hooks run before the job counts as finished: wait_idle covers them. */
+	if (pool->on_error) {
+		const struct lfq_job job = job_of(t);
+
+		pool->on_error(&job, result, pool->ctx);
+	}
+	if (result == LFQ_JOB_RETRY) {
+		retry_later(w, t, pool->metrics ? end : clock_now(pool));
+		return;
+	}
+	call_dead(pool, t, LFQ_DEAD_FAILED);
+	count_finished(&w->failed); /* P2 */
+}
+
 static void *worker_main(void *arg)
 {
 	struct lfq__pool_worker *w = arg;
 	struct lfq_pool *pool = w->pool;
-	/* Local copies of this worker's counters: it is their only writer. */
-	uint64_t started = 0, completed = 0, failed = 0;
+	uint64_t started = 0; /* local copy: this worker is the only writer */
 	bool finished_some = false;
 
 	tls_worker = w;
 	set_thread_name(w);
 	for (;;) {
-		uint64_t slot;
-		int rc = take_one(pool, &slot);
+		struct lfq__task task;
+		int64_t wait_ns;
+		int rc = 0;
 
-		if (rc == -EAGAIN) {
-			if (finished_some) {
-				notify_idle(pool);
-				finished_some = false;
+		/* Due retries first, then the rings. The clock is read only with timers. */
+		if (!timer_due(w, &task, &wait_ns)) {
+			rc = take_task(w, &task);
+			if (rc != 0) {
+				if (finished_some) {
+					notify_idle(pool);
+					finished_some = false;
+				}
+				rc = wait_for_job(w, &task);
 			}
-			rc = wait_for_job(pool, &slot);
 		}
 		if (rc != 0)
-			break; /* -EPIPE: shut down and drained */
-
-		struct lfq_job job;
-
-		copy_out(pool, slot, &job);
-		/* C2: relaxed, see the table. */
-		if (atomic_load_explicit(&pool->cancel, memory_order_relaxed)) {
-			w->stash = job; /* read by the joiner after pthread_join */
+			break; /* -EPIPE: shut down, drained, no timers (or cancelling) */
+		if (cancelling(pool)) {
+			w->stash = task; /* read by the joiner after pthread_join */
 			w->stashed = true;
 			break;
 		}
-		/* P1: statistics only (P2 releases it). */
-		atomic_store_explicit(&w->started, ++started, memory_order_relaxed);
-		const int result = job.fn(job.arg);
-
-		if (result == 0) {
-			/* P2: the job and everything it did (its submits' S1 included) is
-			 * finished; pairs with A1. */
-			atomic_store_explicit(&w->completed, ++completed, memory_order_release);
-		} else {
-			/* The hook runs before the job counts as finished: wait_idle covers it. */
-			if (pool->on_error)
-				pool->on_error(&job, result, pool->ctx);
-			/* P2, as above. */
-			atomic_store_explicit(&w->failed, ++failed, memory_order_release);
-		}
+		run_task(w, &task, &started);
 		finished_some = true;
 	}
 	tls_worker = NULL;
@@ -398,8 +714,15 @@ static bool cpu_usable(const struct cpu_mask *m, unsigned cpu)
 
 static int validate(const struct lfq_pool_config *cfg)
 {
+	const int64_t base =
+		cfg->retry_base_ns ? cfg->retry_base_ns : LFQ_POOL_DEFAULT_RETRY_BASE_NS;
+	const int64_t cap = cfg->retry_cap_ns ? cfg->retry_cap_ns : LFQ_POOL_DEFAULT_RETRY_CAP_NS;
+
+	if (cfg->priorities > LFQ_POOL_PRIORITIES_MAX || cfg->log_level > LFQ_LOG_DEBUG ||
+	    base < 0 || cap < base)
+		return -EINVAL;
 	if (cfg->workers > LFQ_POOL_WORKERS_MAX || cfg->queue_capacity > LFQ_POOL_CAPACITY_MAX ||
-	    (cfg->flags & ~LFQ_POOL_NO_PIN) || (!cfg->cpus != !cfg->ncpus) ||
+	    (cfg->flags & ~(LFQ_POOL_NO_PIN | LFQ_POOL_METRICS)) || (!cfg->cpus != !cfg->ncpus) ||
 	    (cfg->cpus && (cfg->flags & LFQ_POOL_NO_PIN)) ||
 	    !all_zero(cfg->reserved, sizeof(cfg->reserved) / sizeof(cfg->reserved[0])))
 		return -EINVAL;
@@ -411,6 +734,12 @@ static int validate(const struct lfq_pool_config *cfg)
 /* Frees everything create allocated; the workers are already joined (or never started). */
 static void free_pool(struct lfq_pool *pool)
 {
+	if (pool->workers) {
+		for (unsigned i = 0; i < pool->nworkers; i++) {
+			free(pool->workers[i].heap);
+			free(pool->workers[i].hist);
+		}
+	}
 	free(pool->workers);
 	free(pool->slots);
 	free(pool->entries);
@@ -481,6 +810,7 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		cfg->queue_capacity ? cfg->queue_capacity : LFQ_POOL_DEFAULT_CAPACITY;
 	const unsigned order = order_for(capacity);
 	const size_t ring_bytes = lfq__scq_entries(order) * sizeof(_Atomic uint64_t);
+	const unsigned levels = cfg->priorities ? cfg->priorities : 1;
 
 	struct lfq_pool *pool =
 		aligned_alloc(LFQ_CACHE_LINE, round_up(sizeof(*pool), LFQ_CACHE_LINE));
@@ -489,13 +819,31 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return -ENOMEM;
 	}
 	memset(pool, 0, sizeof(*pool));
-	pool->entries = aligned_alloc(LFQ_CACHE_LINE, round_up(2 * ring_bytes, LFQ_CACHE_LINE));
+	pool->entries =
+		aligned_alloc(LFQ_CACHE_LINE, round_up((levels + 1) * ring_bytes, LFQ_CACHE_LINE));
 	pool->slots = aligned_alloc(LFQ_CACHE_LINE,
-				    round_up(capacity * sizeof(struct lfq_job), LFQ_CACHE_LINE));
+				    round_up(capacity * sizeof(struct lfq__task), LFQ_CACHE_LINE));
 	pool->workers =
 		aligned_alloc(LFQ_CACHE_LINE,
 			      round_up(nworkers * sizeof(struct lfq__pool_worker), LFQ_CACHE_LINE));
-	if (!pool->entries || !pool->slots || !pool->workers) {
+	if (pool->workers)
+		memset(pool->workers, 0, nworkers * sizeof(struct lfq__pool_worker));
+	pool->nworkers = nworkers;
+	bool hists_ok = true;
+
+	for (unsigned i = 0; pool->workers && (cfg->flags & LFQ_POOL_METRICS) && i < nworkers;
+	     i++) {
+		/* Each worker's two histograms on lines of their own. */
+		pool->workers[i].hist = aligned_alloc(
+			LFQ_CACHE_LINE, round_up(2 * sizeof(struct lfq__hist), LFQ_CACHE_LINE));
+		if (!pool->workers[i].hist) {
+			hists_ok = false;
+			break;
+		}
+		lfq__hist_init(&pool->workers[i].hist[0]);
+		lfq__hist_init(&pool->workers[i].hist[1]);
+	}
+	if (!pool->entries || !pool->slots || !pool->workers || !hists_ok) {
 		free_pool(pool);
 		CPU_FREE(mask.set);
 		return -ENOMEM;
@@ -507,16 +855,28 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return rc;
 	}
 
-	lfq__scq_init(&pool->aq, (_Atomic uint64_t *)pool->entries, order, 0);
-	lfq__scq_init(&pool->fq, (_Atomic uint64_t *)((char *)pool->entries + ring_bytes), order,
-		      capacity);
+	for (unsigned l = 0; l < levels; l++)
+		lfq__scq_init(&pool->aq[l],
+			      (_Atomic uint64_t *)((char *)pool->entries + (l + 1) * ring_bytes),
+			      order, 0);
+	lfq__scq_init(&pool->fq, (_Atomic uint64_t *)pool->entries, order, capacity);
+	pool->levels = levels;
+	pool->starve_limit = cfg->starve_limit ? cfg->starve_limit : LFQ_POOL_DEFAULT_STARVE_LIMIT;
+	pool->max_attempts = cfg->max_attempts ? cfg->max_attempts : LFQ_POOL_DEFAULT_MAX_ATTEMPTS;
+	pool->retry_base_ns =
+		cfg->retry_base_ns ? cfg->retry_base_ns : LFQ_POOL_DEFAULT_RETRY_BASE_NS;
+	pool->retry_cap_ns = cfg->retry_cap_ns ? cfg->retry_cap_ns : LFQ_POOL_DEFAULT_RETRY_CAP_NS;
+	pool->metrics = (cfg->flags & LFQ_POOL_METRICS) != 0;
+	pool->on_dead = cfg->on_dead;
+	pool->log = cfg->log;
+	pool->log_level = cfg->log_level ? cfg->log_level : LFQ_LOG_INFO;
+	pool->clock = cfg->clock;
 	pool->capacity = capacity;
 	/* Sleeping submitters are woken once this many slots are free: half the queue, at most
 	 * WAKE_FREE_MAX (so a big queue does not make them wait for thousands of jobs). */
 	pool->wake_free = capacity / 2 < 1		 ? 1
 			  : capacity / 2 > WAKE_FREE_MAX ? WAKE_FREE_MAX
 							 : capacity / 2;
-	pool->nworkers = nworkers;
 	pool->idle_spin = cfg->idle_spin ? cfg->idle_spin : LFQ_POOL_DEFAULT_IDLE_SPIN;
 	pool->on_error = cfg->on_error;
 	pool->on_cancelled = cfg->on_cancelled;
@@ -531,7 +891,10 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	atomic_init(&pool->cancel, false);
 	atomic_init(&pool->cancelled, 0);
 	for (unsigned s = 0; s < LFQ_POOL_SHARDS; s++)
-		atomic_init(&pool->shards[s].submitted, 0);
+		for (unsigned l = 0; l < LFQ_POOL_PRIORITIES_MAX; l++)
+			atomic_init(&pool->shards[s].submitted[l], 0);
+	for (unsigned l = 0; l < LFQ_POOL_PRIORITIES_MAX; l++)
+		atomic_init(&pool->reaped[l], 0);
 
 	/* Worker i's CPU: cpus[i % ncpus], or the (i % nallowed)-th allowed CPU. */
 	unsigned *allowed = NULL;
@@ -553,11 +916,9 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	for (unsigned i = 0; i < nworkers; i++) {
 		struct lfq__pool_worker *w = &pool->workers[i];
 
-		memset(w, 0, sizeof(*w));
-		atomic_init(&w->started, 0);
-		atomic_init(&w->completed, 0);
-		atomic_init(&w->failed, 0);
+		/* Already zeroed (the histograms are kept): every counter starts at 0. */
 		w->pool = pool;
+		w->rng = 0x6c6671706f6f6cull ^ ((uint64_t)i << 32) ^ (uint64_t)(uintptr_t)pool;
 		w->index = i;
 		if (!pin || (!cfg->cpus && nallowed == 0))
 			w->cpu = -1;
@@ -570,10 +931,22 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	rc = start_workers(pool, &mask);
 	CPU_FREE(mask.set);
 	if (rc) {
+		const struct lfq_log_field f[] = {{.key = "err", .num = rc}};
+
+		lfq__pool_log(pool, LFQ_LOG_ERROR, "cannot start the workers", f, 1);
 		pthread_mutex_destroy(&pool->shutdown_lock);
 		free_pool(pool);
 		return rc;
 	}
+	const struct lfq_log_field f[] = {
+		{.key = "pool", .str = pool->name},
+		{.key = "workers", .num = nworkers},
+		{.key = "capacity", .num = (int64_t)capacity},
+		{.key = "priorities", .num = levels},
+		{.key = "metrics", .str = pool->metrics ? "on" : "off"},
+	};
+
+	lfq__pool_log(pool, LFQ_LOG_INFO, "pool started", f, sizeof(f) / sizeof(f[0]));
 	*out = pool;
 	return 0;
 }
@@ -599,6 +972,8 @@ int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 {
 	assert(pool && job && job->fn);
 	assert(all_zero(job->reserved, sizeof(job->reserved) / sizeof(job->reserved[0])));
+	if (job->priority >= pool->levels)
+		return -EINVAL;
 	const int rc = submit_one(pool, job);
 
 	if (rc == 0)
@@ -610,6 +985,8 @@ int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64
 {
 	assert(pool && job && job->fn);
 	assert(all_zero(job->reserved, sizeof(job->reserved) / sizeof(job->reserved[0])));
+	if (job->priority >= pool->levels)
+		return -EINVAL;
 	int rc = submit_one(pool, job);
 
 	if (rc == -EAGAIN && timeout_ns != 0) {
@@ -660,9 +1037,14 @@ int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t timeout_ns)
 }
 
 /* Hands one job back (shutdown_lock held: the only writer of `cancelled`). */
-static void hand_back(struct lfq_pool *pool, const struct lfq_job *job)
+static void hand_back(struct lfq_pool *pool, const struct lfq__task *task)
 {
-	pool->on_cancelled(job, pool->ctx);
+	if (pool->on_cancelled) {
+		const struct lfq_job job = job_of(task);
+
+		pool->on_cancelled(&job, pool->ctx);
+	}
+	call_dead(pool, task, LFQ_DEAD_CANCELLED);
 	const uint64_t n = atomic_load_explicit(&pool->cancelled, memory_order_relaxed) + 1;
 
 	/* P3: the job is finished as far as wait_idle goes; pairs with A1. */
@@ -685,23 +1067,38 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 	}
 	int rc = 0;
 
+	lfq__pool_log(pool, LFQ_LOG_INFO, "shutdown: draining", NULL, 0);
 	if (!wait_exited(pool, deadline)) {
 		rc = -ETIMEDOUT;
-		if (pool->on_cancelled) {
-			/* C1: workers that dequeue a job from now on hand it back. */
-			atomic_store_explicit(&pool->cancel, true, memory_order_relaxed);
+		if (pool->on_cancelled || pool->on_dead) {
+			lfq__pool_log(pool, LFQ_LOG_WARN,
+				      "shutdown: drain timeout, cancelling the jobs not started",
+				      NULL, 0);
+			/* C1: workers that dequeue a job from now on hand it back, and those
+			 * sleeping on a retry timer wake up and exit (N1 below pairs with their
+			 * W1/W2; they check C2 after W2). */
+			atomic_store_explicit(&pool->cancel, true, memory_order_seq_cst);
+			lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
 			uint64_t slot;
+			unsigned level;
 
-			while (take_one(pool, &slot) == 0) {
-				struct lfq_job job;
+			while (take_from(pool, 0, true, &slot, &level) == 0) {
+				struct lfq__task task;
 
-				copy_out(pool, slot, &job);
-				hand_back(pool, &job);
+				copy_out(pool, slot, &task);
+				/* Relaxed: read with `cancelled`, which P3 releases after it. */
+				atomic_store_explicit(&pool->reaped[level],
+						      atomic_load_explicit(&pool->reaped[level],
+									   memory_order_relaxed) +
+							      1,
+						      memory_order_relaxed);
+				hand_back(pool, &task);
 			}
 		}
 	}
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		pthread_join(pool->workers[i].thread, NULL);
+	/* The workers are gone: their stashes and timer heaps are ours (pthread_join). */
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct lfq__pool_worker *w = &pool->workers[i];
 
@@ -709,10 +1106,33 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 			hand_back(pool, &w->stash);
 			w->stashed = false;
 		}
+		if (w->has_redo) {
+			hand_back(pool, &w->redo);
+			w->has_redo = false;
+		}
+		while (w->nheap > 0) {
+			struct lfq__timer t;
+
+			lfq__timer_pop(w, &t);
+			hand_back(pool, &t.task);
+		}
 	}
 	pool->joined = true;
 	pthread_mutex_unlock(&pool->shutdown_lock);
 	notify_idle(pool); /* cancelled jobs count as finished */
+	if (pool->log && pool->log_level >= LFQ_LOG_INFO) {
+		struct lfq__pool_totals t;
+
+		lfq__pool_read_totals(pool, &t, NULL, 0);
+		const struct lfq_log_field f[] = {
+			{.key = "submitted", .num = (int64_t)t.submitted},
+			{.key = "succeeded", .num = (int64_t)t.completed},
+			{.key = "dead", .num = (int64_t)(finished(&t) - t.completed)},
+			{.key = "timed_out", .str = rc ? "true" : "false"},
+		};
+
+		lfq__pool_log(pool, LFQ_LOG_INFO, "shutdown: done", f, sizeof(f) / sizeof(f[0]));
+	}
 	return rc;
 }
 
@@ -722,20 +1142,43 @@ int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 	if (!pool || !stats || (!per_worker && n > 0))
 		return -EINVAL;
 	struct lfq_pool *p = (struct lfq_pool *)pool; /* atomic loads need non-const */
-	struct totals t;
+	struct lfq__pool_totals t;
 
-	read_totals(p, &t, per_worker, n);
-	const uint64_t finished = t.completed + t.failed;
+	lfq__pool_read_totals(p, &t, per_worker, n);
+	/* Runs that ended: each ends as exactly one of these. */
+	const uint64_t ended =
+		t.completed + t.failed + t.exhausted + t.expired_after_run + t.retried;
 
+	memset(stats, 0, sizeof(*stats));
 	stats->submitted = t.submitted;
 	stats->completed = t.completed;
+	stats->succeeded = t.completed;
 	stats->failed = t.failed;
+	stats->exhausted = t.exhausted;
+	stats->expired = t.expired;
 	stats->cancelled = t.cancelled;
-	stats->running = t.started > finished ? t.started - finished : 0;
-	stats->queued =
-		t.submitted > t.started + t.cancelled ? t.submitted - t.started - t.cancelled : 0;
+	stats->dead = t.failed + t.exhausted + t.expired + t.cancelled;
+	stats->retried = t.retried;
+	stats->started = t.started;
+	stats->delayed = t.delayed;
+	stats->running = t.started > ended ? t.started - ended : 0;
+	for (unsigned l = 0; l < pool->levels; l++) {
+		const uint64_t q =
+			t.submitted_by[l] > t.taken_by[l] ? t.submitted_by[l] - t.taken_by[l] : 0;
+
+		stats->queued_by_priority[l] = q;
+		stats->queued += q;
+	}
 	stats->workers = pool->nworkers;
 	return 0;
+}
+
+void lfq_pool_clock_changed(struct lfq_pool *pool)
+{
+	assert(pool);
+	/* G1: the caller's clock store before N1; see the table. */
+	atomic_thread_fence(memory_order_seq_cst);
+	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
 }
 
 int lfq_pool_worker_index(const struct lfq_pool *pool)

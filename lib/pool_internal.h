@@ -8,9 +8,17 @@
  *     submit:  i = fq.dequeue() (none: full);  slots[i] = *job;  aq.enqueue(i)
  *     worker:  i = aq.dequeue() (none: empty); job = slots[i];   fq.enqueue(i); run job
  *
- * Counters are never shared per job: each worker writes its own line (started, completed,
- * failed), and submits are counted in per-thread shards (a thread keeps its shard for life;
- * threads share one only when there are more than LFQ_POOL_SHARDS of them).
+ * With priorities there is one item ring (aq) per level over the same slab and the same
+ * free ring (fq): queue_capacity is shared by all levels.
+ *
+ * Counters are never shared per job: each worker writes its own lines (taken, started,
+ * completed, failed, ...), and submits are counted in per-thread shards (a thread keeps its
+ * shard for life; threads share one only when there are more than LFQ_POOL_SHARDS of them),
+ * one line per shard holding a counter per priority level.
+ *
+ * A job that asks for a retry goes into its worker's timer heap (a binary min-heap on the
+ * due time, owned by that worker alone): it holds no slot, and the worker checks the heap's
+ * top between jobs and sleeps no longer than until it is due.
  */
 #ifndef LFQ_POOL_INTERNAL_H
 #define LFQ_POOL_INTERNAL_H
@@ -22,6 +30,7 @@
 
 #include <lfq/pool.h>
 
+#include "histogram.h"
 #include "scq.h"
 #include "waitq.h"
 
@@ -29,15 +38,54 @@
 #define LFQ_POOL_SHARDS 32
 
 struct lfq__pool_shard {
-	/* Accepted submits of the threads mapped here (in-flight ones included, see S1). */
-	LFQ_CACHE_ALIGNED _Atomic uint64_t submitted;
+	/* Accepted submits of the threads mapped here, per priority (in-flight ones included,
+	 * see S1). */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t submitted[LFQ_POOL_PRIORITIES_MAX];
+};
+
+/* The pool's copy of a job: the public fields where struct lfq_job has them, the pool's own
+ * bookkeeping in what it reserves. One cache line. */
+struct lfq__task {
+	int (*fn)(void *arg);
+	void *arg;
+	int64_t deadline_ns;
+	uint16_t max_attempts;
+	uint8_t priority;
+	uint8_t unused8;
+	uint32_t attempts;   /* runs started so far */
+	int64_t ready_ns;    /* when it became runnable (submit, or its retry's due time) */
+	int32_t last_result; /* the last run's result (0: never ran) */
+	uint32_t unused32;
+	uint64_t unused[2];
+};
+
+/* A delayed retry. */
+struct lfq__timer {
+	int64_t due; /* on the pool's clock */
+	struct lfq__task task;
 };
 
 struct lfq__pool_worker {
-	/* Written by this worker only; read by stats and wait_idle. One line per worker. */
+	/* Written by this worker only; read by stats and wait_idle. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t started;
 	_Atomic uint64_t completed;
 	_Atomic uint64_t failed;
+	_Atomic uint64_t exhausted;
+	_Atomic uint64_t expired;
+	_Atomic uint64_t expired_after_run; /* of expired: runs that ended in it (for running) */
+	_Atomic uint64_t retried;
+	_Atomic uint64_t delayed; /* timer heap size, a gauge */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t taken[LFQ_POOL_PRIORITIES_MAX]; /* from the rings */
+	/* Worker-private state (the joiner reads it after pthread_join). */
+	LFQ_CACHE_ALIGNED struct lfq__timer *heap;
+	size_t nheap, heap_cap;
+	uint64_t rng;	      /* splitmix64 state for the jitter */
+	unsigned since_guard; /* jobs taken by priority since the last guard take */
+	unsigned guard_level; /* where the next guard scan starts */
+	bool has_redo;	      /* a retry that could not be delayed (no memory): run it next */
+	struct lfq__task redo;
+	/* Latency histograms (queue wait, run), NULL without LFQ_POOL_METRICS. */
+	struct lfq__hist *hist;
 	/* Set before the thread starts, read-only afterwards. */
 	LFQ_CACHE_ALIGNED struct lfq_pool *pool;
 	pthread_t thread;
@@ -46,25 +94,36 @@ struct lfq__pool_worker {
 	/* Written by the worker before it exits, read by the joiner after pthread_join: a job
 	 * it dequeued after the drain timeout and hands back instead of running. */
 	bool stashed;
-	struct lfq_job stash;
+	struct lfq__task stash;
 };
 
 struct lfq_pool {
 	/* Indices of slots holding queued jobs, in FIFO order; its tail carries the closed bit
 	 * (set by shutdown: from then on every submit fails). */
-	struct lfq__scq aq;
+	struct lfq__scq aq[LFQ_POOL_PRIORITIES_MAX];
 	/* Indices of free slots; exactly `capacity` of them at creation. */
 	struct lfq__scq fq;
 
 	/* Read-only after create. */
-	LFQ_CACHE_ALIGNED struct lfq_job *slots; /* slot i belongs to whoever holds index i */
+	LFQ_CACHE_ALIGNED struct lfq__task *slots; /* slot i belongs to whoever holds index i */
 	size_t capacity;
 	size_t wake_free; /* free slots before sleeping submitters are woken */
 	unsigned nworkers;
 	unsigned idle_spin;
 	void (*on_error)(const struct lfq_job *job, int result, void *ctx);
 	void (*on_cancelled)(const struct lfq_job *job, void *ctx);
+	void (*on_dead)(const struct lfq_job *job, int reason, unsigned attempts, int last_result,
+			void *ctx);
+	void (*log)(int level, const char *msg, const struct lfq_log_field *fields, size_t n,
+		    void *ctx);
+	int64_t (*clock)(void *ctx);
 	void *ctx;
+	unsigned log_level;
+	unsigned levels; /* priority levels */
+	unsigned starve_limit;
+	unsigned max_attempts;
+	int64_t retry_base_ns, retry_cap_ns;
+	bool metrics;
 	char name[12];
 	struct lfq__pool_worker *workers;
 	void *entries; /* both rings' entry arrays, one allocation */
@@ -76,13 +135,54 @@ struct lfq_pool {
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
 	LFQ_CACHE_ALIGNED struct lfq__waitq idle;
 	LFQ_CACHE_ALIGNED struct lfq__waitq exited;
-	_Atomic unsigned live;	       /* workers that have not exited */
-	_Atomic bool cancel;	       /* the drain timeout passed: hand back, do not run */
-	_Atomic uint64_t cancelled;    /* written under shutdown_lock only */
+	_Atomic unsigned live;	    /* workers that have not exited */
+	_Atomic bool cancel;	    /* the drain timeout passed: hand back, do not run */
+	_Atomic uint64_t cancelled; /* written under shutdown_lock only */
+	/* Jobs shutdown took out of the rings itself, per level (under shutdown_lock only). */
+	_Atomic uint64_t reaped[LFQ_POOL_PRIORITIES_MAX];
 	pthread_mutex_t shutdown_lock; /* serializes shutdowns; guards joined */
 	bool joined;		       /* workers joined, everything accounted for */
 
 	struct lfq__pool_shard shards[LFQ_POOL_SHARDS];
 };
+
+_Static_assert(sizeof(struct lfq__task) == sizeof(struct lfq_job), "a task is a job");
+_Static_assert(offsetof(struct lfq__task, deadline_ns) == offsetof(struct lfq_job, deadline_ns),
+	       "same layout");
+_Static_assert(offsetof(struct lfq__task, max_attempts) == offsetof(struct lfq_job, max_attempts),
+	       "same layout");
+_Static_assert(offsetof(struct lfq__task, priority) == offsetof(struct lfq_job, priority),
+	       "same layout");
+
+/* A snapshot of every counter (pool.c). */
+struct lfq__pool_totals {
+	uint64_t started, completed, failed, exhausted, expired, expired_after_run, retried,
+		cancelled, delayed, submitted;
+	uint64_t submitted_by[LFQ_POOL_PRIORITIES_MAX], taken_by[LFQ_POOL_PRIORITIES_MAX];
+};
+void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
+			   struct lfq_pool_worker_stats *per_worker, size_t n);
+
+/* Timer heap and backoff (pool_timer.c). */
+/* Pushes a timer; returns false if memory ran out (nothing changed). */
+bool lfq__timer_push(struct lfq__pool_worker *w, int64_t due, const struct lfq__task *task);
+/* Removes the earliest timer into *out. The heap must not be empty. */
+void lfq__timer_pop(struct lfq__pool_worker *w, struct lfq__timer *out);
+/* The bound min(cap, base * 2^(n-1)) of retry n >= 1 (cap >= base >= 0). */
+int64_t lfq__backoff_bound(int64_t base, int64_t cap, unsigned n);
+/* Backoff before retry n >= 1: uniform in [0, lfq__backoff_bound], from rnd. */
+int64_t lfq__backoff_ns(int64_t base, int64_t cap, unsigned n, uint64_t rnd);
+/* Next pseudo-random number of a splitmix64 state. */
+uint64_t lfq__splitmix64(uint64_t *state);
+
+/* Emits a log event if the pool has a hook and the level is enabled (pool.c). */
+void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
+		   const struct lfq_log_field *fields, size_t n);
+
+#ifdef LFQ_TESTING
+/* Test hook: called with each retry's attempt number (1 = first retry), its bound and the
+ * backoff chosen, on the worker, before the job is delayed. */
+extern void (*_Atomic lfq__pool_test_backoff)(unsigned retry, int64_t bound, int64_t delay);
+#endif
 
 #endif /* LFQ_POOL_INTERNAL_H */

@@ -29,6 +29,7 @@ LFQ_PACKAGES=(
 	python3
 	gnuplot-nox
 	golang-go
+	prometheus
 )
 
 LFQ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

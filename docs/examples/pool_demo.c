@@ -13,6 +13,10 @@
  *     level=info msg="job done" job=7 worker=2
  *     level=info msg="stopped" accepted=20 done=20 cancelled=0 failed=0
  *
+ * The pool's own events (started, dead jobs, retries, shutdown) come through its log hook and
+ * are printed the same way, e.g. `level=info msg="pool started" pool=lfq-w workers=4 ...`;
+ * -v adds the debug level.
+ *
  * Defaults are the tutorial's: 4 workers, a queue of 10, 20 jobs at 500 ms intervals, each
  * working for 1 s. Build: part of the meson build (tests/meson.build), or
  *     cc -std=c11 -D_GNU_SOURCE pool_demo.c -llfq -pthread
@@ -66,6 +70,27 @@ static void on_error(const struct lfq_job *job, int result, void *ctx)
 	LOG("error", "msg=\"job failed\" job=%ld result=%d", (long)(intptr_t)job->arg, result);
 }
 
+static const char *const level_names[] = {"", "error", "warn", "info", "debug"};
+
+/* The pool's log hook: one logfmt line per event (strings quoted when they need it). */
+static void log_hook(int level, const char *msg, const struct lfq_log_field *fields, size_t n,
+		     void *ctx)
+{
+	(void)ctx;
+	flockfile(stdout);
+	printf("level=%s msg=\"%s\"", level_names[level], msg);
+	for (size_t i = 0; i < n; i++) {
+		if (!fields[i].str)
+			printf(" %s=%lld", fields[i].key, (long long)fields[i].num);
+		else if (strpbrk(fields[i].str, " =\"") || !*fields[i].str)
+			printf(" %s=\"%s\"", fields[i].key, fields[i].str);
+		else
+			printf(" %s=%s", fields[i].key, fields[i].str);
+	}
+	putchar('\n');
+	funlockfile(stdout);
+}
+
 static void on_cancelled(const struct lfq_job *job, void *ctx)
 {
 	(void)ctx;
@@ -76,7 +101,7 @@ static void usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [-w workers] [-q queue] [-n jobs] [-i interval_ms] [-d work_ms] "
-		"[-t drain_timeout_ms]\n",
+		"[-t drain_timeout_ms] [-v]\n",
 		argv0);
 	exit(2);
 }
@@ -94,9 +119,10 @@ static long number(const char *s, const char *argv0)
 int main(int argc, char **argv)
 {
 	long workers = 4, queue = 10, jobs = 20, interval_ms = 500, drain_ms = -1;
+	unsigned log_level = LFQ_LOG_INFO;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "w:q:n:i:d:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "w:q:n:i:d:t:v")) != -1) {
 		switch (opt) {
 		case 'w':
 			workers = number(optarg, argv[0]);
@@ -115,6 +141,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			drain_ms = number(optarg, argv[0]);
+			break;
+		case 'v':
+			log_level = LFQ_LOG_DEBUG;
 			break;
 		default:
 			usage(argv[0]);
@@ -138,6 +167,8 @@ int main(int argc, char **argv)
 		.queue_capacity = (size_t)queue,
 		.on_error = on_error,
 		.on_cancelled = on_cancelled,
+		.log = log_hook,
+		.log_level = log_level,
 	};
 	int rc = lfq_pool_create(&pool, &cfg);
 

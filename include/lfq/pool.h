@@ -8,9 +8,16 @@
  * Idle workers spin briefly, then sleep on a futex; a submit makes a wake-up system call only
  * when a worker sleeps. An idle pool uses no CPU.
  *
- * Nothing accepted is lost: every job whose submit returned 0 either runs exactly once or,
- * only when a shutdown's drain timeout expires, is handed back exactly once through the
- * `on_cancelled` hook.
+ * Nothing accepted is lost: every job whose submit returned 0 ends exactly once, either as
+ * succeeded (a run returned 0) or as dead, through the `on_dead` hook: failed (a permanent
+ * failure), exhausted (LFQ_JOB_RETRY with no attempt left), expired (its deadline passed
+ * before a run could start) or cancelled (a shutdown's drain timeout passed; `on_cancelled`
+ * sees those too). lfq_pool_stats shows it: submitted = succeeded + dead once idle.
+ *
+ * Production features: retries with exponential backoff and full jitter, kept in a timer
+ * heap per worker (a delayed job holds no queue slot and no thread); absolute deadlines;
+ * up to 8 priority levels with a starvation guard; per-worker counters and latency
+ * histograms (p50 .. p99.9, Prometheus text output); a log hook; an injectable clock.
  *
  * Lifecycle:
  *
@@ -25,7 +32,9 @@
  * Ordering a caller may rely on: everything a thread wrote before a submit that returned 0 is
  * visible to the job when it runs (or to on_cancelled). Everything a job wrote is visible to
  * a thread whose lfq_pool_wait_idle returned 0, or whose lfq_pool_shutdown returned, after
- * that job finished. Jobs run in roughly FIFO order (one shared FIFO, several workers): no
+ * that job finished. Within a priority level jobs start in roughly FIFO order (one shared
+ * FIFO per level, several workers); higher levels first, see starve_limit; a retry that
+ * fell due runs on the worker that delayed it before that worker takes a queued job. No
  * ordering between two jobs is promised.
  *
  * Concurrency: every function except lfq_pool_create and lfq_pool_destroy may be called from
@@ -61,19 +70,75 @@ extern "C" {
 /** lfq_pool_config.flags: do not pin the workers (cpus must then be NULL). */
 #define LFQ_POOL_NO_PIN 0x1u
 
+/** A job's return value asking to be run again later (a transient failure): after a backoff
+ *  (see lfq_pool_config.retry_base_ns), up to max_attempts runs in all. A value no errno and
+ *  no small status code collides with. */
+#define LFQ_JOB_RETRY (-0x7fff0001)
+/** A job's return value for a permanent failure (any nonzero value other than LFQ_JOB_RETRY
+ *  is one too). */
+#define LFQ_JOB_FAIL 1
+
+/** Most priority levels a pool may have (lfq_pool_config.priorities). */
+#define LFQ_POOL_PRIORITIES_MAX 8
+/** Runs a job gets when neither it nor the config says (1 first run + 4 retries). */
+#define LFQ_POOL_DEFAULT_MAX_ATTEMPTS 5
+/** First retry's backoff bound when the config says 0: 100 ms. */
+#define LFQ_POOL_DEFAULT_RETRY_BASE_NS 100000000LL
+/** Largest backoff bound when the config says 0: 30 s. */
+#define LFQ_POOL_DEFAULT_RETRY_CAP_NS 30000000000LL
+/** Consecutive jobs a worker takes by priority before it takes one from a lower waiting
+ *  level (the starvation guard), when the config says 0. */
+#define LFQ_POOL_DEFAULT_STARVE_LIMIT 16
+
 /**
- * A job: a function and its argument, copied by value into the pool at submit.
- * Fields not named here are reserved for later use (retries, deadlines, priorities): they
- * must be zero, which is what `{.fn = f, .arg = p}` gives. A job is one 64-byte cache line.
+ * A job: a function and its argument, copied by value into the pool at submit, with optional
+ * scheduling fields. Zero means the default for each, so `{.fn = f, .arg = p}` is a complete
+ * job. A job is one 64-byte cache line.
  */
 struct lfq_job {
-	/** Runs on a worker thread. Returns 0 on success; anything else is a failure, counted
-	 *  and passed to on_error. Must not be NULL. */
+	/** Runs on a worker thread. Returns 0 on success, LFQ_JOB_RETRY for a transient failure
+	 *  (run again after a backoff, while attempts remain), anything else for a permanent
+	 *  failure (counted, passed to on_error and on_dead). Must not be NULL. */
 	int (*fn)(void *arg);
 	/** Passed to fn as is; the pool never dereferences it. */
 	void *arg;
+	/** Absolute deadline on the pool's clock (CLOCK_MONOTONIC ns unless the config has a
+	 *  clock): a run that would start at or after it never starts; the job goes to on_dead
+	 *  as LFQ_DEAD_EXPIRED. 0: none. */
+	int64_t deadline_ns;
+	/** Most runs (first run included); 0: the config's max_attempts. */
+	uint16_t max_attempts;
+	/** 0 (lowest, the default) .. priorities-1 (highest); submit returns -EINVAL beyond. */
+	uint8_t priority;
 	/** Reserved; must be zero. */
-	uint64_t reserved[6];
+	uint8_t reserved8;
+	/** Reserved; must be zero. */
+	uint32_t reserved32;
+	/** Reserved (the pool keeps its bookkeeping here in its own copy); must be zero. */
+	uint64_t reserved[4];
+};
+
+/** Why a job went to on_dead. */
+enum lfq_dead_reason {
+	LFQ_DEAD_FAILED = 1,	/**< it returned a permanent failure */
+	LFQ_DEAD_EXHAUSTED = 2, /**< it asked for a retry with no attempt left */
+	LFQ_DEAD_EXPIRED = 3,	/**< its deadline came before its (next) run could start */
+	LFQ_DEAD_CANCELLED = 4, /**< a shutdown's drain timeout passed before it could run */
+};
+
+/** Levels of the log hook, most severe first. */
+enum lfq_log_level {
+	LFQ_LOG_ERROR = 1,
+	LFQ_LOG_WARN = 2,
+	LFQ_LOG_INFO = 3,
+	LFQ_LOG_DEBUG = 4,
+};
+
+/** One key=value field of a log event: a string if str is not NULL, else the integer num. */
+struct lfq_log_field {
+	const char *key;
+	const char *str;
+	int64_t num;
 };
 
 /**
@@ -94,7 +159,7 @@ struct lfq_pool_config {
 	const unsigned *cpus;
 	/** Entries in cpus; must be 0 when cpus is NULL and nonzero when it is not. */
 	size_t ncpus;
-	/** LFQ_POOL_NO_PIN or 0. Unknown bits are rejected with -EINVAL. */
+	/** LFQ_POOL_NO_PIN, LFQ_POOL_METRICS, or 0. Unknown bits are rejected with -EINVAL. */
 	unsigned flags;
 	/** Empty-queue attempts before an idle worker sleeps; 0: LFQ_POOL_DEFAULT_IDLE_SPIN. */
 	unsigned idle_spin;
@@ -102,36 +167,94 @@ struct lfq_pool_config {
 	 *  by top -H, perf, gdb). NULL: "lfq-w", giving lfq-w0, lfq-w1, ... */
 	const char *name;
 	/**
-	 * Called on the worker thread, right after a job returned nonzero, with the job and
-	 * its result. NULL: failures are only counted. Must not call lfq_pool_destroy.
+	 * Called on the worker thread, right after a run returned nonzero (LFQ_JOB_RETRY
+	 * included: once per failed run), with the job and the result. NULL: failures are only
+	 * counted. Must not call lfq_pool_destroy.
 	 */
 	void (*on_error)(const struct lfq_job *job, int result, void *ctx);
 	/**
 	 * Called for each accepted job that will never run because a shutdown's drain timeout
 	 * expired before it started. Called on the thread inside lfq_pool_shutdown (or
-	 * lfq_pool_destroy), one job at a time, never concurrently with itself. NULL: the pool
-	 * has nowhere to hand jobs back, so a timed-out shutdown still runs all of them (and
-	 * returns -ETIMEDOUT when they are done).
+	 * lfq_pool_destroy), one job at a time, never concurrently with itself; on_dead follows
+	 * for the same job. NULL (and on_dead NULL): the pool has nowhere to hand jobs back, so
+	 * a timed-out shutdown still runs all of them, retries included (and returns
+	 * -ETIMEDOUT when they are done).
 	 */
 	void (*on_cancelled)(const struct lfq_job *job, void *ctx);
-	/** Passed as ctx to on_error and on_cancelled. */
+	/** Passed as ctx to every hook (on_error, on_cancelled, on_dead, log, clock). */
 	void *ctx;
-	/** Reserved for later use (retry policy, metrics hooks); must be zero. */
-	uint64_t reserved[8];
+	/** Reserved; must be zero. (Kept before the fields added later, so that code that
+	 *  filled the old reserved words still fails with -EINVAL instead of meaning something.) */
+	uint64_t reserved[4];
+	/**
+	 * Called exactly once for every accepted job that will not succeed, with why
+	 * (enum lfq_dead_reason), the runs it had and the last one's result (0 if it never
+	 * ran): failed and exhausted jobs on the worker that ran them, expired ones on the
+	 * worker that found them expired, cancelled ones on the thread inside lfq_pool_shutdown
+	 * (after on_cancelled, if that is set too). Different workers may call it at once. The
+	 * job counts as finished (wait_idle) only once it returned. NULL: dead jobs are only
+	 * counted; a timed-out shutdown cancels jobs only if this or on_cancelled is set.
+	 */
+	void (*on_dead)(const struct lfq_job *job, int reason, unsigned attempts, int last_result,
+			void *ctx);
+	/** Log hook: an event at a level (enum lfq_log_level) with a message and key=value
+	 *  fields, valid during the call only. Called from any pool thread and from the threads
+	 *  in create and shutdown, possibly at once. NULL: the pool logs nothing (it never
+	 *  prints by itself). */
+	void (*log)(int level, const char *msg, const struct lfq_log_field *fields, size_t nfields,
+		    void *ctx);
+	/** Most verbose level passed to log; 0: LFQ_LOG_INFO. */
+	unsigned log_level;
+	/** The pool's clock, in ns, for deadlines, retry times and latency metrics; must never
+	 *  go backwards. NULL: CLOCK_MONOTONIC. A clock that does not follow real time (a
+	 *  test's fake clock) must call lfq_pool_clock_changed after moving, so that sleeping
+	 *  workers re-check their retry timers. */
+	int64_t (*clock)(void *ctx);
+	/** Default for lfq_job.max_attempts; 0: LFQ_POOL_DEFAULT_MAX_ATTEMPTS. */
+	unsigned max_attempts;
+	/** Backoff before retry n (n = 1, 2, ...) is uniform in [0, min(cap, base * 2^(n-1))]
+	 *  ("full jitter"). 0: LFQ_POOL_DEFAULT_RETRY_BASE_NS. */
+	int64_t retry_base_ns;
+	/** The backoff's upper limit; 0: LFQ_POOL_DEFAULT_RETRY_CAP_NS. Must be >= base. */
+	int64_t retry_cap_ns;
+	/** Priority levels, 1 .. LFQ_POOL_PRIORITIES_MAX; 0: 1. */
+	unsigned priorities;
+	/** Starvation guard: after this many jobs taken by priority in a row, a worker takes
+	 *  its next job from the lowest non-empty level at or above a guard level that cycles
+	 *  through 0 .. priorities-2, so every waiting level gets a share. 0:
+	 *  LFQ_POOL_DEFAULT_STARVE_LIMIT. */
+	unsigned starve_limit;
 };
 
+/** lfq_pool_config.flags: record latency histograms (queue wait and run time), which costs
+ *  two clock reads per run and one per submit. Counters are always kept. */
+#define LFQ_POOL_METRICS 0x2u
+
 /**
- * Counters of a pool: a snapshot (see lfq_pool_stats). Every count only grows, except queued
- * and running.
+ * Counters of a pool: a snapshot (see lfq_pool_stats). Every count only grows, except the
+ * gauges queued, queued_by_priority, delayed and running.
+ *
+ * Accounting: every accepted job ends exactly once, as succeeded or as dead, and
+ * dead = failed + exhausted + expired + cancelled. Once a shutdown returned (or whenever the
+ * pool is idle), submitted = succeeded + dead, and nothing is queued, delayed or running.
  */
 struct lfq_pool_stats {
 	uint64_t submitted; /**< submits that returned 0 */
-	uint64_t completed; /**< jobs that ran and returned 0 */
-	uint64_t failed;    /**< jobs that ran and returned nonzero */
-	uint64_t cancelled; /**< jobs handed back through on_cancelled */
-	uint64_t queued;    /**< accepted, not yet started (nor cancelled) */
-	uint64_t running;   /**< started, not yet finished */
+	uint64_t completed; /**< jobs that succeeded (a run returned 0) */
+	uint64_t failed;    /**< jobs dead after a permanent failure */
+	uint64_t cancelled; /**< jobs dead because a shutdown's drain timeout passed */
+	uint64_t queued;    /**< accepted, waiting in the queue (not delayed, started, dead) */
+	uint64_t running;   /**< runs started, not yet finished */
 	unsigned workers;   /**< worker threads */
+	uint64_t succeeded; /**< the same as completed: the name of the accounting invariant */
+	uint64_t dead;	    /**< failed + exhausted + expired + cancelled: on_dead calls */
+	uint64_t exhausted; /**< jobs dead because they asked for a retry with none left */
+	uint64_t expired;   /**< jobs dead because their deadline passed before a run */
+	uint64_t retried;   /**< runs that ended in a scheduled retry */
+	uint64_t started;   /**< runs started (first runs and retries) */
+	uint64_t delayed;   /**< jobs waiting in the workers' timers for a retry */
+	/** queued, per priority level (entries beyond the pool's levels are 0). */
+	uint64_t queued_by_priority[LFQ_POOL_PRIORITIES_MAX];
 };
 
 /** Per-worker counters (see lfq_pool_stats). */
@@ -139,6 +262,24 @@ struct lfq_pool_worker_stats {
 	uint64_t completed; /**< jobs this worker ran that returned 0 */
 	uint64_t failed;    /**< jobs this worker ran that returned nonzero */
 	int cpu;	    /**< the CPU it is pinned to, or -1 if unpinned */
+};
+
+/** Latency distribution of a pool (see lfq_pool_metrics), in ns of the pool's clock. The
+ *  percentiles come from log-linear buckets: each is within 1.6 % of the exact
+ *  nearest-rank value (exact below 128 ns); max and sum are exact. */
+struct lfq_pool_latency {
+	uint64_t count; /**< observations */
+	uint64_t sum;	/**< their sum */
+	uint64_t p50, p90, p99, p999;
+	uint64_t max;
+};
+
+/** Latency metrics (recorded only with LFQ_POOL_METRICS). */
+struct lfq_pool_metrics {
+	/** From becoming runnable (submit, or a retry falling due) to the start of the run. */
+	struct lfq_pool_latency queue_wait;
+	/** From the start of a run to its end (the job's fn only, hooks excluded). */
+	struct lfq_pool_latency run;
 };
 
 /** An opaque worker pool. */
@@ -177,7 +318,9 @@ LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
  * Copies @p job into the queue; a worker will run it.
  * @param job  fn must be non-NULL and the reserved fields zero (asserted). The pool keeps a
  *             copy: @p job may be reused as soon as the call returns.
- * @return 0 if the job was accepted (it will run exactly once, or be handed to on_cancelled);
+ * @return 0 if the job was accepted: it will succeed (after at most max_attempts runs) or
+ *           go to on_dead exactly once (and to on_cancelled, if cancelled);
+ *         -EINVAL if job->priority is not below the pool's priority levels;
  *         -EAGAIN if the queue is full (the job was not accepted);
  *         -ESHUTDOWN if a shutdown has begun (the job was not accepted), also from jobs.
  * Thread-safety: any thread, jobs included; lock-free. Makes a wake-up system call only if a
@@ -190,6 +333,7 @@ LFQ_API LFQ_NODISCARD int lfq_pool_submit(struct lfq_pool *pool, const struct lf
  * @param timeout_ns  < 0: as long as it takes; 0: one try; > 0: nanoseconds on
  *                    CLOCK_MONOTONIC. Signals do not cut it short.
  * @return 0 if the job was accepted;
+ *         -EINVAL if job->priority is not below the pool's priority levels;
  *         -ETIMEDOUT if the queue stayed full for the whole timeout (-EAGAIN if it was 0);
  *         -ESHUTDOWN if a shutdown has begun or begins while waiting (waiters wake promptly).
  * Thread-safety: any thread; may sleep. From a job, a negative timeout can deadlock if every
@@ -214,13 +358,16 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
 
 /**
  * Stops intake and drains: from the moment the call begins every submit returns -ESHUTDOWN
- * (threads waiting in submit_wait wake up with it); the workers run every accepted job, then
- * exit and are joined.
+ * (threads waiting in submit_wait wake up with it); the workers run every accepted job,
+ * retries included (a delayed job is waited for until it is due: the drain covers the timer
+ * heaps too), then exit and are joined.
  *
- * If @p drain_timeout_ns passes before the queue is drained, the jobs not yet started are
- * taken out and handed, one at a time on this thread, to the config's on_cancelled; the call
- * then waits for the running jobs to finish, joins the workers and returns -ETIMEDOUT. (With
- * no on_cancelled, nothing can be handed back: every job runs, then -ETIMEDOUT.)
+ * If @p drain_timeout_ns passes before everything drained, the jobs not yet started (queued
+ * or waiting for a retry) are taken out and handed, one at a time on this thread, to the
+ * config's on_cancelled and on_dead (LFQ_DEAD_CANCELLED); the call then waits for the
+ * running jobs to finish (a run that asks for a retry now is cancelled the same way), joins
+ * the workers and returns -ETIMEDOUT. (With neither hook, nothing can be handed back: every
+ * job runs to its end, then -ETIMEDOUT.)
  *
  * @param drain_timeout_ns  < 0: no timeout; 0: hand back whatever has not started at once;
  *                          > 0: nanoseconds on CLOCK_MONOTONIC.
@@ -250,6 +397,47 @@ LFQ_API LFQ_NODISCARD int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 					 struct lfq_pool_worker_stats *per_worker, size_t n);
+
+/**
+ * Merges the workers' latency histograms into percentiles. Each worker records into its own
+ * histogram, without locks or shared writes; the reader sums them (a snapshot that may be
+ * stale; counts of different buckets are read at slightly different instants).
+ * @param m  out: the latencies; all zero if the pool was created without LFQ_POOL_METRICS.
+ * @return 0, or -EINVAL if @p pool or @p m is NULL.
+ * Thread-safety: any thread; wait-free (reads every bucket of every worker: O(workers)).
+ */
+LFQ_API LFQ_NODISCARD int lfq_pool_metrics(const struct lfq_pool *pool, struct lfq_pool_metrics *m);
+
+/**
+ * Renders the pool's counters, gauges and (with LFQ_POOL_METRICS) latency histograms in the
+ * Prometheus text exposition format (version 0.0.4): `lfq_pool_jobs_*_total` counters,
+ * `lfq_pool_jobs_queued{priority="p"}`, `lfq_pool_jobs_delayed`, `lfq_pool_jobs_running`,
+ * `lfq_pool_workers` gauges, and the histograms `lfq_pool_queue_wait_seconds` and
+ * `lfq_pool_run_seconds` with cumulative `le` buckets at powers of two nanoseconds (exact:
+ * the internal buckets nest in them), `_sum` and `_count`. Every sample carries the label
+ * `pool="<name>"` (the thread-name prefix).
+ *
+ * snprintf-like: writes at most @p len bytes, NUL included; the text is complete and
+ * NUL-terminated if the result is < @p len.
+ * @param buf  where to write (may be NULL if @p len is 0).
+ * @return the length of the whole text (without the NUL), whether it fit or not: call with
+ *         len 0 to size a buffer, and again if the counters grew meanwhile;
+ *         -EINVAL if @p pool is NULL, or @p buf is NULL with len > 0.
+ * Thread-safety: any thread; wait-free, allocates nothing. A snapshot, as lfq_pool_stats.
+ */
+LFQ_API LFQ_NODISCARD int64_t lfq_pool_metrics_prometheus(const struct lfq_pool *pool, char *buf,
+							  size_t len);
+
+/**
+ * Tells the workers that the pool's clock (lfq_pool_config.clock) moved in a way that real
+ * time did not: sleeping workers wake up and re-check their retry timers. Needed only with
+ * a clock that does not run at CLOCK_MONOTONIC's pace (a test's fake clock); harmless
+ * otherwise. Ordering: a retry due at or before the clock's value when this is called runs
+ * (or expires) without waiting for real time to pass.
+ * Thread-safety: any thread, jobs included; lock-free (one wake-up system call if a worker
+ * sleeps).
+ */
+LFQ_API void lfq_pool_clock_changed(struct lfq_pool *pool);
 
 /**
  * @return the index (0 .. workers-1) of the worker running the calling thread if it is one of
