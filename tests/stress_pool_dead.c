@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -170,7 +171,11 @@ Test(pool_dead, every_accepted_job_ends_exactly_once_across_a_shutdown)
 			s[p] = (struct submitter){.pool = pool, .id = p};
 			cr_assert_eq(pthread_create(&t[p], NULL, submit_until_shutdown, &s[p]), 0);
 		}
-		sleep_us(500 + 700 * (round % 5)); /* shut down in the middle */
+		/* Shut down in the middle: once traffic has started (thread start-up can take
+		 * longer than the pause below on a loaded machine), then after a pause. */
+		for (struct lfq_pool_stats now = {0}; now.submitted < 8; sched_yield())
+			cr_assert_eq(lfq_pool_stats(pool, &now, NULL, 0), 0);
+		sleep_us(500 + 700 * (round % 5));
 		const int rc = lfq_pool_shutdown(pool, timeouts[round % 4]);
 
 		cr_assert(rc == 0 || rc == -ETIMEDOUT, "shutdown: %d", rc);
