@@ -213,6 +213,9 @@ static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *ite
 		/* Q3 */
 		atomic_compare_exchange_strong_explicit(&q->tail, &seg, fresh, memory_order_acq_rel,
 							memory_order_acquire);
+		/* The new segment has room for capacity - 1 more: wake push_wait sleepers
+		 * (one may have failed to reserve while we held the reservation). */
+		lfq__waitq_notify(&q->not_full, LFQ_WAITQ_ALL);
 		return 0;
 	}
 	/* Someone linked first (or sealed): nobody ever saw `fresh`, take it back. */
@@ -303,6 +306,9 @@ static int pop_one(struct lfq_queue *q, void **item)
 			lfq__rcu_read_unlock();
 			retire(q, retired);
 			retired = NULL;
+			/* Room under a segment limit appears only here (and when a segment is
+			 * linked): every push_wait sleeper may now proceed. */
+			lfq__waitq_notify(&q->not_full, LFQ_WAITQ_ALL);
 			lfq__rcu_read_lock();
 		}
 	}
@@ -323,11 +329,9 @@ int lfq_queue_push(struct lfq_queue *queue, void *item)
 int lfq_queue_pop(struct lfq_queue *queue, void **item)
 {
 	assert(queue && item);
-	const int rc = pop_one(queue, item);
-
-	if (rc == 0)
-		lfq__waitq_notify(&queue->not_full, 1);
-	return rc;
+	/* No not_full notify per pop: under a segment limit, room appears only when a whole
+	 * segment is retired, and pop_one notifies then. */
+	return pop_one(queue, item);
 }
 
 size_t lfq_queue_push_burst(struct lfq_queue *queue, void *const *items, size_t n)
@@ -367,8 +371,6 @@ size_t lfq_queue_pop_burst(struct lfq_queue *queue, void **items, size_t n)
 			break;
 		k += k < n;
 	}
-	if (k)
-		lfq__waitq_notify(&queue->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	return k;
 }
 
@@ -396,11 +398,7 @@ int lfq_queue_push_wait(struct lfq_queue *queue, void *item, int64_t timeout_ns)
 int lfq_queue_pop_wait(struct lfq_queue *queue, void **item, int64_t timeout_ns)
 {
 	assert(queue && item);
-	const int rc = lfq__waitq_wait(&queue->not_empty, try_pop, queue, item, timeout_ns);
-
-	if (rc == 0)
-		lfq__waitq_notify(&queue->not_full, 1);
-	return rc;
+	return lfq__waitq_wait(&queue->not_empty, try_pop, queue, item, timeout_ns);
 }
 
 void lfq_queue_close(struct lfq_queue *queue)

@@ -20,6 +20,10 @@ static void unregister_at_exit(void *value)
 {
 	(void)value;
 	urcu_memb_unregister_thread();
+	/* A pthread key destructor that runs after this one may still use a queue: it must
+	 * register again (glibc then runs another round of destructors), not enter read-side
+	 * sections that grace periods no longer wait for. */
+	lfq__rcu_registered = false;
 }
 
 static void make_key(void)

@@ -303,7 +303,8 @@ size_t lfq_ring_size(const struct lfq_ring *ring)
 	struct lfq_ring *r = (struct lfq_ring *)ring; /* atomic loads need non-const */
 	/* Counted from the free-index ring: its tickets are never inflated by pushes that
 	 * fail after close. Relaxed: a snapshot, clamped to [0, capacity]. When no operation
-	 * is in progress, tail - head is exactly the number of free slots. */
+	 * is in progress, tail - head is the number of free slots (see design.md, "size",
+	 * for the one exception). */
 	const uint64_t head = atomic_load_explicit(&r->fq.head, memory_order_relaxed);
 	const uint64_t tail = atomic_load_explicit(&r->fq.tail, memory_order_relaxed);
 	const uint64_t free_slots = tail <= head ? 0 : tail - head;

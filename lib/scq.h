@@ -240,8 +240,14 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
 		if (closable && (t0 & LFQ_SCQ_CLOSED))
 			break;
 		LFQ_TEST_POINT(tp);
-		for (uint64_t t = t0; done < n && lfq__scq_put(q, t, idx[done], tp_stored); t++)
-			done++;
+		/* Every ticket of the batch gets exactly one put, in order, as k single enqueuers
+		 * would: a ticket whose entry is unusable is skipped, the next index tries the
+		 * next ticket. Abandoning the rest of a batch instead would let unusable entries
+		 * at a regular stride starve the burst, and would leave usable tickets unused,
+		 * which breaks the threshold's bound (found in review). */
+		for (uint64_t t = t0, end = t0 + (n - done); t < end; t++)
+			if (lfq__scq_put(q, t, idx[done], tp_stored))
+				done++;
 	}
 	if (done)
 		lfq__scq_reset_threshold(q);
@@ -288,15 +294,21 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			return LFQ_SCQ_EMPTY; /* a later cycle already owns it */
 		if ((e & q->idx_none) != q->idx_none) {
 			/* An older cycle's index still sits here: warn a late enqueuer of our
-			 * cycle that we have passed (it must then check head). */
+			 * cycle that we have passed (it must then check head). The CAS is done
+			 * even when the bit is already clear: it puts our D2 into the entry's
+			 * release sequence, which is what makes a late enqueuer's E3 see it
+			 * under C11 (an RMW-free early return would not; see design.md). */
 			desired = e & ~q->safe_bit;
-			if (desired == e)
-				return LFQ_SCQ_EMPTY;
 		} else {
-			/* Worth waiting only if an enqueuer already holds ticket h (D6 form). */
-			if (spins == 0 && (atomic_load_explicit(&q->tail, memory_order_seq_cst) &
-					   ~LFQ_SCQ_CLOSED) <= h)
-				spins = max_spins;
+			/* Worth waiting only if an enqueuer already holds ticket h and the ring
+			 * is open (after close, late enqueuers fail anyway). D6 form. */
+			if (spins == 0) {
+				const uint64_t t =
+					atomic_load_explicit(&q->tail, memory_order_seq_cst);
+
+				if ((t & LFQ_SCQ_CLOSED) || t <= h)
+					spins = max_spins;
+			}
 			if (spins++ < max_spins) {
 				lfq__cpu_relax();
 				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */

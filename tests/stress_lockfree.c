@@ -17,6 +17,7 @@
 #include <lfq/ring.h>
 
 #include "stress_util.h"
+#include "ring_internal.h"
 #include "testing.h"
 #include "vyukov_ring.h"
 
@@ -326,4 +327,123 @@ Test(lockfree, harness_detects_vyukov_ring_stall, .timeout = 120)
 	cr_assert_lt(ledger_count(&h.ledger), h.per_producer * PRODUCERS);
 	ledger_free(&h.ledger);
 	vyukov_ring_destroy(r);
+}
+
+/*
+ * Regression (review finding): consumers parked right after taking their item tickets keep
+ * their items in entries at a regular stride (every 4th position of a ring of 16 entries).
+ * A burst push whose batch starts on such a position must still complete, skipping the
+ * blocked entries, while those consumers stay parked, and its items must stay reachable.
+ */
+static _Thread_local bool stride_parker;
+static sem_t stride_parked, stride_release;
+
+static void stride_hook(int point)
+{
+	if (stride_parker && point == LFQ_TP_AQ_DEQ_TICKET) {
+		stride_parker = false;
+		sem_post(&stride_parked);
+		while (sem_wait(&stride_release) != 0)
+			;
+	}
+}
+
+struct stride_popper {
+	struct lfq_ring *r;
+	pthread_t t;
+	int rc;
+	void *item;
+};
+
+static void *stride_pop(void *arg)
+{
+	struct stride_popper *p = arg;
+
+	stride_parker = true;
+	p->rc = lfq_ring_pop(p->r, &p->item);
+	return NULL;
+}
+
+struct stride_burst {
+	struct lfq_ring *r;
+	_Atomic size_t done;
+};
+
+static void *stride_push_burst(void *arg)
+{
+	struct stride_burst *b = arg;
+	void *items[4] = {VICTIM_ITEM(0), VICTIM_ITEM(1), VICTIM_ITEM(2), (void *)(uintptr_t)7};
+
+	atomic_store(&b->done, 1 + lfq_ring_push_burst(b->r, items, 4));
+	return NULL;
+}
+
+Test(lockfree, burst_push_skips_entries_held_by_parked_consumers, .timeout = 120)
+{
+	struct lfq_ring *r;
+	struct stride_popper p[4];
+	struct stride_burst b = {0};
+	pthread_t bt;
+	void *it;
+
+	cr_assert_eq(lfq_ring_create(&r, 8, 0), 0);
+	sem_init(&stride_parked, 0, 0);
+	sem_init(&stride_release, 0, 0);
+	atomic_store(&lfq__test_hook, stride_hook);
+	for (uintptr_t i = 0; i < 4; i++) {
+		cr_assert_eq(lfq_ring_push(r, (void *)(10 + i)), 0);
+		p[i] = (struct stride_popper){.r = r};
+		cr_assert_eq(pthread_create(&p[i].t, NULL, stride_pop, &p[i]), 0);
+		while (sem_wait(&stride_parked) != 0)
+			;
+		for (int j = 0; j < 3; j++) /* move on to the next position of the stride */
+			cr_assert_eq(lfq_ring_push(r, (void *)(uintptr_t)50), 0);
+		for (int j = 0; j < 3; j++)
+			cr_assert_eq(lfq_ring_pop(r, &it), 0);
+	}
+	/* Align the item ring's tail with the stride, so the burst starts on a blocked entry,
+	 * and fill the 4 free slots and fail one push, so the free ring's cached tail is fresh
+	 * and the burst gets all 4 slots in one batch; then empty it again. */
+	for (int attempt = 0; attempt < 16; attempt++) {
+		for (int pad = 0; pad < attempt % 4; pad++) { /* filling may skip tickets */
+			cr_assert_eq(lfq_ring_push(r, (void *)(uintptr_t)77), 0);
+			cr_assert_eq(lfq_ring_pop(r, &it), 0);
+		}
+		for (int j = 0; j < 4; j++)
+			cr_assert_eq(lfq_ring_push(r, (void *)(uintptr_t)60), 0);
+		cr_assert_eq(lfq_ring_push(r, (void *)(uintptr_t)61), -EAGAIN);
+		for (int j = 0; j < 4; j++)
+			cr_assert_eq(lfq_ring_pop(r, &it), 0);
+		if (atomic_load(&r->aq.tail) % 4 == 0)
+			break;
+	}
+	cr_assert_eq(atomic_load(&r->aq.tail) % 4, 0);
+	b.r = r;
+	cr_assert_eq(pthread_create(&bt, NULL, stride_push_burst, &b), 0);
+	/* Progress, not speed: the burst must finish while the consumers are still parked. */
+	for (int i = 0; i < 2000 && atomic_load(&b.done) == 0; i++) {
+		struct timespec tick = {0, 5 * 1000 * 1000};
+
+		nanosleep(&tick, NULL);
+	}
+	const size_t pushed = atomic_load(&b.done);
+
+	for (int i = 0; i < 4; i++)
+		sem_post(&stride_release);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(p[i].t, NULL);
+		cr_assert_eq(p[i].rc, 0);
+		cr_assert_eq(p[i].item, (void *)(10 + (uintptr_t)i));
+	}
+	pthread_join(bt, NULL);
+	atomic_store(&lfq__test_hook, NULL);
+	cr_assert_eq(pushed, 1 + 4, "the burst did not complete while consumers were parked");
+	for (uintptr_t i = 0; i < 4; i++) {
+		cr_assert_eq(lfq_ring_pop(r, &it), 0, "burst item %zu unreachable", (size_t)i);
+		cr_assert_eq(it, i < 3 ? VICTIM_ITEM(i) : (void *)(uintptr_t)7);
+	}
+	cr_assert_eq(lfq_ring_pop(r, &it), -EAGAIN);
+	sem_destroy(&stride_parked);
+	sem_destroy(&stride_release);
+	lfq_ring_destroy(r);
 }

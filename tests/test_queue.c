@@ -164,6 +164,34 @@ Test(queue, waits_wake_on_push_pop_and_close)
 	lfq_queue_destroy(q);
 }
 
+Test(queue, retiring_a_segment_wakes_every_push_waiter_it_makes_room_for)
+{
+	/* Two push_wait sleepers blocked by a limit of 2 segments of 2 slots. Retiring the
+	 * first segment makes room for both (one links a segment, the other fills it): neither
+	 * may sleep on (review finding: pops used to wake one sleeper and a link none). */
+	struct lfq_queue *q = make(2);
+	struct popper w[2] = {{.q = q, .item = ITEM(100)}, {.q = q, .item = ITEM(101)}};
+	pthread_t t[2];
+	void *out;
+
+	cr_assert_eq(lfq_queue_set_limit(q, 2), 0);
+	for (uintptr_t i = 1; i <= 4; i++)
+		cr_assert_eq(lfq_queue_push(q, ITEM(i)), 0);
+	cr_assert_eq(lfq_queue_push(q, ITEM(5)), -EAGAIN);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, push_forever, &w[i]), 0);
+	for (uintptr_t i = 1; i <= 3; i++) {
+		cr_assert_eq(lfq_queue_pop(q, &out), 0);
+		cr_assert_eq(out, ITEM(i));
+	}
+	for (int i = 0; i < 2; i++) { /* a lost wake-up hangs here, and the timeout fails it */
+		pthread_join(t[i], NULL);
+		cr_assert_eq(w[i].rc, 0);
+	}
+	cr_assert_eq(lfq_queue_size(q), 3);
+	lfq_queue_destroy(q);
+}
+
 Test(queue, close_drains_across_segment_boundaries)
 {
 	struct lfq_queue *q = make(3);

@@ -15,9 +15,9 @@
  *
  * RCU: callers need no ceremony. The first lfq_queue call made by a thread registers it
  * with liburcu (urcu-memb), and the thread is unregistered when it exits. A thread that
- * registered itself with urcu-memb already is left as it is. The one rule:
- * lfq_queue_destroy must not be called from inside an RCU read-side critical section or
- * from a call_rcu callback.
+ * registered itself with urcu-memb already is left as it is (it must then stay registered
+ * while it uses lfq_queue). The one rule: lfq_queue_destroy must not be called from inside
+ * an RCU read-side critical section or from a call_rcu callback.
  *
  * Ordering a caller may rely on: everything a thread wrote before a push that returned 0
  * is visible to the thread whose pop returns that item. No other ordering is promised.
@@ -147,12 +147,17 @@ LFQ_API LFQ_NODISCARD int lfq_queue_pop_wait(struct lfq_queue *queue, void **ite
  */
 LFQ_API void lfq_queue_close(struct lfq_queue *queue);
 
-/** @return true once lfq_queue_close has been called. Thread-safety: any thread. */
+/**
+ * @return true once lfq_queue_close has been called. A push that started before close
+ *         returned may still succeed (and its item is then drained); one that starts after
+ *         close returned fails with -EPIPE. Thread-safety: any thread.
+ */
 LFQ_API bool lfq_queue_is_closed(const struct lfq_queue *queue);
 
 /**
  * @return the number of items in the queue: a snapshot (it walks the segments) that may be
- *         stale under concurrency; exact when no operation is in progress.
+ *         stale under concurrency; exact when no operation is in progress (with the same
+ *         exception as lfq_ring_size).
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API size_t lfq_queue_size(const struct lfq_queue *queue);

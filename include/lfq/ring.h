@@ -146,8 +146,10 @@ LFQ_API size_t lfq_ring_capacity(const struct lfq_ring *ring);
 
 /**
  * @return the number of items in the ring: a snapshot that may be stale by the time it
- *         returns while other threads push or pop, but never above the capacity; exact when
- *         no push or pop is in progress.
+ *         returns while other threads push or pop, but never above the capacity. Exact
+ *         when no push or pop is in progress, with one exception: after a thread was
+ *         stalled inside a call while the others went a full lap around the ring, it can
+ *         read low by the tickets they had to skip, until the next push passes them.
  * Thread-safety: any thread; wait-free.
  */
 LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
