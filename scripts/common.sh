@@ -29,6 +29,9 @@ LFQ_PACKAGES=(
 	python3
 	gnuplot-nox
 	golang-go
+	libck-dev
+	libboost-dev
+	libtbb-dev
 	prometheus
 )
 

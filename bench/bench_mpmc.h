@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The multi-producer/multi-consumer run shared by bench_ring.cc and bench_queue.cc: p
+ * producer and c consumer threads behind a start gate move a number of items through one
+ * ring or queue (any adapter with the static interface of bench_common.h), with the retry
+ * policy lfqbench::Retry on -EAGAIN, and check the result.
+ *
+ * Item encoding: value = (producer << kSeqBits) + seq + 1, never 0, so that 0 (NULL) serves
+ * as the end-of-stream marker; seq counts a producer's items from 0. The last producer to
+ * finish pushes one marker per consumer; in a FIFO every item is popped before any marker,
+ * so once all markers are popped, every item has been.
+ *
+ * Checks, each turning the run into an error rather than a number: every item pushed and
+ * popped exactly (count and sum), no value from a producer that does not exist, each
+ * producer's items seen in order by each consumer, and completion before a deadline.
+ *
+ * Optional: single-item calls or bursts of up to kBurst; producers that push chunk_items
+ * at a time and then sleep pause_ns (the "bursty" workload: the time each chunk took to push
+ * is recorded); worker threads pinned round-robin to the allowed CPUs; adapters with
+ * static thread_enter() / thread_exit() (e.g. RCU registration) get them called in every
+ * worker thread.
+ */
+#ifndef LFQ_BENCH_MPMC_H
+#define LFQ_BENCH_MPMC_H
+
+#include "bench_common.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace lfqbench
+{
+
+using MpmcClock = std::chrono::steady_clock;
+
+constexpr size_t kBurst = 32;
+constexpr unsigned kSeqBits = 40;
+constexpr uint64_t kSeqMask = (uint64_t{1} << kSeqBits) - 1;
+
+inline void *encode_item(uint64_t producer, uint64_t seq)
+{
+	return reinterpret_cast<void *>(static_cast<uintptr_t>((producer << kSeqBits) + seq + 1));
+}
+
+/** What one run does. */
+struct MpmcParams {
+	unsigned producers = 1;
+	unsigned consumers = 1;
+	size_t capacity = 1024;
+	uint64_t total = 1000000; /* items, split across producers */
+	bool burst = false;	  /* push_burst / pop_burst of up to kBurst */
+	bool pin = false;
+	uint64_t chunk_items = 0; /* > 0: push this many, then sleep pause_ns */
+	int64_t pause_ns = 0;
+	MpmcClock::duration timeout = std::chrono::seconds(60);
+};
+
+struct MpmcResult {
+	double seconds = 0;
+	uint64_t push_eagain = 0;
+	uint64_t pop_eagain = 0;
+	std::vector<double> chunk_seconds; /* chunked producers: time to push each chunk */
+	std::string error;		   /* empty if the run verified */
+};
+
+/* Adapters may have thread_enter() / thread_exit(); detected here. */
+template <class I, class = void> struct HasThreadHooks : std::false_type {
+};
+template <class I>
+struct HasThreadHooks<I, std::void_t<decltype(I::thread_enter()), decltype(I::thread_exit())>>
+    : std::true_type {
+};
+
+template <class I> void thread_enter()
+{
+	if constexpr (HasThreadHooks<I>::value)
+		I::thread_enter();
+}
+template <class I> void thread_exit()
+{
+	if constexpr (HasThreadHooks<I>::value)
+		I::thread_exit();
+}
+
+namespace detail
+{
+
+/* Per-thread tallies, each on its own cache line. */
+struct alignas(64) ProducerStats {
+	uint64_t pushed = 0;
+	uint64_t sum = 0; /* of the values pushed, modulo 2^64 */
+	uint64_t eagain = 0;
+	std::vector<double> chunk_seconds;
+};
+
+struct alignas(64) ConsumerStats {
+	uint64_t popped = 0;
+	uint64_t sum = 0;
+	uint64_t eagain = 0;
+	uint64_t out_of_order = 0;
+	uint64_t bad_value = 0;
+	std::vector<uint64_t> last; /* per producer: last seq seen + 1, 0 = none yet */
+	MpmcClock::time_point end;
+};
+
+struct Shared {
+	const MpmcParams *params;
+	std::atomic<unsigned> producers_done{0};
+	std::atomic<unsigned> markers_popped{0};
+	std::atomic<bool> abort{false};
+	MpmcClock::time_point deadline;
+	StartGate gate;
+
+	/* Called on the slow path (after Retry yielded). @return true if the run must stop. */
+	bool should_abort()
+	{
+		/* Relaxed: a stop request carries no data; results are read after join(). */
+		if (abort.load(std::memory_order_relaxed))
+			return true;
+		if (MpmcClock::now() > deadline) {
+			abort.store(true, std::memory_order_relaxed);
+			return true;
+		}
+		return false;
+	}
+	/* Relaxed: a count of end markers; the popped items' tallies travel by join(). */
+	bool all_markers_popped() const
+	{
+		return markers_popped.load(std::memory_order_relaxed) == params->consumers;
+	}
+};
+
+inline void account(ConsumerStats &st, const Shared &sh, void *item)
+{
+	uint64_t v = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(item)) - 1;
+	uint64_t producer = v >> kSeqBits;
+	uint64_t seq = v & kSeqMask;
+	st.popped++;
+	st.sum += v + 1;
+	if (producer >= sh.params->producers) {
+		st.bad_value++;
+		return;
+	}
+	if (seq + 1 <= st.last[producer])
+		st.out_of_order++;
+	st.last[producer] = seq + 1;
+}
+
+template <class I> void push_end_markers(typename I::ring_type *ring, Shared &sh)
+{
+	/* acq_rel: the last producer's markers are pushed after every other producer's last
+	 * push returned (pairs with the other producers' release increments). */
+	if (sh.producers_done.fetch_add(1, std::memory_order_acq_rel) + 1 != sh.params->producers)
+		return;
+	Retry retry;
+	for (unsigned i = 0; i < sh.params->consumers; i++) {
+		while (I::push(ring, nullptr) != 0) {
+			if (retry.backoff() && sh.should_abort())
+				return;
+		}
+		retry.reset();
+	}
+}
+
+/* Pushes items [seq, end) of producer id one at a time. @return false if aborted. */
+template <class I>
+bool push_range(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_t id,
+		uint64_t seq, uint64_t end)
+{
+	Retry retry;
+	for (; seq < end; seq++) {
+		void *item = encode_item(id, seq);
+		while (I::push(ring, item) != 0) {
+			st.eagain++;
+			if (retry.backoff() && sh.should_abort())
+				return false;
+		}
+		retry.reset();
+		st.pushed++;
+		st.sum += reinterpret_cast<uintptr_t>(item);
+	}
+	return true;
+}
+
+template <class I>
+bool push_range_burst(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_t id,
+		      uint64_t seq, uint64_t end)
+{
+	Retry retry;
+	void *items[kBurst];
+	while (seq < end) {
+		size_t n = static_cast<size_t>(std::min<uint64_t>(kBurst, end - seq));
+		for (size_t i = 0; i < n; i++)
+			items[i] = encode_item(id, seq + i);
+		size_t done = 0;
+		while (done < n) {
+			size_t k = I::push_burst(ring, items + done, n - done);
+			if (k == 0) {
+				st.eagain++;
+				if (retry.backoff() && sh.should_abort())
+					return false;
+				continue;
+			}
+			retry.reset();
+			for (size_t i = done; i < done + k; i++)
+				st.sum += reinterpret_cast<uintptr_t>(items[i]);
+			done += k;
+		}
+		st.pushed += n;
+		seq += n;
+	}
+	return true;
+}
+
+template <class I>
+void produce(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_t id,
+	     uint64_t count)
+{
+	const MpmcParams &p = *sh.params;
+	thread_enter<I>();
+	sh.gate.arrive_and_wait();
+	bool ok = true;
+	if (p.chunk_items == 0) {
+		ok = p.burst ? push_range_burst<I>(ring, sh, st, id, 0, count)
+			     : push_range<I>(ring, sh, st, id, 0, count);
+	} else {
+		for (uint64_t seq = 0; ok && seq < count; seq += p.chunk_items) {
+			const uint64_t end = std::min(count, seq + p.chunk_items);
+			const auto t0 = MpmcClock::now();
+			ok = p.burst ? push_range_burst<I>(ring, sh, st, id, seq, end)
+				     : push_range<I>(ring, sh, st, id, seq, end);
+			st.chunk_seconds.push_back(
+				std::chrono::duration<double>(MpmcClock::now() - t0).count());
+			if (end < count && p.pause_ns > 0) {
+				struct timespec ts = {static_cast<time_t>(p.pause_ns / 1000000000),
+						      static_cast<long>(p.pause_ns % 1000000000)};
+				nanosleep(&ts, nullptr);
+			}
+		}
+	}
+	if (ok)
+		push_end_markers<I>(ring, sh);
+	thread_exit<I>();
+}
+
+template <class I> void consume(typename I::ring_type *ring, Shared &sh, ConsumerStats &st)
+{
+	Retry retry;
+	void *items[kBurst];
+	const bool burst = sh.params->burst;
+
+	thread_enter<I>();
+	sh.gate.arrive_and_wait();
+	for (;;) {
+		size_t n;
+		if (!burst)
+			n = I::pop(ring, &items[0]) == 0 ? 1 : 0;
+		else
+			n = I::pop_burst(ring, items, kBurst);
+		if (n == 0) {
+			st.eagain++;
+			if (sh.all_markers_popped())
+				break;
+			if (retry.backoff() && sh.should_abort())
+				break;
+			continue;
+		}
+		retry.reset();
+		for (size_t i = 0; i < n; i++) {
+			if (items[i] == nullptr)
+				sh.markers_popped.fetch_add(1, std::memory_order_relaxed);
+			else
+				account(st, sh, items[i]);
+		}
+		if (sh.all_markers_popped())
+			break;
+	}
+	st.end = MpmcClock::now();
+	thread_exit<I>();
+}
+
+} // namespace detail
+
+/** One verified run; the time is from opening the gate to the last consumer finishing. */
+template <class I> MpmcResult run_mpmc(const MpmcParams &p)
+{
+	using namespace detail;
+	MpmcResult res;
+	RingHandle<I> ring(p.capacity);
+	if (!ring.ok()) {
+		res.error = "create failed: " + std::to_string(ring.error());
+		return res;
+	}
+	if (p.total / p.producers + 1 > kSeqMask) {
+		res.error = "LFQ_BENCH_ITEMS too large for the item encoding";
+		return res;
+	}
+
+	Shared sh;
+	sh.params = &p;
+	std::vector<ProducerStats> pstats(p.producers);
+	std::vector<ConsumerStats> cstats(p.consumers);
+	for (auto &c : cstats)
+		c.last.assign(p.producers, 0);
+
+	std::vector<std::thread> threads;
+	threads.reserve(p.producers + p.consumers);
+	for (unsigned c = 0; c < p.consumers; c++) {
+		threads.emplace_back(consume<I>, ring.get(), std::ref(sh), std::ref(cstats[c]));
+		if (p.pin)
+			pin_thread(threads.back(), c);
+	}
+	for (unsigned i = 0; i < p.producers; i++) {
+		uint64_t count = p.total / p.producers + (i < p.total % p.producers ? 1 : 0);
+		threads.emplace_back(produce<I>, ring.get(), std::ref(sh), std::ref(pstats[i]),
+				     uint64_t{i}, count);
+		if (p.pin)
+			pin_thread(threads.back(), p.consumers + i);
+	}
+
+	sh.gate.wait_for(p.producers + p.consumers);
+	const MpmcClock::time_point start = MpmcClock::now();
+	sh.deadline = start + p.timeout;
+	sh.gate.open();
+	for (auto &t : threads)
+		t.join();
+
+	MpmcClock::time_point end = start;
+	uint64_t pushed = 0, push_sum = 0, popped = 0, pop_sum = 0, disorder = 0, bad = 0;
+	for (const auto &ps : pstats) {
+		pushed += ps.pushed;
+		push_sum += ps.sum;
+		res.push_eagain += ps.eagain;
+		res.chunk_seconds.insert(res.chunk_seconds.end(), ps.chunk_seconds.begin(),
+					 ps.chunk_seconds.end());
+	}
+	for (const auto &c : cstats) {
+		popped += c.popped;
+		pop_sum += c.sum;
+		disorder += c.out_of_order;
+		bad += c.bad_value;
+		res.pop_eagain += c.eagain;
+		end = std::max(end, c.end);
+	}
+	res.seconds = std::chrono::duration<double>(end - start).count();
+
+	char msg[256];
+	if (sh.abort.load(std::memory_order_relaxed)) {
+		std::snprintf(msg, sizeof(msg),
+			      "no completion before the deadline: pushed %llu, popped %llu of %llu",
+			      static_cast<unsigned long long>(pushed),
+			      static_cast<unsigned long long>(popped),
+			      static_cast<unsigned long long>(p.total));
+		res.error = msg;
+	} else if (pushed != p.total || popped != p.total || pop_sum != push_sum || bad != 0 ||
+		   disorder != 0) {
+		std::snprintf(msg, sizeof(msg),
+			      "verification failed: pushed %llu, popped %llu of %llu, sums %s, "
+			      "%llu bad values, %llu out of order",
+			      static_cast<unsigned long long>(pushed),
+			      static_cast<unsigned long long>(popped),
+			      static_cast<unsigned long long>(p.total),
+			      pop_sum == push_sum ? "equal" : "differ",
+			      static_cast<unsigned long long>(bad),
+			      static_cast<unsigned long long>(disorder));
+		res.error = msg;
+	}
+	return res;
+}
+
+/** Nearest-rank percentile of @p v (sorted in place): the smallest value >= q of them. */
+inline double percentile_of(std::vector<double> &v, double q)
+{
+	if (v.empty())
+		return 0;
+	std::sort(v.begin(), v.end());
+	const double rank = q * static_cast<double>(v.size());
+	size_t i = static_cast<size_t>(rank);
+	if (static_cast<double>(i) < rank)
+		i++;
+	i = std::min(std::max<size_t>(i, 1), v.size());
+	return v[i - 1];
+}
+
+/** Threads per allowed CPU: above 1, the run is oversubscribed. */
+inline double threads_per_cpu(unsigned threads)
+{
+	cpu_set_t allowed;
+	int cpus = 0;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		cpus = CPU_COUNT(&allowed);
+	if (cpus <= 0)
+		cpus = 1;
+	return static_cast<double>(threads) / cpus;
+}
+
+} // namespace lfqbench
+
+#endif // LFQ_BENCH_MPMC_H
