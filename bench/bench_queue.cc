@@ -207,6 +207,8 @@ void BM_Queue(benchmark::State &state, unsigned producers, unsigned consumers, b
 	std::vector<double> chunks;
 	uint64_t push_eagain = 0;
 	std::string error;
+	double moved = 0;
+	bool stalled = false;
 	for (auto _ : state) {
 		lfqbench::MpmcResult r = lfqbench::run_mpmc<I>(p);
 		if (!r.error.empty()) {
@@ -214,6 +216,8 @@ void BM_Queue(benchmark::State &state, unsigned producers, unsigned consumers, b
 			break;
 		}
 		state.SetIterationTime(r.seconds);
+		stalled |= r.stalled;
+		moved += static_cast<double>(r.stalled ? r.moved : p.total);
 		push_eagain += r.push_eagain;
 		chunks.insert(chunks.end(), r.chunk_seconds.begin(), r.chunk_seconds.end());
 	}
@@ -221,8 +225,10 @@ void BM_Queue(benchmark::State &state, unsigned producers, unsigned consumers, b
 		state.SkipWithError(error.c_str());
 		return;
 	}
-	const double items = static_cast<double>(state.iterations()) * static_cast<double>(p.total);
-	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * p.total));
+	/* A stalled run reports what it moved before the deadline, flagged "stalled". */
+	const double items = moved > 0 ? moved : 1;
+	state.SetItemsProcessed(static_cast<int64_t>(moved));
+	state.counters["stalled"] = stalled ? 1 : 0;
 	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
 	state.counters["producers"] = producers;
 	state.counters["consumers"] = consumers;

@@ -78,7 +78,7 @@ def parse(name):
 
 METRICS = ["items_per_second", "jobs_per_s", "p50_ns", "p99_ns", "p999_ns", "chunk_p50_us",
            "chunk_p99_us", "ideal_ms", "push_eagain_per_item", "pop_eagain_per_item",
-           "vol_csw_per_item", "threads_per_cpu"]
+           "vol_csw_per_item", "threads_per_cpu", "stalled"]
 
 
 def load(directory):
@@ -189,6 +189,8 @@ def table(title, rows, metric, fmt, ratio_to="mutex", higher_better=True, width=
                 s = fmt(v)
                 if v is not None and base and impl != ratio_to:
                     s += f" x{v / base:.2f}"
+                if r.get("stalled"):
+                    s = "stalled " + s  # moved this much, then no progress until the deadline
                 cells.append(s)
         print(f"{case:<{casew}}" + "".join(f"{c:>{width}}" for c in cells))
 

@@ -21,8 +21,9 @@
  * (thread creation and joining excluded), so items_per_second = items / wall time. A failed
  * push or pop is retried under lfqbench::Retry, the same policy for every implementation.
  * Each iteration checks its own result (count, sum, per-producer order as seen by each
- * consumer) and reports an error instead of a number if anything is off, or if it makes no
- * progress before a deadline (LFQ_BENCH_TIMEOUT seconds, default 60 + 1 per 100,000 items).
+ * consumer) and reports an error instead of a number if anything is off. A run that has not
+ * finished by a deadline (LFQ_BENCH_TIMEOUT seconds, default 60 + 1 per 100,000 items) is
+ * flagged `stalled` (counter 1) and reports the verified items it moved over the deadline.
  *
  * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT.
  */
@@ -108,6 +109,8 @@ void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumer
 
 	uint64_t push_eagain = 0, pop_eagain = 0;
 	std::string error;
+	double moved = 0;
+	bool stalled = false;
 	for (auto _ : state) {
 		lfqbench::MpmcResult r = lfqbench::run_mpmc<I>(p);
 		if (!r.error.empty()) {
@@ -115,6 +118,8 @@ void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumer
 			break;
 		}
 		state.SetIterationTime(r.seconds);
+		stalled |= r.stalled;
+		moved += static_cast<double>(r.stalled ? r.moved : p.total);
 		push_eagain += r.push_eagain;
 		pop_eagain += r.pop_eagain;
 	}
@@ -122,8 +127,10 @@ void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumer
 		state.SkipWithError(error.c_str());
 		return;
 	}
-	const double items = static_cast<double>(state.iterations()) * static_cast<double>(p.total);
-	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * p.total));
+	/* A stalled run reports what it moved before the deadline, flagged "stalled". */
+	const double items = moved > 0 ? moved : 1;
+	state.SetItemsProcessed(static_cast<int64_t>(moved));
+	state.counters["stalled"] = stalled ? 1 : 0;
 	/* Failed attempts per item moved: how often each side found the ring full / empty. */
 	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
 	state.counters["pop_eagain_per_item"] = static_cast<double>(pop_eagain) / items;

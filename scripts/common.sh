@@ -33,6 +33,8 @@ LFQ_PACKAGES=(
 	libboost-dev
 	libtbb-dev
 	prometheus
+	libhiredis-dev
+	redis-server
 )
 
 LFQ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
