@@ -227,6 +227,43 @@ def print_tables(rows):
     tut = by(lambda r: r["group"] == "pool" and r["bench"] == "tutorial")
     if tut:
         print_tutorial(tut)
+    red = by(lambda r: r["group"] == "redis" and r["bench"] == "drain")
+    if red:
+        print_redis(red)
+
+
+def print_redis(rows):
+    """Issue 8: jobs/s through Redis, sources x batch, beside lfq_pool alone."""
+    cells, batches = {}, set()
+    base = None
+    for r in rows:
+        m = re.fullmatch(r"S(\d+)/B(\d+)", r["job"])
+        if not m:
+            continue
+        v = r.get("jobs_per_s")
+        if r["impl"] == "inproc":
+            base = v
+            continue
+        cells[(int(m[1]), int(m[2]))] = r.get("error") or v
+        batches.add(int(m[2]))
+    batches = sorted(batches)
+    print()
+    print("redis: jobs/s drained through Redis Streams (2 workers per source), "
+          "(x fraction of in-process lfq_pool)")
+    print(f"{'sources':<10}" + "".join(f"{'batch ' + str(b):>18}" for b in batches))
+    for src in sorted({k[0] for k in cells}):
+        out = []
+        for b in batches:
+            v = cells.get((src, b))
+            if isinstance(v, str):
+                out.append("error")
+            elif v is None:
+                out.append("-")
+            else:
+                out.append(fmt_rate(v) + (f" (x{v / base:.3f})" if base else ""))
+        print(f"{src:<10}" + "".join(f"{c:>18}" for c in out))
+    print(f"{'inproc':<10}{(fmt_rate(base) if base else '-'):>18}   (lfq_pool alone, "
+          "1 submitter, 2 workers)")
 
 
 def print_tutorial(rows):
