@@ -548,14 +548,24 @@ static void retry_later(struct lfq__pool_worker *w, struct lfq__task *t, int64_t
 	}
 }
 
-/* Runs one task (or finds it expired) and accounts for it. */
-static void run_task(struct lfq__pool_worker *w, struct lfq__task *t, uint64_t *started)
+/*
+ * Runs one task (or finds it expired) and accounts for it. *last_end: the clock when the
+ * previous task this worker ran ended, if it took this one straight after (else 0). With
+ * metrics on, that serves as this task's start time: it saves one clock read per job (a
+ * third of the metrics' cost), and the difference is one dequeue, a fraction of a
+ * microsecond. Deadlines always read the clock: a job must not start after its deadline.
+ */
+static void run_task(struct lfq__pool_worker *w, struct lfq__task *t, uint64_t *started,
+		     int64_t *last_end)
 {
 	struct lfq_pool *pool = w->pool;
 	int64_t now = 0;
 
-	if (t->deadline_ns || pool->metrics)
+	if (t->deadline_ns || (pool->metrics && !*last_end))
 		now = clock_now(pool);
+	else if (pool->metrics)
+		now = *last_end;
+	*last_end = 0; /* set again below when the job ran with metrics on */
 	if (t->deadline_ns && now >= t->deadline_ns) {
 		call_dead(pool, t, LFQ_DEAD_EXPIRED);
 		count_finished(&w->expired);
@@ -574,6 +584,7 @@ static void run_task(struct lfq__pool_worker *w, struct lfq__task *t, uint64_t *
 		end = clock_now(pool);
 		lfq__hist_record(&w->hist[1], end > now ? (uint64_t)(end - now) : 0);
 	}
+	*last_end = end;
 	if (result == 0) {
 		count_finished(&w->completed); /* P2 */
 		return;
@@ -598,6 +609,7 @@ static void *worker_main(void *arg)
 	struct lfq__pool_worker *w = arg;
 	struct lfq_pool *pool = w->pool;
 	uint64_t started = 0; /* local copy: this worker is the only writer */
+	int64_t last_end = 0; /* see run_task */
 	bool finished_some = false;
 
 	tls_worker = w;
@@ -611,6 +623,7 @@ static void *worker_main(void *arg)
 		if (!timer_due(w, &task, &wait_ns)) {
 			rc = take_task(w, &task);
 			if (rc != 0) {
+				last_end = 0; /* it will wait: the next start needs the clock */
 				if (finished_some) {
 					notify_idle(pool);
 					finished_some = false;
@@ -625,7 +638,7 @@ static void *worker_main(void *arg)
 			w->stashed = true;
 			break;
 		}
-		run_task(w, &task, &started);
+		run_task(w, &task, &started, &last_end);
 		finished_some = true;
 	}
 	tls_worker = NULL;
