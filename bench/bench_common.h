@@ -646,6 +646,22 @@ inline void add_machine_context()
 			std::to_string(Retry::kFailuresBeforeYield) + " consecutive EAGAIN");
 }
 
+/**
+ * The main() of every benchmark program: Google Benchmark's flags, the machine description,
+ * then @p register_benchmarks (which may add its own context), then the run.
+ */
+template <class Register> int run_main(int argc, char **argv, Register register_benchmarks)
+{
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
+	add_machine_context();
+	register_benchmarks();
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}
+
 } // namespace lfqbench
 
 #endif // LFQ_BENCH_COMMON_H

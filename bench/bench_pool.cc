@@ -367,18 +367,13 @@ template <class I> void register_impl()
 
 int main(int argc, char **argv)
 {
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	lfqbench::add_machine_context();
-	register_impl<LfqPoolImpl<true>>();
-	register_impl<LfqPoolImpl<false>>();
-	register_impl<MutexPoolImpl>();
-	register_features<LfqFeatureImpl<kPlain>>();
-	register_features<LfqFeatureImpl<kMetrics>>();
-	register_features<LfqFeatureImpl<kPrio8>>();
-	register_features<LfqFeatureImpl<kMetricsPrio8>>();
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
-	return 0;
+	return lfqbench::run_main(argc, argv, [] {
+		register_impl<LfqPoolImpl<true>>();
+		register_impl<LfqPoolImpl<false>>();
+		register_impl<MutexPoolImpl>();
+		register_features<LfqFeatureImpl<kPlain>>();
+		register_features<LfqFeatureImpl<kMetrics>>();
+		register_features<LfqFeatureImpl<kPrio8>>();
+		register_features<LfqFeatureImpl<kMetricsPrio8>>();
+	});
 }

@@ -237,14 +237,9 @@ template <class I> void register_impl()
 
 int main(int argc, char **argv)
 {
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	lfqbench::add_machine_context();
-	register_impl<LfqPoolImpl<true>>();
-	register_impl<LfqPoolImpl<false>>();
-	register_impl<MutexPoolImpl>();
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
-	return 0;
+	return lfqbench::run_main(argc, argv, [] {
+		register_impl<LfqPoolImpl<true>>();
+		register_impl<LfqPoolImpl<false>>();
+		register_impl<MutexPoolImpl>();
+	});
 }

@@ -271,16 +271,11 @@ void register_queue_benchmarks()
 
 int main(int argc, char **argv)
 {
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	lfqbench::add_machine_context();
-	benchmark::AddCustomContext("queue_total_capacity", std::to_string(kTotalCapacity));
-	benchmark::AddCustomContext("queue_bursty_chunk", std::to_string(kChunk) + " items, then " +
-								  std::to_string(kPauseNs / 1000) +
-								  " us pause");
-	register_queue_benchmarks();
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
-	return 0;
+	return lfqbench::run_main(argc, argv, [] {
+		benchmark::AddCustomContext("queue_total_capacity", std::to_string(kTotalCapacity));
+		benchmark::AddCustomContext("queue_bursty_chunk",
+					    std::to_string(kChunk) + " items, then " +
+						    std::to_string(kPauseNs / 1000) + " us pause");
+		register_queue_benchmarks();
+	});
 }

@@ -509,27 +509,23 @@ void BM_Inproc(benchmark::State &state)
 
 int main(int argc, char **argv)
 {
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	lfqbench::add_machine_context();
-	benchmark::AddCustomContext("redis_items", std::to_string(redis_items()));
-	benchmark::RegisterBenchmark("redis/drain/inproc/S1/B1", BM_Inproc)
-		->UseManualTime()
-		->Iterations(1)
-		->Unit(benchmark::kMillisecond);
-	for (unsigned s = 1; s <= kMaxSources; s++) {
-		for (unsigned b : {1u, 16u, 128u}) {
-			const std::string name = "redis/drain/redis/S" + std::to_string(s) + "/B" +
-						 std::to_string(b);
-			benchmark::RegisterBenchmark(name.c_str(), BM_Redis_Drain, s, b)
-				->UseManualTime()
-				->Iterations(1)
-				->Unit(benchmark::kMillisecond);
+	const int rc = lfqbench::run_main(argc, argv, [] {
+		benchmark::AddCustomContext("redis_items", std::to_string(redis_items()));
+		benchmark::RegisterBenchmark("redis/drain/inproc/S1/B1", BM_Inproc)
+			->UseManualTime()
+			->Iterations(1)
+			->Unit(benchmark::kMillisecond);
+		for (unsigned s = 1; s <= kMaxSources; s++) {
+			for (unsigned b : {1u, 16u, 128u}) {
+				const std::string name = "redis/drain/redis/S" + std::to_string(s) +
+							 "/B" + std::to_string(b);
+				benchmark::RegisterBenchmark(name.c_str(), BM_Redis_Drain, s, b)
+					->UseManualTime()
+					->Iterations(1)
+					->Unit(benchmark::kMillisecond);
+			}
 		}
-	}
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
+	});
 	server.stop();
-	return 0;
+	return rc;
 }

@@ -189,12 +189,5 @@ void register_ring_benchmarks()
 
 int main(int argc, char **argv)
 {
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	lfqbench::add_machine_context();
-	register_ring_benchmarks();
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
-	return 0;
+	return lfqbench::run_main(argc, argv, [] { register_ring_benchmarks(); });
 }

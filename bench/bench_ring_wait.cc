@@ -519,15 +519,10 @@ void register_ring_wait_benchmarks()
 
 int main(int argc, char **argv)
 {
-	benchmark::Initialize(&argc, argv);
-	if (benchmark::ReportUnrecognizedArguments(argc, argv))
-		return 1;
-	lfqbench::add_machine_context();
-	benchmark::AddCustomContext(
-		"pingpong_items",
-		std::to_string(std::max<uint64_t>(1, lfqbench::bench_items() / kPingPongDivisor)));
-	register_ring_wait_benchmarks();
-	benchmark::RunSpecifiedBenchmarks();
-	benchmark::Shutdown();
-	return 0;
+	return lfqbench::run_main(argc, argv, [] {
+		benchmark::AddCustomContext(
+			"pingpong_items", std::to_string(std::max<uint64_t>(
+						  1, lfqbench::bench_items() / kPingPongDivisor)));
+		register_ring_wait_benchmarks();
+	});
 }

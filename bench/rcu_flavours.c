@@ -61,5 +61,6 @@ int main(void)
 	}
 	t1 = now();
 	printf("none: %.2f ns per iteration\n", (t1 - t0) / N);
+	printf("(checksum %ld)\n", (long)sink);
 	return 0;
 }

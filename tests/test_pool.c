@@ -16,25 +16,8 @@
 
 #include <lfq/pool.h>
 
+#include "test_time.h"
 #include "testing.h"
-
-#define MS 1000000LL
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 static struct lfq_pool *make(unsigned workers, size_t capacity)
 {

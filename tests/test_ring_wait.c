@@ -11,26 +11,10 @@
 
 #include <lfq/ring.h>
 
+#include "test_time.h"
 #include "testing.h"
 
 #define ITEM(v) ((void *)(uintptr_t)(v))
-#define MS 1000000LL
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 static struct lfq_ring *make(size_t cap)
 {
