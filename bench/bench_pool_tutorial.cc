@@ -25,94 +25,24 @@
 
 #include <lfq/pool.h>
 
+#include "bench_pool_impls.h"
 #include "mutex_pool.h"
 
 #include <time.h>
 
 #include <string>
 
+using lfqbench::kMaxWorkers;
+using lfqbench::LfqPoolImpl;
+using lfqbench::MutexPoolImpl;
+using lfqbench::now_ns;
+using lfqbench::tallies;
+using lfqbench::Tally;
+
 namespace
 {
 
-int64_t now_ns()
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- adapters: create, submit_wait, wait_idle, destroy, worker_index ---- */
-
-template <bool Pin> struct LfqPoolImpl {
-	using pool_type = struct lfq_pool;
-	static constexpr const char *kName = Pin ? "lfq" : "lfq_nopin";
-
-	static int create(pool_type **p, unsigned workers, size_t capacity)
-	{
-		struct lfq_pool_config cfg = {};
-		cfg.workers = workers;
-		cfg.queue_capacity = capacity;
-		cfg.flags = Pin ? 0 : LFQ_POOL_NO_PIN;
-		return lfq_pool_create(p, &cfg);
-	}
-	static void destroy(pool_type *p)
-	{
-		lfq_pool_destroy(p);
-	}
-	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
-	{
-		struct lfq_job job = {};
-		job.fn = fn;
-		job.arg = arg;
-		return lfq_pool_submit_wait(p, &job, -1);
-	}
-	static int wait_idle(pool_type *p)
-	{
-		return lfq_pool_wait_idle(p, static_cast<int64_t>(lfqbench::bench_timeout_s()) *
-						     1000000000);
-	}
-	static int worker_index(const pool_type *p)
-	{
-		return lfq_pool_worker_index(p);
-	}
-};
-
-struct MutexPoolImpl {
-	using pool_type = struct mutex_pool;
-	static constexpr const char *kName = "mutex";
-
-	static int create(pool_type **p, unsigned workers, size_t capacity)
-	{
-		return mutex_pool_create(p, workers, capacity);
-	}
-	static void destroy(pool_type *p)
-	{
-		mutex_pool_destroy(p);
-	}
-	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
-	{
-		return mutex_pool_submit_wait(p, fn, arg);
-	}
-	static int wait_idle(pool_type *p)
-	{
-		return mutex_pool_wait_idle(p);
-	}
-	static int worker_index(const pool_type *p)
-	{
-		return mutex_pool_worker_index(p);
-	}
-};
-
-/* ---- the jobs ---- */
-
-constexpr unsigned kMaxWorkers = 64;
-
-/* One line per worker; written only by that worker, read after wait_idle. */
-struct alignas(64) Tally {
-	uint64_t count;
-	uint64_t sum;
-};
-Tally tallies[kMaxWorkers];
 
 /* Set before each run, read by the jobs (published by the submit). */
 int64_t job_ns;
