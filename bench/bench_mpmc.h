@@ -416,6 +416,47 @@ inline double threads_per_cpu(unsigned threads)
 	return static_cast<double>(threads) / cpus;
 }
 
+/**
+ * The body of a multi-thread benchmark: one run_mpmc<I>(p) per iteration, then the report.
+ * items_per_second counts the items moved; a run that stalled (see MpmcResult) reports what
+ * it moved before its deadline and sets the `stalled` counter. Also reports how often each
+ * side found the queue full / empty per item moved, and the thread shape. If chunks is not
+ * NULL, it receives every run's chunk times. Returns false after SkipWithError.
+ */
+template <class I>
+bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
+			std::vector<double> *chunks = nullptr)
+{
+	uint64_t push_eagain = 0, pop_eagain = 0;
+	double moved = 0;
+	bool stalled = false;
+
+	for (auto _ : state) {
+		MpmcResult r = run_mpmc<I>(p);
+		if (!r.error.empty()) {
+			state.SkipWithError(r.error.c_str());
+			return false;
+		}
+		state.SetIterationTime(r.seconds);
+		stalled |= r.stalled;
+		moved += static_cast<double>(r.stalled ? r.moved : p.total);
+		push_eagain += r.push_eagain;
+		pop_eagain += r.pop_eagain;
+		if (chunks)
+			chunks->insert(chunks->end(), r.chunk_seconds.begin(),
+				       r.chunk_seconds.end());
+	}
+	const double items = moved > 0 ? moved : 1;
+	state.SetItemsProcessed(static_cast<int64_t>(moved));
+	state.counters["stalled"] = stalled ? 1 : 0;
+	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
+	state.counters["pop_eagain_per_item"] = static_cast<double>(pop_eagain) / items;
+	state.counters["producers"] = p.producers;
+	state.counters["consumers"] = p.consumers;
+	state.counters["threads_per_cpu"] = threads_per_cpu(p.producers + p.consumers);
+	return true;
+}
+
 } // namespace lfqbench
 
 #endif // LFQ_BENCH_MPMC_H

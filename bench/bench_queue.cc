@@ -205,34 +205,8 @@ void BM_Queue(benchmark::State &state, unsigned producers, unsigned consumers, b
 	}
 
 	std::vector<double> chunks;
-	uint64_t push_eagain = 0;
-	std::string error;
-	double moved = 0;
-	bool stalled = false;
-	for (auto _ : state) {
-		lfqbench::MpmcResult r = lfqbench::run_mpmc<I>(p);
-		if (!r.error.empty()) {
-			error = r.error;
-			break;
-		}
-		state.SetIterationTime(r.seconds);
-		stalled |= r.stalled;
-		moved += static_cast<double>(r.stalled ? r.moved : p.total);
-		push_eagain += r.push_eagain;
-		chunks.insert(chunks.end(), r.chunk_seconds.begin(), r.chunk_seconds.end());
-	}
-	if (!error.empty()) {
-		state.SkipWithError(error.c_str());
+	if (!lfqbench::run_mpmc_benchmark<I>(state, p, &chunks))
 		return;
-	}
-	/* A stalled run reports what it moved before the deadline, flagged "stalled". */
-	const double items = moved > 0 ? moved : 1;
-	state.SetItemsProcessed(static_cast<int64_t>(moved));
-	state.counters["stalled"] = stalled ? 1 : 0;
-	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
-	state.counters["producers"] = producers;
-	state.counters["consumers"] = consumers;
-	state.counters["threads_per_cpu"] = lfqbench::threads_per_cpu(producers + consumers);
 	if (bursty) {
 		state.counters["chunk_p50_us"] = lfqbench::percentile_of(chunks, 0.50) * 1e6;
 		state.counters["chunk_p99_us"] = lfqbench::percentile_of(chunks, 0.99) * 1e6;

@@ -107,38 +107,10 @@ void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumer
 	p.pin = pin;
 	p.timeout = std::chrono::seconds(lfqbench::bench_timeout_s());
 
-	uint64_t push_eagain = 0, pop_eagain = 0;
-	std::string error;
-	double moved = 0;
-	bool stalled = false;
-	for (auto _ : state) {
-		lfqbench::MpmcResult r = lfqbench::run_mpmc<I>(p);
-		if (!r.error.empty()) {
-			error = r.error;
-			break;
-		}
-		state.SetIterationTime(r.seconds);
-		stalled |= r.stalled;
-		moved += static_cast<double>(r.stalled ? r.moved : p.total);
-		push_eagain += r.push_eagain;
-		pop_eagain += r.pop_eagain;
-	}
-	if (!error.empty()) {
-		state.SkipWithError(error.c_str());
+	if (!lfqbench::run_mpmc_benchmark<I>(state, p))
 		return;
-	}
-	/* A stalled run reports what it moved before the deadline, flagged "stalled". */
-	const double items = moved > 0 ? moved : 1;
-	state.SetItemsProcessed(static_cast<int64_t>(moved));
-	state.counters["stalled"] = stalled ? 1 : 0;
-	/* Failed attempts per item moved: how often each side found the ring full / empty. */
-	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
-	state.counters["pop_eagain_per_item"] = static_cast<double>(pop_eagain) / items;
-	state.counters["producers"] = producers;
-	state.counters["consumers"] = consumers;
 	state.counters["capacity"] = static_cast<double>(capacity);
 	state.counters["pinned"] = pin ? 1 : 0;
-	state.counters["threads_per_cpu"] = lfqbench::threads_per_cpu(producers + consumers);
 }
 
 /* ---------------------------------------------------------------------------------------- */
