@@ -57,21 +57,27 @@ struct submitter {
 	size_t accepted; /* shutdown race: how many were accepted (seq 1 .. accepted) */
 };
 
+/* Submits item seq of submitter s: blocking, or retrying -EAGAIN with a backoff. */
+static int submit_seq(struct submitter *s, size_t seq, unsigned *fails)
+{
+	const struct lfq_job job = {.fn = ledger_job, .arg = STRESS_ITEM(s->id, seq)};
+	int rc;
+
+	if (s->use_wait)
+		return lfq_pool_submit_wait(s->pool, &job, -1);
+	while ((rc = lfq_pool_submit(s->pool, &job)) == -EAGAIN)
+		stress_backoff(fails);
+	return rc;
+}
+
 static void *submit_all(void *arg)
 {
 	struct submitter *s = arg;
 	unsigned fails = 0;
 
 	for (size_t seq = 1; seq <= s->n; seq++) {
-		const struct lfq_job job = {.fn = ledger_job, .arg = STRESS_ITEM(s->id, seq)};
-		int rc;
+		const int rc = submit_seq(s, seq, &fails);
 
-		if (s->use_wait) {
-			rc = lfq_pool_submit_wait(s->pool, &job, -1);
-		} else {
-			while ((rc = lfq_pool_submit(s->pool, &job)) == -EAGAIN)
-				stress_backoff(&fails);
-		}
 		cr_assert_eq(rc, 0, "submitter %u seq %zu: %d", s->id, seq, rc);
 	}
 	return NULL;
@@ -133,15 +139,8 @@ static void *submit_until_shutdown(void *arg)
 	unsigned fails = 0;
 
 	for (size_t seq = 1; seq <= s->n; seq++) {
-		const struct lfq_job job = {.fn = ledger_job, .arg = STRESS_ITEM(s->id, seq)};
-		int rc;
+		const int rc = submit_seq(s, seq, &fails);
 
-		if (s->use_wait) {
-			rc = lfq_pool_submit_wait(s->pool, &job, -1);
-		} else {
-			while ((rc = lfq_pool_submit(s->pool, &job)) == -EAGAIN)
-				stress_backoff(&fails);
-		}
 		if (rc == -ESHUTDOWN)
 			break;
 		cr_assert_eq(rc, 0);
