@@ -25,6 +25,8 @@ enum lfq__test_point {
 	LFQ_TP_CELL_POP_READ,  /* pop: read a full cell and its item, its CAS not yet done */
 	LFQ_TP_CELL_POP_DONE,  /* pop: consumed a cell, head hint not yet stored */
 	LFQ_TP_CELL_POP_SEAL,  /* pop: found the closed ring empty, seal not yet done */
+	/* Any SCQ index ring (scq.h): a dequeue ticket failed, threshold not yet decremented. */
+	LFQ_TP_SCQ_DEQ_FAILED,
 	LFQ_TP_COUNT
 };
 
