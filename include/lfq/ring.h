@@ -6,8 +6,10 @@
  * Progress: every non-waiting call (`push`, `pop`, `_burst`, `size`, `close`) is lock-free.
  * A thread stopped at any instruction inside any of them (preempted, page-faulting, stopped in
  * a debugger) never prevents other threads from completing theirs; at most the stopped
- * thread's own item is delayed. The ring is the SCQ algorithm (Nikolaev, DISC 2019): two rings
- * of indices over a data array, advanced with fetch-and-add and single-width CAS.
+ * thread's own item is delayed. Where the target has a 16-byte compare-and-swap (x86-64), a
+ * push is one such CAS on a cell and a pop one CAS on its sequence word, and a push that finds
+ * the ring full or a pop that finds it empty writes nothing; elsewhere the ring is the SCQ
+ * algorithm (Nikolaev, DISC 2019) with single-width atomics. docs/design.md has both.
  *
  * Blocking: only the `_wait` calls sleep (spin briefly, then a futex), always with a timeout.
  * The non-waiting calls make a wake-up system call only when some thread is asleep in a
@@ -147,10 +149,11 @@ LFQ_API size_t lfq_ring_capacity(const struct lfq_ring *ring);
 /**
  * @return the number of items in the ring: a snapshot that may be stale by the time it
  *         returns while other threads push or pop, but never above the capacity. Exact
- *         when no push or pop is in progress, with one exception: after a thread was
- *         stalled inside a call while the others went a full lap around the ring, it can
- *         read low by the tickets they had to skip, until the next push passes them.
- * Thread-safety: any thread; wait-free.
+ *         when no push or pop is in progress (on the portable SCQ backend, with one
+ *         exception: after a thread was stalled inside a call while the others went a full
+ *         lap around the ring, it can read low by the tickets they had to skip, until the
+ *         next push passes them).
+ * Thread-safety: any thread; wait-free (at most capacity + 1 cell reads per hint).
  */
 LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
 
