@@ -3,14 +3,14 @@
  * lfq_pool: worker threads fed by one SCQ ring of job slots (see pool_internal.h for the
  * layout and docs/design.md section 3 for the design and the measurements behind it).
  *
- * The job hand-off is SCQ's, as in lfq_ring: slots[i] = *job (submit) happens-before
- * job = slots[i] (worker) through E4 on aq / D3 on aq, and the worker's copy happens-before
- * the next submit's write of slot i through E4 on fq / D3 on fq (labels in scq.h).
+ * The job hand-off is the slot queue's (pool_slots.h): slots[i] = *job (submit)
+ * happens-before job = slots[i] (worker) through the ready ring's publish/acquire pair, and
+ * the worker's copy happens-before the next submit's write of slot i through the free ring's.
  *
  * Labels of this file:
- *   K1  shutdown: fetch_or aq.tail (closed bit)       seq_cst; pairs with the E1 of every later
- *                                                     submit (which then fails) and with K2
- *   K2  worker/submit: load aq.tail (closed?)         seq_cst, as D6 in scq.h
+ *   K1  shutdown: close the ready rings               seq_cst (pool_slots.h); every later
+ *                                                     submit's publish then fails; pairs with K2
+ *   K2  worker/submit: load closed                    seq_cst (pool_slots.h)
  *   S1  submit: fetch_add shard.submitted             relaxed: ordered before the publish E4
  *                                                     (a release), see "idle" below
  *   S2  failed submit: fetch_sub shard.submitted      relaxed, same reason
@@ -108,20 +108,14 @@ static int64_t clock_now(const struct lfq_pool *pool)
 	return pool->clock ? pool->clock(pool->ctx) : lfq__now_ns();
 }
 
-/* K2: the closed bit of a level's tail, with the tail value it came with. */
-static uint64_t closed_tail(struct lfq_pool *pool, unsigned level)
-{
-	return atomic_load_explicit(&pool->aq[level].tail, memory_order_seq_cst);
-}
-
 /* Accepts *job into a slot without the wake-up: returns 0, -EAGAIN or -ESHUTDOWN. */
 static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 {
 	const unsigned p = job->priority;
-	const uint64_t i = lfq__scq_dequeue(&pool->fq, LFQ_TP_NONE);
+	uint64_t i;
 
-	if (i == LFQ_SCQ_EMPTY)
-		return (closed_tail(pool, p) & LFQ_SCQ_CLOSED) ? -ESHUTDOWN : -EAGAIN;
+	if (!lfq__slotq_get_free(&pool->q, &i))
+		return lfq__slotq_closed(&pool->q, p) ? -ESHUTDOWN : -EAGAIN; /* K2 */
 	struct lfq__task *t = &pool->slots[i]; /* ours alone: we hold index i */
 
 	memcpy(t, job, sizeof(*t));
@@ -130,12 +124,12 @@ static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 	t->ready_ns = pool->metrics ? clock_now(pool) : 0;
 	struct lfq__pool_shard *shard = my_shard(pool);
 
-	/* S1: counted before it can run (the E4 below releases it); see "Idle" above. */
+	/* S1: counted before it can run (the publish below releases it); see "Idle" above. */
 	atomic_fetch_add_explicit(&shard->submitted[p], 1, memory_order_relaxed);
-	if (!lfq__scq_enqueue(&pool->aq[p], i, true, LFQ_TP_NONE, LFQ_TP_NONE)) {
-		/* Shut down before our ticket: not accepted; the slot goes back. */
+	if (!lfq__slotq_put_ready(&pool->q, p, i)) {
+		/* Shut down before our publish: not accepted; the slot goes back. */
 		atomic_fetch_sub_explicit(&shard->submitted[p], 1, memory_order_relaxed); /* S2 */
-		lfq__scq_enqueue(&pool->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
+		lfq__slotq_put_free(&pool->q, i);
 		/* A wait_idle may have seen our S1 and be asleep waiting for it. I1: the S2
 		 * above is then visible to its re-check, or N1 sees it waiting. */
 		atomic_thread_fence(memory_order_seq_cst);
@@ -149,20 +143,7 @@ static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
  * drained). */
 static int take_level(struct lfq_pool *pool, unsigned level, uint64_t *slot)
 {
-	struct lfq__scq *q = &pool->aq[level];
-	uint64_t i = lfq__scq_dequeue(q, LFQ_TP_NONE);
-
-	if (i == LFQ_SCQ_EMPTY) {
-		const uint64_t t = closed_tail(pool, level);
-
-		if (!(t & LFQ_SCQ_CLOSED))
-			return -EAGAIN;
-		i = lfq__scq_drain(q, t & ~LFQ_SCQ_CLOSED, LFQ_TP_NONE);
-		if (i == LFQ_SCQ_EMPTY)
-			return -EPIPE;
-	}
-	*slot = i;
-	return 0;
+	return lfq__slotq_get_ready(&pool->q, level, slot);
 }
 
 /* Tries the levels from `first` up to the top, then from first-1 down to 0 (first = 0:
@@ -220,23 +201,17 @@ static int take_one(struct lfq__pool_worker *w, uint64_t *slot, unsigned *level)
 	return rc;
 }
 
-/* Free slots: a snapshot, never above the capacity. Relaxed: a hint for the wake-up
- * hysteresis only; fq's own tickets are ordered by the ring. After our own enqueue on fq its
- * tail is at least our ticket, so the last slot freed always sees the queue's final state. */
+/* Free slots: a snapshot, never above the capacity (a hint for the wake-up hysteresis). */
 static size_t free_slots(struct lfq_pool *pool)
 {
-	const uint64_t head = atomic_load_explicit(&pool->fq.head, memory_order_relaxed);
-	const uint64_t tail = atomic_load_explicit(&pool->fq.tail, memory_order_relaxed);
-	const uint64_t n = tail > head ? tail - head : 0;
-
-	return n > pool->capacity ? pool->capacity : (size_t)n;
+	return lfq__slotq_free_count(&pool->q);
 }
 
 /* Copies the task out of slot i and frees the slot (waking one submit_wait if any sleeps). */
 static void copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task)
 {
 	*task = pool->slots[i]; /* ours alone until the enqueue below */
-	lfq__scq_enqueue(&pool->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
+	lfq__slotq_put_free(&pool->q, i);
 	/* N1 (as in waitq.h): pairs with W1/W2 of a sleeping submit_wait. Only when one sleeps,
 	 * and only once wake_free slots are free (hysteresis): waking a submitter for every
 	 * freed slot costs a system call and a context switch per job when the queue is full
@@ -251,9 +226,7 @@ static void copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task)
 /* Stops intake: K1 on every level, then wake everyone who waits for a change. */
 static void close_intake(struct lfq_pool *pool)
 {
-	for (unsigned l = 0; l < pool->levels; l++)
-		/* K1: from here on every ticket of this level carries the bit and fails. */
-		atomic_fetch_or_explicit(&pool->aq[l].tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
+	lfq__slotq_close(&pool->q); /* K1: from here on every publish on a level fails */
 	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
 	lfq__waitq_notify(&pool->not_full, LFQ_WAITQ_ALL);
 }
@@ -677,15 +650,6 @@ static bool all_zero(const uint64_t *words, size_t n)
 	return true;
 }
 
-static unsigned order_for(size_t capacity)
-{
-	unsigned order = 0;
-
-	while (((size_t)1 << order) < capacity)
-		order++;
-	return order;
-}
-
 static size_t round_up(size_t n, size_t align)
 {
 	return (n + align - 1) / align * align;
@@ -755,7 +719,7 @@ static void free_pool(struct lfq_pool *pool)
 	}
 	free(pool->workers);
 	free(pool->slots);
-	free(pool->entries);
+	lfq__slotq_fini(&pool->q);
 	free(pool);
 }
 
@@ -821,8 +785,6 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	const unsigned nworkers = cfg->workers ? cfg->workers : (nallowed ? nallowed : 1);
 	const size_t capacity =
 		cfg->queue_capacity ? cfg->queue_capacity : LFQ_POOL_DEFAULT_CAPACITY;
-	const unsigned order = order_for(capacity);
-	const size_t ring_bytes = lfq__scq_entries(order) * sizeof(_Atomic uint64_t);
 	const unsigned levels = cfg->priorities ? cfg->priorities : 1;
 
 	struct lfq_pool *pool =
@@ -832,8 +794,7 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return -ENOMEM;
 	}
 	memset(pool, 0, sizeof(*pool));
-	pool->entries =
-		aligned_alloc(LFQ_CACHE_LINE, round_up((levels + 1) * ring_bytes, LFQ_CACHE_LINE));
+	const int qrc = lfq__slotq_init(&pool->q, capacity, levels);
 	pool->slots = aligned_alloc(LFQ_CACHE_LINE,
 				    round_up(capacity * sizeof(struct lfq__task), LFQ_CACHE_LINE));
 	pool->workers =
@@ -856,7 +817,7 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		lfq__hist_init(&pool->workers[i].hist[0]);
 		lfq__hist_init(&pool->workers[i].hist[1]);
 	}
-	if (!pool->entries || !pool->slots || !pool->workers || !hists_ok) {
+	if (qrc != 0 || !pool->slots || !pool->workers || !hists_ok) {
 		free_pool(pool);
 		CPU_FREE(mask.set);
 		return -ENOMEM;
@@ -868,11 +829,6 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return rc;
 	}
 
-	for (unsigned l = 0; l < levels; l++)
-		lfq__scq_init(&pool->aq[l],
-			      (_Atomic uint64_t *)((char *)pool->entries + (l + 1) * ring_bytes),
-			      order, 0);
-	lfq__scq_init(&pool->fq, (_Atomic uint64_t *)pool->entries, order, capacity);
 	pool->levels = levels;
 	pool->starve_limit = cfg->starve_limit ? cfg->starve_limit : LFQ_POOL_DEFAULT_STARVE_LIMIT;
 	pool->max_attempts = cfg->max_attempts ? cfg->max_attempts : LFQ_POOL_DEFAULT_MAX_ATTEMPTS;

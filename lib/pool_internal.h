@@ -31,7 +31,7 @@
 #include <lfq/pool.h>
 
 #include "histogram.h"
-#include "scq.h"
+#include "pool_slots.h"
 #include "waitq.h"
 
 /* Submit-counter shards: enough that a handful of producer threads never share one. */
@@ -98,11 +98,9 @@ struct lfq__pool_worker {
 };
 
 struct lfq_pool {
-	/* Indices of slots holding queued jobs, in FIFO order; its tail carries the closed bit
-	 * (set by shutdown: from then on every submit fails). */
-	struct lfq__scq aq[LFQ_POOL_PRIORITIES_MAX];
-	/* Indices of free slots; exactly `capacity` of them at creation. */
-	struct lfq__scq fq;
+	/* Indices of free slots and, per level, of slots holding queued jobs, in FIFO order;
+	 * shutdown closes the ready rings (from then on every submit fails). pool_slots.h. */
+	struct lfq__slotq q;
 
 	/* Read-only after create. */
 	LFQ_CACHE_ALIGNED struct lfq__task *slots; /* slot i belongs to whoever holds index i */
@@ -126,7 +124,6 @@ struct lfq_pool {
 	bool metrics;
 	char name[12];
 	struct lfq__pool_worker *workers;
-	void *entries; /* both rings' entry arrays, one allocation */
 
 	/* Sleeping workers (woken by submits), submit_wait callers (woken by workers freeing
 	 * slots), wait_idle callers (woken by workers that find the queue empty) and shutdown
@@ -147,6 +144,7 @@ struct lfq_pool {
 };
 
 _Static_assert(sizeof(struct lfq__task) == sizeof(struct lfq_job), "a task is a job");
+_Static_assert(LFQ_SLOTQ_LEVELS_MAX >= LFQ_POOL_PRIORITIES_MAX, "a ready ring per level");
 _Static_assert(offsetof(struct lfq__task, deadline_ns) == offsetof(struct lfq_job, deadline_ns),
 	       "same layout");
 _Static_assert(offsetof(struct lfq__task, max_attempts) == offsetof(struct lfq_job, max_attempts),
