@@ -12,7 +12,8 @@
  *       guarantee (a write before a submit that returned 0 is visible to the job).
  *   P2  a worker's push of a finished record into the ack ring publishes its result fields to
  *       the source thread's pop (lfq_ring's guarantee); pairs with the pops in drain_acks.
- *   S1  stop: relaxed store/load; the flag carries no data, only a request to return.
+ *   S1  stop: relaxed store/load; the flag carries no data, only a request to return. run
+ *       clears it (relaxed) as it returns, so a stop is served by exactly one run.
  *   C1  stats counters: relaxed; a snapshot, readers need no ordering with anything.
  *   W1  a worker counts itself into `pushers` before its push (so the source, having popped
  *       the record, sees the count) and out after (release); pairs with A1.
@@ -1105,7 +1106,9 @@ static int claim(struct lfq_redis_source *s)
 		/* On a failure the claimed entries stay pending here and are reclaimed later. */
 		if (rc == 0)
 			rc = take_entries(s, rep->element[1], s->deliveries);
-		if (strcmp(s->claim_cursor, "0-0") == 0 && rep->element[1]->elements == 0)
+		/* The scan ends when the cursor is back at the start and nothing was taken (an
+		 * entry deleted from the stream comes back as nil on Redis 6.2). */
+		if (strcmp(s->claim_cursor, "0-0") == 0 && s->inflight + s->ndone == 0)
 			s->claiming = false;
 	}
 	freeReplyObject(rep);

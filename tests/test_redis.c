@@ -1010,16 +1010,24 @@ Test(redis, long_jobs_are_not_reclaimed_while_they_run)
 	struct runner r1, r2;
 	struct lfq_pool *p1, *p2;
 	struct lfq_redis_source_stats st1, st2;
-	const unsigned n = 10, min_idle_ms = 150;
+	struct lfq_redis_source_config cfg;
+	const unsigned n = 8, min_idle_ms = 400;
 
 	reset_counts();
-	job_sleep_ms = 700; /* more than 4 * min_idle_ms */
+	job_sleep_ms = 1000; /* 2.5 * min_idle_ms; queued jobs wait about as long */
 	server_setup(&s, false);
 	produce(&s, 0, n, false, false);
 	p1 = make_pool();
 	p2 = make_pool();
-	start_source(&r1, &s, p1, "c1", min_idle_ms);
-	start_source(&r2, &s, p2, "c2", min_idle_ms);
+	/* Small windows, so that both consumers hold jobs: 2 running and 2 queued each. */
+	cfg = source_config(&s, p1, "c1", min_idle_ms);
+	cfg.batch = 2;
+	cfg.max_inflight = 4;
+	run_source(&r1, &cfg);
+	cfg = source_config(&s, p2, "c2", min_idle_ms);
+	cfg.batch = 2;
+	cfg.max_inflight = 4;
+	run_source(&r2, &cfg);
 	cr_assert(wait_for(distinct_reached, &s, n));
 	cr_assert(wait_for(nothing_pending, &s, 0));
 	stop_source(&r1);
