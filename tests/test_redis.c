@@ -300,6 +300,7 @@ static void on_dead(const struct lfq_job *job, int reason, unsigned attempts, in
 
 /* Counts the source's log events whose "reply" field starts with LOADING. */
 static _Atomic unsigned loading_seen;
+static unsigned produce_eagain; /* XADDs refused with -EAGAIN (LOADING) and retried */
 
 static void on_log(int level, const char *msg, const struct lfq_log_field *f, size_t n, void *ctx)
 {
@@ -319,6 +320,7 @@ static void reset_counts(void)
 	atomic_store(&distinct, 0);
 	atomic_store(&total_runs, 0);
 	atomic_store(&loading_seen, 0);
+	produce_eagain = 0;
 	job_sleep_ms = 0;
 }
 
@@ -431,6 +433,7 @@ static void produce_with(struct lfq_redis_producer *p, unsigned from, unsigned n
 				rc = lfq_redis_produce_job(p, "jobs", jid, f, nf, 0, id,
 							   sizeof(id));
 			}
+			produce_eagain += rc == -EAGAIN;
 			if (rc == -EAGAIN || rc == -ECONNRESET || rc == -ECONNREFUSED)
 				sleep_ms(20);
 		} while ((rc == -EAGAIN || rc == -ECONNRESET || rc == -ECONNREFUSED) &&
@@ -872,10 +875,10 @@ Test(redis, server_killed_and_restarted_while_loading)
 	cr_assert_geq(atomic_load(&loading_seen), 1, "no source saw the LOADING state");
 	cr_assert_eq(int_reply(&s, "XPENDING jobs workers"), 0);
 	printf("redis.server_killed_and_restarted_while_loading: LOADING replies seen %u, "
-	       "transient %llu + %llu, reconnects %llu + %llu\n",
+	       "transient %llu + %llu, reconnects %llu + %llu, producer -EAGAIN %u\n",
 	       atomic_load(&loading_seen), (unsigned long long)st1.transient,
 	       (unsigned long long)st2.transient, (unsigned long long)st1.reconnects,
-	       (unsigned long long)st2.reconnects);
+	       (unsigned long long)st2.reconnects, produce_eagain);
 	check_all_ran("server_killed_and_restarted_while_loading", n);
 	lfq_redis_producer_destroy(prod);
 	lfq_redis_source_destroy(r1.src);

@@ -175,10 +175,12 @@ struct lfq_redis_source_config {
 	 *  (acknowledged, dead-lettered, or given up because the pool shut down), with the
 	 *  job's arg: a place to free it. NULL: nothing is called. */
 	void (*release)(void *arg, void *ctx);
-	/** Log hook, called on the source thread: connection lost (WARN, field "error"), a
-	 *  transient server state (WARN, fields "command" and "reply"), reconnected (INFO),
-	 *  authentication refused (ERROR), an entry dead-lettered as poison (WARN, "id",
-	 *  "deliveries"). Fields are valid during the call only. NULL: nothing is logged. */
+	/** Log hook, called on the source thread: connection lost (WARN, fields "command" and
+	 *  "error"), a connect attempt failed (WARN, "error"), a transient server state (WARN,
+	 *  "command" and "reply"), reconnected (INFO), credentials refused (ERROR, "reply"), a
+	 *  command refused for good (ERROR, "command" and "reply"), an entry dead-lettered as
+	 *  poison (WARN, "id" and "deliveries"). Fields are valid during the call only. NULL:
+	 *  nothing is logged. */
 	void (*log)(int level, const char *msg, const struct lfq_log_field *fields, size_t nfields,
 		    void *ctx);
 	/** Passed to decode, release and log. */
@@ -339,8 +341,9 @@ LFQ_API LFQ_NODISCARD int lfq_redis_producer_connect(struct lfq_redis_producer *
  * @param port        0: 6379.
  * @param timeout_ms  connect and command timeout; 0: 5000.
  * @return 0 on success;
- *         -EINVAL if @p p is NULL or @p port > 65535;
- *         -ECONNREFUSED (or another negated errno) if the server cannot be reached;
+ *         -EINVAL if @p p is NULL, @p host is empty or too long, @p port > 65535 or
+ *                 @p timeout_ms > LFQ_REDIS_TIMEOUT_MS_MAX;
+ *         -ECONNREFUSED if the server cannot be reached;
  *         -ENOMEM if memory runs out.
  * Thread-safety: any thread.
  */
