@@ -38,9 +38,13 @@
 #define LFQ_POOL_SHARDS 32
 
 struct lfq__pool_shard {
-	/* Accepted submits of the threads mapped here, per priority (in-flight ones included,
-	 * see S1). */
+	/* Submits of the threads mapped here that took a slot, per priority: counted before the
+	 * job can run (S1) and taken back if the shutdown refused it (S2). For idle detection and
+	 * the queued gauges. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t submitted[LFQ_POOL_PRIORITIES_MAX];
+	/* Submits that returned 0, per priority: counted after the publish (S3), never taken
+	 * back. The public `submitted` counter, which must never go down. */
+	_Atomic uint64_t accepted[LFQ_POOL_PRIORITIES_MAX];
 };
 
 /* The pool's copy of a job: the public fields where struct lfq_job has them, the pool's own
@@ -157,7 +161,9 @@ _Static_assert(offsetof(struct lfq__task, priority) == offsetof(struct lfq_job, 
 /* A snapshot of every counter (pool.c). */
 struct lfq__pool_totals {
 	uint64_t started, completed, failed, exhausted, expired, expired_after_run, retried,
-		cancelled, delayed, submitted;
+		cancelled, delayed;
+	uint64_t attempted; /* the shards' `submitted` (S1 - S2): compared with finished for idle */
+	uint64_t submitted; /* max(accepted, finished): public, monotonic, >= finished */
 	uint64_t submitted_by[LFQ_POOL_PRIORITIES_MAX], taken_by[LFQ_POOL_PRIORITIES_MAX];
 };
 void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,

@@ -19,6 +19,8 @@ enum lfq__test_point {
 	LFQ_TP_AQ_DEQ_TICKET,  /* pop: took a ticket on the item ring, entry not yet read */
 	LFQ_TP_POP_HAVE_SLOT,  /* pop: owns a slot, item not yet read */
 	LFQ_TP_FQ_ENQ_TICKET,  /* pop: took a ticket on the free-index ring to give the slot back */
+	LFQ_TP_QUEUE_GROW, /* lfq_queue push: passed the segment limit, new segment not linked */
+	LFQ_TP_POOL_SUBMIT_COUNTED, /* pool submit: counted (S1), job not yet published */
 	LFQ_TP_COUNT
 };
 
