@@ -158,6 +158,8 @@ int lfq_queue_set_limit(struct lfq_queue *queue, size_t max_segments)
 		return -EINVAL;
 	/* Q6: a limit, read when a segment is about to be linked. */
 	atomic_store_explicit(&queue->max_segments, max_segments, memory_order_relaxed);
+	/* A higher limit (or none) may let push_wait sleepers in. */
+	lfq__waitq_notify(&queue->not_full, LFQ_WAITQ_ALL);
 	return 0;
 }
 
@@ -198,10 +200,13 @@ static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *ite
 		return -EPIPE;
 	if (!reserve_segment(q))
 		return -EAGAIN;
+	LFQ_TEST_POINT(LFQ_TP_QUEUE_GROW);
 	struct lfq__segment *fresh = segment_get(q);
 
 	if (!fresh) {
 		atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+		/* A push_wait may have found the limit reached while we held the reservation. */
+		lfq__waitq_notify(&q->not_full, LFQ_WAITQ_ALL);
 		return -ENOMEM;
 	}
 	/* A fresh, unpublished ring of capacity >= 1 takes the item. */
@@ -220,6 +225,7 @@ static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *ite
 	}
 	/* Someone linked first (or sealed): nobody ever saw `fresh`, take it back. */
 	atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+	lfq__waitq_notify(&q->not_full, LFQ_WAITQ_ALL);			  /* as above */
 	segment_put(q, fresh);
 	return next == SEALED ? -EPIPE : 1;
 }
