@@ -726,6 +726,38 @@ static size_t round_up(size_t n, size_t align)
 	return (n + align - 1) / align * align;
 }
 
+/* n rounded up to a whole number of cache lines, in 64-bit arithmetic; 0 if that exceeds
+ * size_max (or n does). */
+static uint64_t lines_within(uint64_t n, uint64_t size_max)
+{
+	if (n > size_max || n > UINT64_MAX - LFQ_CACHE_LINE)
+		return 0;
+	n = (n + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE;
+	return n > size_max ? 0 : n;
+}
+
+int lfq__pool_layout(size_t capacity, unsigned levels, unsigned nworkers, uint64_t size_max,
+		     struct lfq__pool_layout *out)
+{
+	if (capacity == 0 || capacity > LFQ_POOL_CAPACITY_MAX || levels == 0 ||
+	    levels > LFQ_POOL_PRIORITIES_MAX || nworkers == 0)
+		return -EINVAL;
+	out->order = order_for(capacity);
+	/* Every product in 64 bits (order <= 24, capacity <= 2^24, nworkers < 2^32: each is
+	 * far below 2^64), then checked against size_max: on a 32-bit target
+	 * `(size_t)2 << order` and the products would wrap before any check could run. */
+	const uint64_t entries = (uint64_t)2 << out->order;
+
+	out->ring_bytes = entries * sizeof(_Atomic uint64_t);
+	out->entries_bytes = lines_within((uint64_t)(levels + 1) * out->ring_bytes, size_max);
+	out->slots_bytes = lines_within((uint64_t)capacity * sizeof(struct lfq__task), size_max);
+	out->workers_bytes =
+		lines_within((uint64_t)nworkers * sizeof(struct lfq__pool_worker), size_max);
+	if (!out->entries_bytes || !out->slots_bytes || !out->workers_bytes)
+		return -ENOMEM;
+	return 0;
+}
+
 /* The CPUs this process may run on (sched_getaffinity already leaves out offline ones). */
 struct cpu_mask {
 	cpu_set_t *set;
@@ -856,9 +888,16 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	const unsigned nworkers = cfg->workers ? cfg->workers : (nallowed ? nallowed : 1);
 	const size_t capacity =
 		cfg->queue_capacity ? cfg->queue_capacity : LFQ_POOL_DEFAULT_CAPACITY;
-	const unsigned order = order_for(capacity);
-	const size_t ring_bytes = lfq__scq_entries(order) * sizeof(_Atomic uint64_t);
 	const unsigned levels = cfg->priorities ? cfg->priorities : 1;
+	struct lfq__pool_layout lay;
+
+	rc = lfq__pool_layout(capacity, levels, nworkers, SIZE_MAX, &lay);
+	if (rc) {
+		CPU_FREE(mask.set);
+		return rc;
+	}
+	const unsigned order = lay.order;
+	const size_t ring_bytes = (size_t)lay.ring_bytes;
 
 	struct lfq_pool *pool =
 		aligned_alloc(LFQ_CACHE_LINE, round_up(sizeof(*pool), LFQ_CACHE_LINE));
@@ -867,13 +906,9 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return -ENOMEM;
 	}
 	memset(pool, 0, sizeof(*pool));
-	pool->entries =
-		aligned_alloc(LFQ_CACHE_LINE, round_up((levels + 1) * ring_bytes, LFQ_CACHE_LINE));
-	pool->slots = aligned_alloc(LFQ_CACHE_LINE,
-				    round_up(capacity * sizeof(struct lfq__task), LFQ_CACHE_LINE));
-	pool->workers =
-		aligned_alloc(LFQ_CACHE_LINE,
-			      round_up(nworkers * sizeof(struct lfq__pool_worker), LFQ_CACHE_LINE));
+	pool->entries = aligned_alloc(LFQ_CACHE_LINE, (size_t)lay.entries_bytes);
+	pool->slots = aligned_alloc(LFQ_CACHE_LINE, (size_t)lay.slots_bytes);
+	pool->workers = aligned_alloc(LFQ_CACHE_LINE, (size_t)lay.workers_bytes);
 	if (pool->workers)
 		memset(pool->workers, 0, nworkers * sizeof(struct lfq__pool_worker));
 	pool->nworkers = nworkers;

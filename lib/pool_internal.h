@@ -169,6 +169,19 @@ struct lfq__pool_totals {
 void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 			   struct lfq_pool_worker_stats *per_worker, size_t n);
 
+/* The sizes create allocates, computed in 64 bits and checked against size_max (SIZE_MAX in
+ * create; a test passes UINT32_MAX to check a 32-bit target's limits). 0, -EINVAL for a
+ * value out of the public limits, or -ENOMEM if a size does not fit in size_max. */
+struct lfq__pool_layout {
+	unsigned order;		/* index rings of 2^order slots */
+	uint64_t ring_bytes;	/* one index ring's entries */
+	uint64_t entries_bytes; /* every ring's entries (levels + the free ring), whole lines */
+	uint64_t slots_bytes;	/* the job slots, whole lines */
+	uint64_t workers_bytes; /* the worker structs, whole lines */
+};
+int lfq__pool_layout(size_t capacity, unsigned levels, unsigned nworkers, uint64_t size_max,
+		     struct lfq__pool_layout *out);
+
 /* Timer heap and backoff (pool_timer.c). */
 /* Pushes a timer; returns false if memory ran out (nothing changed). */
 bool lfq__timer_push(struct lfq__pool_worker *w, int64_t due, const struct lfq__task *task);

@@ -10,10 +10,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lfq/pool.h>
 
+#include "pool_internal.h"
 #include "test_time.h"
 #include "testing.h"
 
@@ -328,4 +330,55 @@ Test(pool_edges, submitted_covers_finished_jobs_in_every_snapshot)
 	cr_assert_geq(lfq_pool_stats(pool, &st, NULL, 0), 0);
 	cr_assert_eq(st.submitted, st.completed);
 	lfq_pool_destroy(pool);
+}
+
+/* ---- sizes on 32-bit targets (item 4) ---- */
+
+Test(pool_edges, sizes_at_the_public_limits_fit_a_32_bit_size_t)
+{
+	/* No -m32 build here (Debian's i386 liburcu and Criterion need a multiarch setup), so
+	 * the pool's size arithmetic is checked against a 32-bit SIZE_MAX instead: it is done
+	 * in 64 bits and compared with the limit, never wrapped first. */
+	struct lfq__pool_layout lay;
+
+	cr_assert_eq(lfq__pool_layout(LFQ_POOL_CAPACITY_MAX, LFQ_POOL_PRIORITIES_MAX,
+				      LFQ_POOL_WORKERS_MAX, UINT32_MAX, &lay),
+		     0);
+	cr_assert_eq(lay.order, 24);
+	cr_assert_eq(lay.ring_bytes, ((uint64_t)2 << 24) * 8);
+	cr_assert_eq(lay.entries_bytes, (LFQ_POOL_PRIORITIES_MAX + 1) * lay.ring_bytes);
+	cr_assert_leq(lay.entries_bytes, UINT32_MAX, "9 rings of 2^25 entries: 2.25 GiB");
+	cr_assert_eq(lay.slots_bytes, (uint64_t)LFQ_POOL_CAPACITY_MAX * sizeof(struct lfq_job));
+	cr_assert_geq(lay.workers_bytes, (uint64_t)LFQ_POOL_WORKERS_MAX * 64);
+	/* A smaller address space: the same pool does not fit, and says so. */
+	cr_assert_eq(lfq__pool_layout(LFQ_POOL_CAPACITY_MAX, LFQ_POOL_PRIORITIES_MAX,
+				      LFQ_POOL_WORKERS_MAX, (uint64_t)1 << 30, &lay),
+		     -ENOMEM);
+	cr_assert_eq(lfq__pool_layout(LFQ_POOL_CAPACITY_MAX + 1, 1, 1, UINT64_MAX, &lay), -EINVAL);
+	/* Small ones: whole cache lines, 2^order >= capacity. */
+	cr_assert_eq(lfq__pool_layout(3, 1, 1, UINT32_MAX, &lay), 0);
+	cr_assert_eq(lay.order, 2);
+	cr_assert_eq(lay.entries_bytes, 128);
+	cr_assert_eq(lay.slots_bytes % 64, 0);
+}
+
+Test(pool_edges, timer_heap_growth_refuses_a_size_that_would_wrap)
+{
+	/* Before: the doubled capacity times the entry size wrapped (on 32-bit a few million
+	 * delayed retries suffice; faked here), realloc returned a tiny block and the push
+	 * wrote far beyond it (SIGSEGV). Now the push fails and the pool runs the retry at
+	 * once (its redo path), losing nothing. */
+	struct lfq__pool_worker w;
+	struct lfq__task task = {.fn = count_job};
+	struct lfq__timer *heap = malloc(16 * sizeof(*heap));
+
+	cr_assert_not_null(heap);
+	memset(&w, 0, sizeof(w));
+	w.heap = heap;
+	w.heap_cap = SIZE_MAX / 2 / sizeof(struct lfq__timer) + 1; /* a lie: 16 are there */
+	w.nheap = w.heap_cap;
+	cr_assert_not(lfq__timer_push(&w, 1, &task));
+	cr_assert_eq(w.heap, heap, "nothing reallocated");
+	cr_assert_eq(w.nheap, w.heap_cap, "nothing pushed");
+	free(heap);
 }

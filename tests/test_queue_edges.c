@@ -159,3 +159,89 @@ Test(queue_edges, raising_the_limit_wakes_push_wait_sleepers, .timeout = 30)
 	cr_assert_eq(lfq_queue_size(q), 3);
 	lfq_queue_destroy(q);
 }
+
+/* ---- item 2: a pusher stalled while growing blocks nobody ---- */
+
+#define OTHERS 100000
+
+Test(queue_edges, a_pusher_stalled_while_growing_blocks_no_other_push, .timeout = 120)
+{
+	/* Before: the stalled pusher held the last segment reservation under the limit, so
+	 * every other push on the (empty) queue returned -EAGAIN: 0 of OTHERS succeeded. */
+	struct lfq_queue *q = make(4, 2);
+	struct victim v = {.q = q, .item = ITEM(0xdead)};
+	pthread_t tv;
+	void *out;
+	size_t ok = 0;
+
+	for (uintptr_t i = 1; i <= 4; i++)
+		cr_assert_eq(lfq_queue_push(q, ITEM(i)), 0); /* the first segment is full */
+	start_victim(&tv, &v, PARK_FOREVER);
+	for (uintptr_t i = 1; i <= 4; i++) {
+		cr_assert_eq(lfq_queue_pop(q, &out), 0);
+		cr_assert_eq(out, ITEM(i));
+	}
+	/* The queue is empty; the victim is parked between the limit check and the link. */
+	for (uintptr_t i = 1; i <= OTHERS; i++) {
+		if (lfq_queue_push(q, ITEM(i)) != 0)
+			continue;
+		ok++;
+		cr_assert_eq(lfq_queue_pop(q, &out), 0);
+		cr_assert_eq(out, ITEM(i));
+	}
+	cr_assert_eq(ok, OTHERS, "%zu of %d pushes succeeded while one pusher was stalled", ok,
+		     OTHERS);
+	/* The limit still holds while the victim is stalled. */
+	for (uintptr_t i = 1; i <= 8; i++)
+		cr_assert_eq(lfq_queue_push(q, ITEM(i)), 0);
+	cr_assert_eq(lfq_queue_push(q, ITEM(9)), -EAGAIN);
+	sem_post(&release);
+	pthread_join(tv, NULL);
+	for (uintptr_t i = 1; i <= 8; i++) {
+		cr_assert_eq(lfq_queue_pop(q, &out), 0);
+		cr_assert_eq(out, ITEM(i));
+	}
+	/* The victim went in after it woke up, or found the limit reached. */
+	if (v.rc == 0) {
+		cr_assert_eq(lfq_queue_pop(q, &out), 0);
+		cr_assert_eq(out, ITEM(0xdead));
+	} else {
+		cr_assert_eq(v.rc, -EAGAIN);
+	}
+	cr_assert_eq(lfq_queue_pop(q, &out), -EAGAIN);
+	atomic_store(&lfq__test_hook, NULL);
+	lfq_queue_destroy(q);
+}
+
+/* ---- item 5: bad arguments in every build ---- */
+
+Test(queue_edges, null_arguments_are_rejected_in_every_build)
+{
+	/* Before: assert() only (a crash in a debug build, undefined behaviour in a release
+	 * build). */
+	struct lfq_queue *q = make(4, 0);
+	void *out = ITEM(7), *items[2] = {ITEM(1), ITEM(2)};
+
+	cr_assert_eq(lfq_queue_push(NULL, ITEM(1)), -EINVAL);
+	cr_assert_eq(lfq_queue_pop(NULL, &out), -EINVAL);
+	cr_assert_eq(lfq_queue_pop(q, NULL), -EINVAL);
+	cr_assert_eq(lfq_queue_push_wait(NULL, ITEM(1), -1), -EINVAL);
+	cr_assert_eq(lfq_queue_pop_wait(NULL, &out, -1), -EINVAL);
+	cr_assert_eq(lfq_queue_pop_wait(q, NULL, -1), -EINVAL);
+	cr_assert_eq(lfq_queue_set_limit(NULL, 0), -EINVAL);
+	cr_assert_eq(lfq_queue_push_burst(NULL, items, 2), 0);
+	cr_assert_eq(lfq_queue_push_burst(q, NULL, 2), 0);
+	cr_assert_eq(lfq_queue_pop_burst(NULL, items, 2), 0);
+	cr_assert_eq(lfq_queue_pop_burst(q, NULL, 2), 0);
+	lfq_queue_close(NULL);
+	cr_assert_not(lfq_queue_is_closed(NULL));
+	cr_assert_eq(lfq_queue_size(NULL), 0);
+	cr_assert_eq(lfq_queue_segment_capacity(NULL), 0);
+	cr_assert_eq(out, ITEM(7), "untouched");
+	/* The queue itself was not disturbed. */
+	cr_assert_eq(lfq_queue_size(q), 0);
+	cr_assert_eq(lfq_queue_push(q, ITEM(1)), 0);
+	cr_assert_eq(lfq_queue_pop(q, &out), 0);
+	cr_assert_eq(out, ITEM(1));
+	lfq_queue_destroy(q);
+}
