@@ -27,6 +27,8 @@ enum lfq__test_point {
 	LFQ_TP_CELL_POP_SEAL,  /* pop: found the closed ring empty, seal not yet done */
 	/* Any SCQ index ring (scq.h): a dequeue ticket failed, threshold not yet decremented. */
 	LFQ_TP_SCQ_DEQ_FAILED,
+	LFQ_TP_QUEUE_GROW, /* lfq_queue push: passed the segment limit, new segment not linked */
+	LFQ_TP_POOL_SUBMIT_COUNTED, /* pool submit: counted (S1), job not yet published */
 	LFQ_TP_COUNT
 };
 
