@@ -58,7 +58,9 @@
 #define LFQ_SCQ_EMPTY UINT64_MAX
 /* How long a dequeuer that found an empty slot of an older cycle re-reads it before making it
  * unusable: the enqueuer holding the same ticket is usually a few instructions away. */
+#ifndef LFQ_SCQ_DEQ_SPINS /* the interleaving checker's variants may set it lower */
 #define LFQ_SCQ_DEQ_SPINS 64
+#endif
 
 struct lfq__scq {
 	/* Read-only after init. */
@@ -165,6 +167,7 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 	const uint64_t tc = lfq__scq_tcycle(q, t);
 	/* E2: acquire pairs with D4/D5 of the dequeuer that last changed this entry, so the
 	 * head load E3 below sees that dequeuer's ticket (D2). */
+	LFQ_SCHED_POINT();
 	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
 
 	for (;;) {
@@ -173,12 +176,17 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 		/* Usable only if older than our cycle and empty... */
 		if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
 			return false;
-		/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken our
-		 * ticket yet (it would not come back for the index). E3 pairs with D2. */
+			/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
+			 * our ticket yet (it would not come back for the index). E3 pairs with D2.
+			 */
+#ifndef LFQ_MUTANT_NO_SAFE_CHECK /* test-only mutant: publish into unsafe entries */
+		LFQ_SCHED_POINT();
 		if (!(e & q->safe_bit) && atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
 			return false;
+#endif
 		/* E4: publish. Releases everything written before (the item), pairs with D3; on
 		 * failure e is reloaded (acquire, as E2) and re-tested. */
+		LFQ_SCHED_POINT();
 		if (atomic_compare_exchange_weak_explicit(slot, &e, tc | q->safe_bit | idx,
 							  memory_order_seq_cst,
 							  memory_order_acquire)) {
@@ -192,8 +200,11 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
  * when it already holds the value. */
 static inline void lfq__scq_reset_threshold(struct lfq__scq *q)
 {
-	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) != q->threshold_max)
+	LFQ_SCHED_POINT();
+	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) != q->threshold_max) {
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&q->threshold, q->threshold_max, memory_order_seq_cst);
+	}
 }
 
 /*
@@ -207,6 +218,7 @@ static inline bool lfq__scq_enqueue(struct lfq__scq *q, uint64_t idx, bool closa
 {
 	for (;;) {
 		/* E1: take a ticket. seq_cst: see docs/design.md, "Memory orders". */
+		LFQ_SCHED_POINT();
 		const uint64_t t = atomic_fetch_add_explicit(&q->tail, 1, memory_order_seq_cst);
 
 		if (closable && (t & LFQ_SCQ_CLOSED))
@@ -234,6 +246,7 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
 
 	while (done < n) {
 		/* E1 (batch form): tickets t0 .. t0 + n - done - 1. */
+		LFQ_SCHED_POINT();
 		const uint64_t t0 =
 			atomic_fetch_add_explicit(&q->tail, n - done, memory_order_seq_cst);
 
@@ -258,13 +271,20 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
  * whose entries were already invalidated. Stops if tail got ahead or the ring was closed. */
 static inline void lfq__scq_catchup(struct lfq__scq *q, uint64_t tail, uint64_t head)
 {
+#ifdef LFQ_MUTANT_NO_CATCHUP /* test-only mutant: tail never catches up with head */
+	return;
+#endif
 	/* C1: seq_cst, like the ticket counters it compares. */
+	LFQ_SCHED_POINT();
 	while (!atomic_compare_exchange_weak_explicit(&q->tail, &tail, head, memory_order_seq_cst,
 						      memory_order_seq_cst)) {
+		LFQ_SCHED_POINT();
 		head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+		LFQ_SCHED_POINT();
 		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 		if (tail >= head) /* also true when the closed bit is set */
 			break;
+		LFQ_SCHED_POINT();
 	}
 }
 
@@ -279,6 +299,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 	unsigned spins = 0;
 	/* D3: acquire pairs with E4 (the enqueuer's publish, or a later RMW in its release
 	 * sequence): everything the producer wrote before it is visible. */
+	LFQ_SCHED_POINT();
 	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
 
 	for (;;) {
@@ -287,6 +308,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 
 		if (ec == hc) {
 			/* D4: consume. Only this ticket's owner consumes this cycle's index. */
+			LFQ_SCHED_POINT();
 			atomic_fetch_or_explicit(slot, q->idx_none, memory_order_seq_cst);
 			return e & q->idx_none;
 		}
@@ -299,10 +321,14 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			 * release sequence, which is what makes a late enqueuer's E3 see it
 			 * under C11 (an RMW-free early return would not; see design.md). */
 			desired = e & ~q->safe_bit;
+#ifdef LFQ_MUTANT_NO_UNSAFE_MARK /* test-only mutant: pass without warning late enqueuers */
+			return LFQ_SCQ_EMPTY;
+#endif
 		} else {
 			/* Worth waiting only if an enqueuer already holds ticket h and the ring
 			 * is open (after close, late enqueuers fail anyway). D6 form. */
 			if (spins == 0) {
+				LFQ_SCHED_POINT();
 				const uint64_t t =
 					atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
@@ -311,6 +337,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			}
 			if (spins++ < max_spins) {
 				lfq__cpu_relax();
+				LFQ_SCHED_POINT();
 				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */
 				continue;
 			}
@@ -319,6 +346,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			desired = hc | (e & q->safe_bit) | q->idx_none;
 		}
 		/* D5: pairs with E2 of a late enqueuer (it then sees our D2 through E3). */
+		LFQ_SCHED_POINT();
 		if (atomic_compare_exchange_weak_explicit(slot, &e, desired, memory_order_seq_cst,
 							  memory_order_acquire))
 			return LFQ_SCQ_EMPTY;
@@ -335,11 +363,15 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
  */
 static inline uint64_t lfq__scq_available(struct lfq__scq *q)
 {
+	LFQ_SCHED_POINT();
 	const uint64_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	LFQ_SCHED_POINT();
 	uint64_t tail = atomic_load_explicit(&q->tail_seen, memory_order_relaxed);
 
 	if (head >= tail) {
+		LFQ_SCHED_POINT();
 		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst) & ~LFQ_SCQ_CLOSED;
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&q->tail_seen, tail, memory_order_relaxed);
 	}
 	return head >= tail ? 0 : tail - head;
@@ -353,12 +385,14 @@ static inline uint64_t lfq__scq_available(struct lfq__scq *q)
 static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 {
 	/* D1: a negative threshold means empty (see design.md for why seq_cst). */
+	LFQ_SCHED_POINT();
 	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
 		return LFQ_SCQ_EMPTY;
 	if (lfq__scq_available(q) == 0) /* D0 */
 		return LFQ_SCQ_EMPTY;
 	for (;;) {
 		/* D2: take a ticket; pairs with E3. */
+		LFQ_SCHED_POINT();
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);
@@ -367,16 +401,19 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 		if (idx != LFQ_SCQ_EMPTY)
 			return idx;
 		/* D6 */
+		LFQ_SCHED_POINT();
 		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
 		if ((t & ~LFQ_SCQ_CLOSED) <= h + 1) {
 			if (!(t & LFQ_SCQ_CLOSED)) /* a closed tail stays where it is */
 				lfq__scq_catchup(q, t, h + 1);
 			/* D7 */
+			LFQ_SCHED_POINT();
 			atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst);
 			return LFQ_SCQ_EMPTY;
 		}
 		/* D7: spend one unit of the budget. */
+		LFQ_SCHED_POINT();
 		if (atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst) <= 0)
 			return LFQ_SCQ_EMPTY;
 	}
@@ -392,6 +429,7 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, size_t n, int tp)
 {
 	/* D1, D0 as in lfq__scq_dequeue. */
+	LFQ_SCHED_POINT();
 	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
 		return 0;
 	const uint64_t avail = lfq__scq_available(q); /* D0 */
@@ -400,6 +438,7 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 		return 0;
 	const uint64_t k = avail < n ? avail : n;
 	/* D2 (batch form): tickets h0 .. h0 + k - 1. */
+	LFQ_SCHED_POINT();
 	const uint64_t h0 = atomic_fetch_add_explicit(&q->head, k, memory_order_seq_cst);
 	size_t got = 0;
 
@@ -412,10 +451,12 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 	}
 	if (got < k) {
 		/* D6, D7 for the failed tickets, as a sequence of single dequeues would. */
+		LFQ_SCHED_POINT();
 		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
 		if (!(t & LFQ_SCQ_CLOSED) && t <= h0 + k)
 			lfq__scq_catchup(q, t, h0 + k);
+		LFQ_SCHED_POINT();
 		atomic_fetch_sub_explicit(&q->threshold, (int64_t)(k - got), memory_order_seq_cst);
 	}
 	return got;
@@ -434,8 +475,15 @@ static inline uint64_t lfq__scq_drain(struct lfq__scq *q, uint64_t end, int tp)
 {
 	for (;;) {
 		/* D2 (load form): seq_cst like the ticket FAA. */
+		LFQ_SCHED_POINT();
+#ifdef LFQ_MUTANT_DRAIN_EARLY /* test-only mutant: the drain stops one ticket early */
+		if (atomic_load_explicit(&q->head, memory_order_seq_cst) + 1 >= end)
+			return LFQ_SCQ_EMPTY;
+#else
 		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
 			return LFQ_SCQ_EMPTY;
+#endif
+		LFQ_SCHED_POINT();
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);

@@ -4,6 +4,7 @@
 
 #ifdef LFQ_TESTING
 void (*_Atomic lfq__test_hook)(int point);
+void (*_Atomic lfq__sched_hook)(void);
 _Atomic unsigned long lfq__test_futex_wakes;
 _Atomic int lfq__test_fail_alloc;
 #endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How the Criterion tests drive the checker: a depth-first search of every schedule within
+ * LFQ_CHECK_BOUND preemptions (default 2; 1 in sanitizer builds, where each hand-off costs
+ * far more), then LFQ_CHECK_PCT seeded PCT schedules (default 2000; 200 in sanitizer builds)
+ * of depth LFQ_CHECK_DEPTH (default 3) from seed LFQ_CHECK_SEED (default 1).
+ */
+#ifndef LFQ_TESTS_CHECK_RUN_H
+#define LFQ_TESTS_CHECK_RUN_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "ring_check.h"
+
+#ifdef LFQ_CHECK_REDUCED
+#define CHECK_DEFAULT_BOUND 1
+#define CHECK_DEFAULT_PCT 200
+#else
+#define CHECK_DEFAULT_BOUND 2
+#define CHECK_DEFAULT_PCT 2000
+#endif
+
+/* Runs the DFS, then (if it found nothing) PCT. The result of the first failing search, or
+ * of PCT. */
+static inline void check_explore(const struct ring_scenario *s, bool strict, struct sched_result *r)
+{
+	struct sched_opts dfs = {.strategy = SCHED_DFS,
+				 .bound = (int)sched_env("LFQ_CHECK_BOUND", CHECK_DEFAULT_BOUND)};
+	struct sched_opts pct = {.strategy = SCHED_PCT,
+				 .bound = (int)sched_env("LFQ_CHECK_DEPTH", 3),
+				 .limit = sched_env("LFQ_CHECK_PCT", CHECK_DEFAULT_PCT),
+				 .seed = sched_env("LFQ_CHECK_SEED", 1)};
+
+	cr_assert_eq(ring_check(s, &dfs, strict, r), 0, "the scheduler could not start");
+	fprintf(stderr, "%s: DFS bound %d: %lu schedules, %lu points%s%s\n", s->name, dfs.bound,
+		r->schedules, r->steps, r->exhausted ? ", exhausted" : "",
+		r->failed ? ", FOUND a violation" : "");
+	if (r->failed)
+		return;
+	cr_assert(r->exhausted, "the depth-first search stopped early");
+	cr_assert_eq(ring_check(s, &pct, strict, r), 0, "the scheduler could not start");
+	fprintf(stderr, "%s: PCT depth %d seed %lu: %lu schedules%s\n", s->name, pct.bound,
+		(unsigned long)pct.seed, r->schedules, r->failed ? ", FOUND a violation" : "");
+}
+
+/* Every schedule of s passes every check. */
+static inline void check_passes(const struct ring_scenario *s)
+{
+	struct sched_result r;
+
+	check_explore(s, false, &r);
+	cr_assert(!r.failed, "%s: %s", s->name, r.msg);
+}
+
+/* Some schedule of s fails, and the first failure is reported by the check named `check`
+ * (the start of the message: "linearizability", "size", "quiescent wedge", "livelock"). */
+static inline void check_finds(const struct ring_scenario *s, bool strict, const char *check)
+{
+	struct sched_result r;
+
+	check_explore(s, strict, &r);
+	cr_assert(r.failed, "%s: no schedule failed", s->name);
+	fprintf(stderr, "%s: found after %lu schedules: %s\n", s->name, r.schedules, r.msg);
+	cr_assert(strncmp(r.msg, check, strlen(check)) == 0, "%s: expected a %s failure, got: %s",
+		  s->name, check, r.msg);
+}
+
+#endif /* LFQ_TESTS_CHECK_RUN_H */
