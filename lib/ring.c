@@ -118,6 +118,9 @@ int lfq__ring_pop_one(struct lfq_ring *ring, void **item)
 
 		if (!(t & LFQ_SCQ_CLOSED))
 			return -EAGAIN;
+#ifdef LFQ_MUTANT_CLOSE_SKIPS_DRAIN /* test-only mutant: closed and "empty" taken as drained */
+		return -EPIPE;
+#endif
 		i = lfq__scq_drain(&ring->aq, t & ~LFQ_SCQ_CLOSED, LFQ_TP_AQ_DEQ_TICKET);
 		if (i == LFQ_SCQ_EMPTY)
 			return -EPIPE;

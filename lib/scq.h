@@ -58,7 +58,10 @@
 #define LFQ_SCQ_EMPTY UINT64_MAX
 /* How long a dequeuer that found an empty slot of an older cycle re-reads it before making it
  * unusable: the enqueuer holding the same ticket is usually a few instructions away. */
-#ifndef LFQ_SCQ_DEQ_SPINS /* the interleaving checker's variants may set it lower */
+#ifdef LFQ_TESTING /* the interleaving checker sets it lower: see testing.h */
+#define LFQ_SCQ_DEQ_SPINS                                                                          \
+	((unsigned)atomic_load_explicit(&lfq__test_deq_spins, memory_order_relaxed))
+#else
 #define LFQ_SCQ_DEQ_SPINS 64
 #endif
 
@@ -176,14 +179,12 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 		/* Usable only if older than our cycle and empty... */
 		if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
 			return false;
-			/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
-			 * our ticket yet (it would not come back for the index). E3 pairs with D2.
-			 */
-#ifndef LFQ_MUTANT_NO_SAFE_CHECK /* test-only mutant: publish into unsafe entries */
+		/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
+		 * our ticket yet (it would not come back for the index). E3 pairs with D2.
+		 */
 		LFQ_SCHED_POINT();
 		if (!(e & q->safe_bit) && atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
 			return false;
-#endif
 		/* E4: publish. Releases everything written before (the item), pairs with D3; on
 		 * failure e is reloaded (acquire, as E2) and re-tested. */
 		LFQ_SCHED_POINT();
@@ -271,9 +272,6 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
  * whose entries were already invalidated. Stops if tail got ahead or the ring was closed. */
 static inline void lfq__scq_catchup(struct lfq__scq *q, uint64_t tail, uint64_t head)
 {
-#ifdef LFQ_MUTANT_NO_CATCHUP /* test-only mutant: tail never catches up with head */
-	return;
-#endif
 	/* C1: seq_cst, like the ticket counters it compares. */
 	LFQ_SCHED_POINT();
 	while (!atomic_compare_exchange_weak_explicit(&q->tail, &tail, head, memory_order_seq_cst,
@@ -321,9 +319,6 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			 * release sequence, which is what makes a late enqueuer's E3 see it
 			 * under C11 (an RMW-free early return would not; see design.md). */
 			desired = e & ~q->safe_bit;
-#ifdef LFQ_MUTANT_NO_UNSAFE_MARK /* test-only mutant: pass without warning late enqueuers */
-			return LFQ_SCQ_EMPTY;
-#endif
 		} else {
 			/* Worth waiting only if an enqueuer already holds ticket h and the ring
 			 * is open (after close, late enqueuers fail anyway). D6 form. */

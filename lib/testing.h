@@ -32,8 +32,11 @@ enum lfq__test_point {
 
 /* Called at every test point when set; the argument is an enum lfq__test_point. */
 extern void (*_Atomic lfq__test_hook)(int point);
-/* Called at every scheduling point when set (see LFQ_SCHED_POINT). */
-extern void (*_Atomic lfq__sched_hook)(void);
+/* Called at every scheduling point when set (see LFQ_SCHED_POINT), with the point's place. */
+extern void (*_Atomic lfq__sched_hook)(const char *file, int line);
+/* LFQ_SCQ_DEQ_SPINS in the testing build (64, as in the shipped one, unless a test changes
+ * it). Relaxed: set before the threads that read it start. */
+extern _Atomic int lfq__test_deq_spins;
 /* Number of futex wake system calls the library has made. */
 extern _Atomic unsigned long lfq__test_futex_wakes;
 /* While positive, each lfq_queue segment allocation fails (and decrements it). */
@@ -49,10 +52,10 @@ extern _Atomic int lfq__test_fail_alloc;
 /* Relaxed as LFQ_TEST_POINT: installed before the checked threads start. */
 #define LFQ_SCHED_POINT()                                                                          \
 	do {                                                                                       \
-		void (*lfq__s)(void) =                                                             \
+		void (*lfq__s)(const char *, int) =                                                \
 			atomic_load_explicit(&lfq__sched_hook, memory_order_relaxed);              \
 		if (lfq__s)                                                                        \
-			lfq__s();                                                                  \
+			lfq__s(__FILE__, __LINE__);                                                \
 	} while (0)
 #else
 #define LFQ_TEST_POINT(p) ((void)(p))

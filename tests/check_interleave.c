@@ -31,10 +31,7 @@ SCENARIO(bursts_mixed_cap2, 2, 1, "uo", "U2", "o")
 SCENARIO(bursts_cap3, 3, 1, "U3", "O2o")
 /* Three threads through one slot. */
 SCENARIO(three_cap1, 1, 0, "uo", "uo", "uo")
-/* The threshold wedge's shape (issue 11): one popper freeing the only slot while three
- * pushers' free-ring tickets fail. Its schedule needs 6 preemptions, beyond the default bound
- * (see docs/design.md, "How it is tested"). */
-SCENARIO(wedge_shape_cap1, 1, 1, "o", "u", "u", "u")
+/* The threshold wedge's scenario is tests/check_wedge.c. */
 
 /*
  * The checker's strict mode (a push or pop is one atomic step) rejects lfq_ring: while a push

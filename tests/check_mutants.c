@@ -18,6 +18,9 @@
 /* A pop that sees the close after its empty verdict drains one ticket short: -EPIPE while
  * the item of a push that returned 0 is still inside. */
 FINDS(drain_early, "linearizability", 1, 0, "u", "c", "o")
+#elif defined(LFQ_MUTANT_CLOSE_SKIPS_DRAIN)
+/* A pop whose empty verdict came before a push and the close answers -EPIPE at once. */
+FINDS(close_skips_drain, "linearizability", 1, 0, "u", "c", "o")
 #elif defined(LFQ_MUTANT_CLOSED_PUSH_LEAKS_SLOT)
 /* A push that got a slot but lost the race with close keeps the slot: size() counts it. */
 FINDS(closed_push_leaks_slot, "size", 1, 0, "u", "c", "o")

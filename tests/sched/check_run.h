@@ -2,8 +2,10 @@
 /*
  * How the Criterion tests drive the checker: a depth-first search of every schedule within
  * LFQ_CHECK_BOUND preemptions (default 2; 1 in sanitizer builds, where each hand-off costs
- * far more), then LFQ_CHECK_PCT seeded PCT schedules (default 2000; 200 in sanitizer builds)
- * of depth LFQ_CHECK_DEPTH (default 3) from seed LFQ_CHECK_SEED (default 1).
+ * far more), then LFQ_CHECK_PCT seeded PCT schedules (default 500; 200 in sanitizer builds)
+ * of depth LFQ_CHECK_DEPTH (default 3) from seed LFQ_CHECK_SEED (default 1), then the stall
+ * search (sched.h, SCHED_STALL) with LFQ_CHECK_STALL schedules per pair of places (default
+ * 100; 30 in sanitizer builds).
  */
 #ifndef LFQ_TESTS_CHECK_RUN_H
 #define LFQ_TESTS_CHECK_RUN_H
@@ -18,13 +20,27 @@
 #ifdef LFQ_CHECK_REDUCED
 #define CHECK_DEFAULT_BOUND 1
 #define CHECK_DEFAULT_PCT 200
+#define CHECK_DEFAULT_STALL 30
 #else
+#define CHECK_DEFAULT_STALL 100
 #define CHECK_DEFAULT_BOUND 2
-#define CHECK_DEFAULT_PCT 2000
+#define CHECK_DEFAULT_PCT 500
 #endif
 
-/* Runs the DFS, then (if it found nothing) PCT. The result of the first failing search, or
- * of PCT. */
+/* The stall search alone. */
+static inline void check_stall(const struct ring_scenario *s, bool strict, struct sched_result *r)
+{
+	struct sched_opts stall = {.strategy = SCHED_STALL,
+				   .limit = sched_env("LFQ_CHECK_STALL", CHECK_DEFAULT_STALL)};
+
+	cr_assert_eq(ring_check(s, &stall, strict, r), 0, "the scheduler could not start");
+	fprintf(stderr, "%s: stall search, %lu per pair of places: %lu schedules%s%s\n", s->name,
+		stall.limit, r->schedules, r->exhausted ? ", every pair" : "",
+		r->failed ? ", FOUND a violation" : "");
+}
+
+/* Runs the DFS, then (if it found nothing) PCT, then the stall search. The result of the
+ * first failing search, or of the last. */
 static inline void check_explore(const struct ring_scenario *s, bool strict, struct sched_result *r)
 {
 	struct sched_opts dfs = {.strategy = SCHED_DFS,
@@ -44,6 +60,9 @@ static inline void check_explore(const struct ring_scenario *s, bool strict, str
 	cr_assert_eq(ring_check(s, &pct, strict, r), 0, "the scheduler could not start");
 	fprintf(stderr, "%s: PCT depth %d seed %lu: %lu schedules%s\n", s->name, pct.bound,
 		(unsigned long)pct.seed, r->schedules, r->failed ? ", FOUND a violation" : "");
+	if (r->failed)
+		return;
+	check_stall(s, strict, r);
 }
 
 /* Every schedule of s passes every check. */

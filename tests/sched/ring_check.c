@@ -11,6 +11,8 @@
 
 #include <lfq/ring.h>
 
+#include "testing.h"
+
 #define MAX_OPS 16  /* calls per thread */
 #define MAX_BURST 4 /* items per burst */
 #define MAX_SOPS 96 /* single steps of the specification per history */
@@ -56,6 +58,7 @@ struct sop {
 	char label;	 /* the call: 'u', 'o', 'U', 'O', 'c' */
 	int rc;
 	size_t k, n;
+	uintptr_t show; /* the call's first item, for the report */
 };
 
 struct spec {
@@ -247,7 +250,8 @@ static int add_sop(struct ctx *c, const struct call *k, int tid, enum sop_kind k
 				  .label = k->kind,
 				  .rc = k->rc,
 				  .k = k->k,
-				  .n = (size_t)k->n};
+				  .n = (size_t)k->n,
+				  .show = k->kind == 'u' ? k->in[0] : k->out[0]};
 	return i;
 }
 
@@ -345,7 +349,7 @@ static void describe(const struct ctx *c, char *msg, size_t len)
 				     o->rc == 0		? ""
 				     : o->rc == -EAGAIN ? " -EAGAIN"
 							: " -EPIPE",
-				     (unsigned long)o->v, o->inv, o->resp);
+				     (unsigned long)o->show, o->inv, o->resp);
 		else if (o->label == 'c')
 			w = snprintf(msg + at, len - at, "%sT%d close [%u,%u]",
 				     at > start ? ", " : "", o->tid, o->inv, o->resp);
@@ -510,7 +514,29 @@ int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool s
 	while (c.nthreads < SCHED_MAX_THREADS && s->script[c.nthreads])
 		c.nthreads++;
 	t.nthreads = c.nthreads;
+	static int same[SCHED_MAX_THREADS];
+
+	for (int i = 0; i < c.nthreads; i++) {
+		same[i] = i;
+		for (int j = 0; j < i; j++)
+			if (strcmp(s->script[i], s->script[j]) == 0) {
+				same[i] = j;
+				break;
+			}
+	}
+	t.same = same;
+	/* A dequeuer re-reads an empty entry LFQ_SCQ_DEQ_SPINS times before it gives up on the
+	 * enqueuer of its ticket. The count is a tuning choice that correctness cannot depend
+	 * on (that enqueuer may be stopped for any time); 64 re-reads are 64 scheduling points
+	 * the search would spend its preemptions on, so the checker uses LFQ_CHECK_SPINS
+	 * (default 2). */
+	const int spins = atomic_load_explicit(&lfq__test_deq_spins, memory_order_relaxed);
+
+	atomic_store_explicit(&lfq__test_deq_spins, (int)sched_env("LFQ_CHECK_SPINS", 2),
+			      memory_order_relaxed);
 	const int rc = sched_explore(&t, o, r);
+
+	atomic_store_explicit(&lfq__test_deq_spins, spins, memory_order_relaxed);
 
 	if (!r->failed) {
 		lfq_ring_destroy(c.ring);

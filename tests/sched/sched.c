@@ -18,6 +18,7 @@
 #include "testing.h"
 
 #define BIT(i) (1u << (i))
+#define SCHED_MAX_SITES 128
 
 /* A point where more than one thread could run next (points with one choice are not kept). */
 struct decision {
@@ -37,11 +38,20 @@ static struct {
 	sem_t main_sem, never;
 	bool sems_ready, broken, livelock, nondet;
 	bool done[SCHED_MAX_THREADS];
+	bool started[SCHED_MAX_THREADS];
 	unsigned long steps, max_steps;
 	int preempts;
 	/* DFS */
 	struct decision *dec;
 	size_t ndec, cap, prefix;
+	/* STALL: the places seen so far, the barrier set, and who is held */
+	struct site {
+		const char *file;
+		int line;
+	} sites[SCHED_MAX_SITES];
+	int nsites;
+	int barrier[2], nbarrier;
+	bool held[SCHED_MAX_THREADS];
 	/* PCT */
 	int prio[SCHED_MAX_THREADS];
 	unsigned long change[16];
@@ -56,6 +66,17 @@ static struct {
 } S;
 
 static _Thread_local int me = -1;
+
+static int site_of(const char *file, int line)
+{
+	for (int i = 0; i < S.nsites; i++)
+		if (S.sites[i].line == line && S.sites[i].file == file)
+			return i;
+	if (S.nsites == SCHED_MAX_SITES)
+		return -1;
+	S.sites[S.nsites] = (struct site){file, line};
+	return S.nsites++;
+}
 
 static uint64_t next_rand(void)
 {
@@ -101,9 +122,27 @@ static unsigned enabled_mask(void)
 	unsigned m = 0;
 
 	for (int i = 0; i < S.t->nthreads; i++)
-		if (!S.done[i])
+		if (!S.done[i] && !S.held[i])
 			m |= BIT(i);
 	return m;
+}
+
+/* Symmetry: of the threads not started yet that run the same body (t->same), only the first
+ * needs to be tried; starting another one instead gives the same executions, renamed. */
+static unsigned symmetric(unsigned mask)
+{
+	if (!S.t->same)
+		return mask;
+	for (int i = 1; i < S.t->nthreads; i++) {
+		if (!(mask & BIT(i)) || S.started[i])
+			continue;
+		for (int j = 0; j < i; j++)
+			if (S.t->same[j] == S.t->same[i] && (mask & BIT(j)) && !S.started[j]) {
+				mask &= ~BIT(i);
+				break;
+			}
+	}
+	return mask;
 }
 
 static int decide_dfs(int cur, unsigned enabled)
@@ -111,6 +150,7 @@ static int decide_dfs(int cur, unsigned enabled)
 	const bool cur_enabled = cur >= 0 && (enabled & BIT(cur));
 	int c;
 
+	enabled = symmetric(enabled);
 	if (__builtin_popcount(enabled) == 1) {
 		c = lowest(enabled);
 	} else {
@@ -137,6 +177,7 @@ static int decide_dfs(int cur, unsigned enabled)
 	}
 	if (cur_enabled && c != cur)
 		S.preempts++;
+	S.started[c] = true;
 	return c;
 }
 
@@ -156,22 +197,51 @@ static int decide_pct(int cur, unsigned enabled)
 	return best;
 }
 
+/*
+ * STALL: a thread runs until it finishes or arrives at a barrier place, where it is held;
+ * then any thread that is not finished may go on, held or not (a choice; a held one is
+ * released). The depth-first search explores every such choice.
+ */
+static int decide_stall(int cur, unsigned enabled)
+{
+	if (cur >= 0 && (enabled & BIT(cur)))
+		return cur;
+	unsigned options = enabled;
+
+	for (int i = 0; i < S.t->nthreads; i++)
+		if (S.held[i])
+			options |= BIT(i);
+	if (!options)
+		return -1;
+	const int c = decide_dfs(-1, options);
+
+	S.held[c] = false;
+	return c;
+}
+
 /* Who runs next, after `cur` reached a point (cur finished: done[cur] is set). -1: nobody. */
 static int decide(int cur)
 {
 	const unsigned enabled = enabled_mask();
 
+	if (S.o->strategy == SCHED_STALL)
+		return decide_stall(cur, enabled);
 	if (!enabled)
 		return -1;
 	return S.o->strategy == SCHED_DFS ? decide_dfs(cur, enabled) : decide_pct(cur, enabled);
 }
 
-static void sched_point(void)
+static void sched_point(const char *file, int line)
 {
 	const int id = me;
 
 	if (id < 0)
 		return; /* not a scheduled thread: setup and checks run freely */
+	const int site = site_of(file, line);
+
+	for (int i = 0; i < S.nbarrier; i++)
+		if (site == S.barrier[i])
+			S.held[id] = true;
 	if (++S.steps > S.max_steps) {
 		S.livelock = true;
 		sem_post(&S.main_sem);
@@ -259,8 +329,11 @@ static bool run_one(struct sched_result *r)
 	S.trace_len = 0;
 	S.trace[0] = 0;
 	S.run_tid = -1;
-	for (int i = 0; i < SCHED_MAX_THREADS; i++)
+	for (int i = 0; i < SCHED_MAX_THREADS; i++) {
 		S.done[i] = i >= t->nthreads;
+		S.held[i] = false;
+		S.started[i] = false;
+	}
 	if (S.o->strategy == SCHED_PCT)
 		pct_init();
 	t->setup(t->ctx);
@@ -303,7 +376,8 @@ static bool backtrack(void)
 		const bool cur_enabled = d->cur >= 0 && (d->enabled & BIT(d->cur));
 		const unsigned cand = d->enabled & ~d->tried;
 
-		if (!cand || (cur_enabled && d->preempts + 1 > S.o->bound))
+		if (!cand ||
+		    (cur_enabled && d->preempts + 1 > S.o->bound && S.o->strategy != SCHED_STALL))
 			continue;
 		const int c = lowest(cand);
 
@@ -313,6 +387,43 @@ static bool backtrack(void)
 		return true;
 	}
 	return false;
+}
+
+/* Every barrier set of one or two places seen (places found on the way are added), each
+ * with its own depth-first search, at most o->limit schedules each. */
+static void explore_stall(struct sched_result *r)
+{
+	S.nbarrier = 0;
+	S.nsites = 0;
+	if (!run_one(r)) { /* the plain run also finds the first places */
+		r->failed = true;
+		return;
+	}
+	for (int i = 0; i < S.nsites; i++) {
+		for (int j = i; j < S.nsites; j++) {
+			unsigned long n = 0;
+
+			S.barrier[0] = i;
+			S.barrier[1] = j;
+			S.nbarrier = i == j ? 1 : 2;
+			S.prefix = 0;
+			S.ndec = 0;
+			for (;;) {
+				n++;
+				if (!run_one(r)) {
+					r->failed = true;
+					snprintf(r->msg + strlen(r->msg),
+						 sizeof(r->msg) - strlen(r->msg),
+						 " (held at %s:%d and %s:%d)", S.sites[i].file,
+						 S.sites[i].line, S.sites[j].file, S.sites[j].line);
+					return;
+				}
+				if ((S.o->limit && n >= S.o->limit) || !backtrack())
+					break;
+			}
+		}
+	}
+	r->exhausted = true;
 }
 
 int sched_explore(const struct sched_test *t, const struct sched_opts *o, struct sched_result *r)
@@ -329,8 +440,13 @@ int sched_explore(const struct sched_test *t, const struct sched_opts *o, struct
 	S.est_steps = 64;
 	S.rng = o->seed;
 	S.livelock = false;
+	S.nbarrier = 0;
 	/* Relaxed: the workers read it after a semaphore hand-off from this thread. */
 	atomic_store_explicit(&lfq__sched_hook, sched_point, memory_order_relaxed);
+	if (o->strategy == SCHED_STALL) {
+		explore_stall(r);
+		goto out;
+	}
 	for (;;) {
 		if (!run_one(r)) {
 			r->failed = true;
@@ -345,6 +461,7 @@ int sched_explore(const struct sched_test *t, const struct sched_opts *o, struct
 			}
 		}
 	}
+out:
 	if (!S.broken)
 		atomic_store_explicit(&lfq__sched_hook, NULL, memory_order_relaxed);
 	return 0;

@@ -14,7 +14,14 @@
  *              first, by replaying a prefix and changing its last choice (CHESS-style
  *              iterative context bounding, without partial-order reduction);
  *   SCHED_PCT  seeded random schedules with priorities and bound-1 priority change points
- *              (Burckhardt et al., "probabilistic concurrency testing").
+ *              (Burckhardt et al., "probabilistic concurrency testing");
+ *   SCHED_STALL for every set of one or two places (file:line of a scheduling point): threads
+ *              run without preemption, but every thread arriving at one of those places is
+ *              held there, and any other thread (held or not) goes on; every choice of who
+ *              goes on when a thread is held or finishes is explored (depth first, `limit`
+ * schedules per set). It reaches bugs that need several threads stopped at the same place while
+ * another one goes on -- the shape of SCQ's threshold wedge, 6 preemptions deep -- with few choices
+ * per schedule.
  */
 #ifndef LFQ_TESTS_SCHED_H
 #define LFQ_TESTS_SCHED_H
@@ -25,10 +32,13 @@
 
 #define SCHED_MAX_THREADS 4
 
-enum sched_strategy { SCHED_DFS, SCHED_PCT };
+enum sched_strategy { SCHED_DFS, SCHED_PCT, SCHED_STALL };
 
 struct sched_test {
 	int nthreads;
+	/* Optional: same[i] is the first thread whose body is the same as thread i's (symmetry
+	 * reduction: unstarted threads with the same body are interchangeable). */
+	const int *same;
 	void *ctx;
 	/* Before each schedule, on the calling (unscheduled) thread: a fresh object to check. */
 	void (*setup)(void *ctx);
@@ -40,7 +50,8 @@ struct sched_test {
 
 struct sched_opts {
 	enum sched_strategy strategy;
-	int bound;		 /* DFS: preemptions; PCT: depth d (d - 1 change points) */
+	int bound; /* DFS: preemptions; PCT: depth d (d - 1 change points) */
+	/* limit: STALL: per barrier set */
 	unsigned long limit;	 /* stop after this many schedules (0: DFS until exhausted) */
 	unsigned long max_steps; /* per schedule: more means a livelock (0: 100000) */
 	uint64_t seed;		 /* PCT */
