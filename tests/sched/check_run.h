@@ -27,11 +27,12 @@
 #define CHECK_DEFAULT_PCT 500
 #endif
 
-/* The stall search alone. */
-static inline void check_stall(const struct ring_scenario *s, bool strict, struct sched_result *r)
+/* The stall search alone, `limit` schedules per set of places unless LFQ_CHECK_STALL says. */
+static inline void check_stall(const struct ring_scenario *s, bool strict, unsigned long limit,
+			       struct sched_result *r)
 {
 	struct sched_opts stall = {.strategy = SCHED_STALL,
-				   .limit = sched_env("LFQ_CHECK_STALL", CHECK_DEFAULT_STALL)};
+				   .limit = sched_env("LFQ_CHECK_STALL", limit)};
 
 	cr_assert_eq(ring_check(s, &stall, strict, r), 0, "the scheduler could not start");
 	fprintf(stderr, "%s: stall search, %lu per pair of places: %lu schedules%s%s\n", s->name,
@@ -62,7 +63,7 @@ static inline void check_explore(const struct ring_scenario *s, bool strict, str
 		(unsigned long)pct.seed, r->schedules, r->failed ? ", FOUND a violation" : "");
 	if (r->failed)
 		return;
-	check_stall(s, strict, r);
+	check_stall(s, strict, CHECK_DEFAULT_STALL, r);
 }
 
 /* Every schedule of s passes every check. */
