@@ -2,10 +2,10 @@
 /*
  * How the Criterion tests drive the checker: a depth-first search of every schedule within
  * LFQ_CHECK_BOUND preemptions (default 2; 1 in sanitizer builds, where each hand-off costs
- * far more), then LFQ_CHECK_PCT seeded PCT schedules (default 500; 200 in sanitizer builds)
+ * far more), then LFQ_CHECK_PCT seeded PCT schedules (default 300; 100 in sanitizer builds)
  * of depth LFQ_CHECK_DEPTH (default 3) from seed LFQ_CHECK_SEED (default 1), then the stall
  * search (sched.h, SCHED_STALL) with LFQ_CHECK_STALL schedules per pair of places (default
- * 100; 30 in sanitizer builds).
+ * 50; 10 in sanitizer builds).
  */
 #ifndef LFQ_TESTS_CHECK_RUN_H
 #define LFQ_TESTS_CHECK_RUN_H
@@ -19,12 +19,12 @@
 
 #ifdef LFQ_CHECK_REDUCED
 #define CHECK_DEFAULT_BOUND 1
-#define CHECK_DEFAULT_PCT 200
-#define CHECK_DEFAULT_STALL 30
+#define CHECK_DEFAULT_PCT 100
+#define CHECK_DEFAULT_STALL 10
 #else
-#define CHECK_DEFAULT_STALL 100
+#define CHECK_DEFAULT_STALL 50
 #define CHECK_DEFAULT_BOUND 2
-#define CHECK_DEFAULT_PCT 500
+#define CHECK_DEFAULT_PCT 300
 #endif
 
 /* The stall search alone, `limit` schedules per set of places unless LFQ_CHECK_STALL says. */
