@@ -133,6 +133,9 @@ static inline uint64_t lfq__cell_skip_filled(const struct lfq_ring *r, uint64_t 
 	case LFQ_CELL_FULL:
 		return lfq__cell_next(r, q);
 	case LFQ_CELL_FREE:
+#ifdef LFQ_MUTANT_CELL_SKIP_PAST_FREE /* test-only mutant: FREE(q) taken as "q filled" */
+		return lfq__cell_next(r, q);
+#endif
 		return lfq__cell_next(r, q - r->lap);
 	default:
 		return q;
@@ -183,9 +186,12 @@ static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 			/* K2, after C2: a push that finds room only once the ring is closed fails.
 			 * One that read "open" here and fills t later can be linearized just before
 			 * the close: t was free then, and any pop that looks at t after the close
-			 * seals it first, which makes our CAS fail (design.md, "Close and drain"). */
+			 * seals it first, which makes our CAS fail (design.md, "Close and drain").
+			 */
+#ifndef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK /* test-only mutant: checked in push_one */
 			if (lfq__cell_closed(r))
 				return -EPIPE;
+#endif
 			/* C3: the old item, only so that the CAS can compare both words. */
 			LFQ_SCHED_POINT();
 			uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
@@ -257,6 +263,9 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed); /* C3 */
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_SEAL);
+#ifdef LFQ_MUTANT_CELL_NO_SEAL /* test-only mutant: closed and empty taken as drained */
+			return -EPIPE;
+#endif
 			/* C7: closed and drained, unless a push fills h first. */
 			LFQ_SCHED_POINT();
 			if (lfq__cell_cas_seq(c, &s, it, lfq__cell_seq(h, LFQ_CELL_SEALED)))
@@ -281,6 +290,10 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 
 static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
 {
+#ifdef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK
+	if (lfq__cell_closed(r))
+		return -EPIPE;
+#endif
 	/* C1 (the closed check is K2 in lfq__cell_put, once a free cell is found) */
 	LFQ_SCHED_POINT();
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
