@@ -8,7 +8,9 @@
 # Provides:
 #   LFQ_ROOT             absolute path of the project root (the directory above scripts/)
 #   LFQ_PACKAGES         the Debian packages a full test and benchmark run needs
-#   lfq_setup_packages   installs whichever of LFQ_PACKAGES are missing
+#   LFQ_BENCH_PEER_PACKAGES  the packages of the optional benchmark peers (scripts/bench only)
+#   lfq_setup_packages   installs whichever of LFQ_PACKAGES (and any package names given as
+#                        arguments) are missing
 #   lfq_configure        sets up or reconfigures a Meson build directory, idempotently
 
 set -euo pipefail
@@ -37,6 +39,18 @@ LFQ_PACKAGES=(
 	redis-server
 )
 
+# The optional benchmark peers (bench/peers/meson.build): scripts/bench installs them, and a
+# peer whose package cannot be installed is built without and listed as skipped. Not needed
+# by scripts/test (the test builds do not build the benchmarks).
+# shellcheck disable=SC2034 # used by scripts/bench
+LFQ_BENCH_PEER_PACKAGES=(
+	libdpdk-dev
+	libatomic-queue-dev
+	libconcurrentqueue-dev
+	libxenium-dev
+	libcds-dev
+)
+
 LFQ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Prints a progress line on stderr, so that stdout stays free for results.
@@ -51,10 +65,10 @@ lfq_package_installed()
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# Installs the packages of LFQ_PACKAGES that are not installed yet. When all are present it
-# only asks dpkg, so it is fast to call on every run. Installs as root directly, otherwise
-# through a password-less `sudo -n`; if neither is possible it prints the one command the user
-# should run and exits 1. Returns 1 if apt-get fails.
+# Installs the packages of LFQ_PACKAGES, and those named as arguments, that are not installed
+# yet. When all are present it only asks dpkg, so it is fast to call on every run. Installs
+# as root directly, otherwise through a password-less `sudo -n`; if neither is possible it
+# prints the one command the user should run and exits 1. Returns 1 if apt-get fails.
 lfq_setup_packages()
 {
 	local pkg
@@ -66,7 +80,7 @@ lfq_setup_packages()
 		return 0
 	fi
 
-	for pkg in "${LFQ_PACKAGES[@]}"; do
+	for pkg in "${LFQ_PACKAGES[@]}" "$@"; do
 		if ! lfq_package_installed "$pkg"; then
 			missing+=("$pkg")
 		fi
