@@ -9,8 +9,8 @@
 #   LFQ_ROOT             absolute path of the project root (the directory above scripts/)
 #   LFQ_PACKAGES         the Debian packages a full test and benchmark run needs
 #   LFQ_BENCH_PEER_PACKAGES  the packages of the optional benchmark peers (scripts/bench only)
-#   lfq_setup_packages   installs whichever of LFQ_PACKAGES (and any package names given as
-#                        arguments) are missing
+#   lfq_setup_packages   installs whichever of LFQ_PACKAGES are missing
+#   lfq_install_missing  installs whichever of the packages named as arguments are missing
 #   lfq_configure        sets up or reconfigures a Meson build directory, idempotently
 
 set -euo pipefail
@@ -65,11 +65,13 @@ lfq_package_installed()
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# Installs the packages of LFQ_PACKAGES, and those named as arguments, that are not installed
-# yet. When all are present it only asks dpkg, so it is fast to call on every run. Installs
-# as root directly, otherwise through a password-less `sudo -n`; if neither is possible it
-# prints the one command the user should run and exits 1. Returns 1 if apt-get fails.
-lfq_setup_packages()
+# lfq_install_missing PACKAGE...
+#
+# Installs the packages named that are not installed yet. When all are present it only asks
+# dpkg, so it is fast to call on every run. Installs as root directly, otherwise through a
+# password-less `sudo -n`; if neither is possible it prints the one command the user should
+# run and exits 1. Returns 1 if apt-get fails.
+lfq_install_missing()
 {
 	local pkg
 	local -a missing=()
@@ -80,7 +82,7 @@ lfq_setup_packages()
 		return 0
 	fi
 
-	for pkg in "${LFQ_PACKAGES[@]}" "$@"; do
+	for pkg in "$@"; do
 		if ! lfq_package_installed "$pkg"; then
 			missing+=("$pkg")
 		fi
@@ -110,6 +112,12 @@ lfq_setup_packages()
 		return 1
 	fi
 	return 0
+}
+
+# Installs the packages of LFQ_PACKAGES that are not installed yet (see lfq_install_missing).
+lfq_setup_packages()
+{
+	lfq_install_missing "${LFQ_PACKAGES[@]}"
 }
 
 # lfq_configure DIR [meson args...]
