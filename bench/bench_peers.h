@@ -519,9 +519,10 @@ struct AqBSpsc : aq::Try<aq::B<true>> {
  * implicit sub-queue of its own). try_enqueue never allocates blocks, which bounds the
  * queue by the blocks the constructor preallocates: the (capacity, 0, kProducers)
  * constructor preallocates enough for at least `capacity` items with up to kProducers
- * producer threads (8, the most in the benchmark grid), so it holds at least the capacity
- * and, in blocks of 32 per producer, somewhat more. Bursts are try_enqueue_bulk (all or
- * nothing; on failure the items go one at a time) and try_dequeue_bulk.
+ * producer threads (8, the most in the benchmark grid): ceil(capacity / 32) + 15 blocks of
+ * 32 items. So it holds at least the capacity, and at small capacities far more (4: 512).
+ * Bursts are try_enqueue_bulk (all or nothing; on failure the items go one at a time) and
+ * try_dequeue_bulk.
  *
  * Not linearizable across producers: a pop takes from one producer's sub-queue, so an item
  * pushed after another producer's push returned may be popped first. Each producer's items
