@@ -31,16 +31,20 @@
 #include <lfq/pool.h>
 
 #include "histogram.h"
-#include "scq.h"
+#include "pool_slots.h"
 #include "waitq.h"
 
 /* Submit-counter shards: enough that a handful of producer threads never share one. */
 #define LFQ_POOL_SHARDS 32
 
 struct lfq__pool_shard {
-	/* Accepted submits of the threads mapped here, per priority (in-flight ones included,
-	 * see S1). */
+	/* Submits of the threads mapped here that took a slot, per priority: counted before the
+	 * job can run (S1) and taken back if the shutdown refused it (S2). For idle detection and
+	 * the queued gauges. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t submitted[LFQ_POOL_PRIORITIES_MAX];
+	/* Submits that returned 0, per priority: counted after the publish (S3), never taken
+	 * back. The public `submitted` counter, which must never go down. */
+	_Atomic uint64_t accepted[LFQ_POOL_PRIORITIES_MAX];
 };
 
 /* The pool's copy of a job: the public fields where struct lfq_job has them, the pool's own
@@ -98,11 +102,9 @@ struct lfq__pool_worker {
 };
 
 struct lfq_pool {
-	/* Indices of slots holding queued jobs, in FIFO order; its tail carries the closed bit
-	 * (set by shutdown: from then on every submit fails). */
-	struct lfq__scq aq[LFQ_POOL_PRIORITIES_MAX];
-	/* Indices of free slots; exactly `capacity` of them at creation. */
-	struct lfq__scq fq;
+	/* Indices of free slots and, per level, of slots holding queued jobs, in FIFO order;
+	 * shutdown closes the ready rings (from then on every submit fails). pool_slots.h. */
+	struct lfq__slotq q;
 
 	/* Read-only after create. */
 	LFQ_CACHE_ALIGNED struct lfq__task *slots; /* slot i belongs to whoever holds index i */
@@ -126,7 +128,6 @@ struct lfq_pool {
 	bool metrics;
 	char name[12];
 	struct lfq__pool_worker *workers;
-	void *entries; /* both rings' entry arrays, one allocation */
 
 	/* Sleeping workers (woken by submits), submit_wait callers (woken by workers freeing
 	 * slots), wait_idle callers (woken by workers that find the queue empty) and shutdown
@@ -147,6 +148,7 @@ struct lfq_pool {
 };
 
 _Static_assert(sizeof(struct lfq__task) == sizeof(struct lfq_job), "a task is a job");
+_Static_assert(LFQ_SLOTQ_LEVELS_MAX >= LFQ_POOL_PRIORITIES_MAX, "a ready ring per level");
 _Static_assert(offsetof(struct lfq__task, deadline_ns) == offsetof(struct lfq_job, deadline_ns),
 	       "same layout");
 _Static_assert(offsetof(struct lfq__task, max_attempts) == offsetof(struct lfq_job, max_attempts),
@@ -157,11 +159,26 @@ _Static_assert(offsetof(struct lfq__task, priority) == offsetof(struct lfq_job, 
 /* A snapshot of every counter (pool.c). */
 struct lfq__pool_totals {
 	uint64_t started, completed, failed, exhausted, expired, expired_after_run, retried,
-		cancelled, delayed, submitted;
+		cancelled, delayed;
+	uint64_t attempted; /* the shards' `submitted` (S1 - S2): compared with finished for idle */
+	uint64_t submitted; /* max(accepted, finished): public, monotonic, >= finished */
 	uint64_t submitted_by[LFQ_POOL_PRIORITIES_MAX], taken_by[LFQ_POOL_PRIORITIES_MAX];
 };
 void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 			   struct lfq_pool_worker_stats *per_worker, size_t n);
+
+/* The sizes create allocates, computed in 64 bits and checked against size_max (SIZE_MAX in
+ * create; a test passes UINT32_MAX to check a 32-bit target's limits). 0, -EINVAL for a
+ * value out of the public limits, or -ENOMEM if a size does not fit in size_max. */
+struct lfq__pool_layout {
+	unsigned order;		/* index rings of 2^order slots */
+	uint64_t ring_bytes;	/* one index ring's entries */
+	uint64_t entries_bytes; /* every ring's entries (levels + the free ring), whole lines */
+	uint64_t slots_bytes;	/* the job slots, whole lines */
+	uint64_t workers_bytes; /* the worker structs, whole lines */
+};
+int lfq__pool_layout(size_t capacity, unsigned levels, unsigned nworkers, uint64_t size_max,
+		     struct lfq__pool_layout *out);
 
 /* Timer heap and backoff (pool_timer.c). */
 /* Pushes a timer; returns false if memory ran out (nothing changed). */

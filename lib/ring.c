@@ -1,133 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lfq_ring: SCQ's queue of pointers. Two index rings over one data array:
+ * lfq_ring's public calls: argument checks, wake-ups and the blocking calls, over the
+ * lock-free operations of the backend the build selected (ring_internal.h).
  *
- *     push(x):  i = fq.dequeue() (none: full);  data[i] = x;  aq.enqueue(i)
- *     pop():    i = aq.dequeue() (none: empty); x = data[i];  fq.enqueue(i)
+ * Every call checks its pointers in every build (one predictable branch): NULL gives -EINVAL,
+ * or a neutral answer for the calls that cannot fail.
  *
- * The data array needs no atomics: slot i belongs to whoever holds index i, and the index
- * rings hand an index from one owner to the next with release/acquire pairs:
- *   data[i] = x  (push) happens-before  x = data[i]  (pop):  E4 on aq pairs with D3 on aq;
- *   x = data[i]  (pop)  happens-before  data[i] = y  (next push of slot i): E4 on fq pairs
- *   with D3 on fq.
- * The memory-order labels (E1..E5, D1..D7, C1) are defined in scq.h, W1..W4 and N1..N2 in
- * waitq.h. Close (K1) sets the closed bit of aq's tail: every later enqueue ticket fails,
- * and pops then drain aq up to the tail value they read (lfq__scq_drain).
- *
- * K1  close: fetch_or aq.tail     seq_cst (as E1; then both waitqs are notified)
- * K2  closed check: load aq.tail  seq_cst (as D6)
+ * Wake-ups: a push that returned 0 notifies not_empty, a pop not_full (N1 in waitq.h). The
+ * Dekker pair with the waiter (W1/W2) needs the operation's linearizing RMW to be seq_cst;
+ * both backends' are (C4/C5 in ring_cells.c, E4/D4 in scq.h).
  */
-#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <lfq/ring.h>
 
 #include "ring_internal.h"
-
-/* Smallest order with 2^order >= capacity. */
-static unsigned order_for(size_t capacity)
-{
-	unsigned order = 0;
-
-	while (((size_t)1 << order) < capacity)
-		order++;
-	return order;
-}
-
-static uint64_t round_up(uint64_t n, uint64_t align)
-{
-	return (n + align - 1) / align * align;
-}
 
 int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 {
 	if (!ring || capacity == 0 || capacity > LFQ_RING_CAPACITY_MAX ||
 	    (flags & ~LFQ_RING_FLAGS_NONE))
 		return -EINVAL;
-
-	const unsigned order = order_for(capacity);
-	const size_t nentries = lfq__scq_entries(order);
-	/* Capacity <= 2^31 keeps every product below 2^37; check anyway for 32-bit size_t. */
-	const uint64_t head_bytes = round_up(sizeof(struct lfq_ring), LFQ_CACHE_LINE);
-	const uint64_t ring_bytes = (uint64_t)nentries * sizeof(_Atomic uint64_t);
-	const uint64_t data_bytes = (uint64_t)capacity * sizeof(void *);
-	/* aligned_alloc wants a multiple of the alignment. */
-	const uint64_t total = round_up(head_bytes + 2 * ring_bytes + data_bytes, LFQ_CACHE_LINE);
-
-	if (total > SIZE_MAX)
-		return -ENOMEM;
-	char *mem = aligned_alloc(LFQ_CACHE_LINE, (size_t)total);
-
-	if (!mem)
-		return -ENOMEM;
-	struct lfq_ring *r = (struct lfq_ring *)mem;
-
-	memset(r, 0, sizeof(*r));
-	_Atomic uint64_t *aq_entries = (_Atomic uint64_t *)(mem + head_bytes);
-	_Atomic uint64_t *fq_entries = (_Atomic uint64_t *)(mem + head_bytes + ring_bytes);
-
-	r->data = (void **)(mem + head_bytes + 2 * ring_bytes);
-	r->capacity = capacity;
-	lfq__scq_init(&r->aq, aq_entries, order, 0);
-	lfq__scq_init(&r->fq, fq_entries, order, capacity);
-	lfq__waitq_init(&r->not_empty);
-	lfq__waitq_init(&r->not_full);
-	*ring = r;
-	return 0;
+	return lfq__ring_create(ring, capacity);
 }
 
 void lfq_ring_destroy(struct lfq_ring *ring)
 {
-	free(ring);
-}
-
-/* K2: the closed bit of aq's tail, with the tail value it came with. */
-static inline uint64_t closed_tail(struct lfq_ring *ring)
-{
-	return atomic_load_explicit(&ring->aq.tail, memory_order_seq_cst);
-}
-
-int lfq__ring_push_one(struct lfq_ring *ring, void *item)
-{
-	const uint64_t i = lfq__scq_dequeue(&ring->fq, LFQ_TP_FQ_DEQ_TICKET);
-
-	if (i == LFQ_SCQ_EMPTY)
-		return (closed_tail(ring) & LFQ_SCQ_CLOSED) ? -EPIPE : -EAGAIN;
-	LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
-	ring->data[i] = item; /* ours alone: we hold index i */
-	if (!lfq__scq_enqueue(&ring->aq, i, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED)) {
-		/* Closed before our ticket: the item stays the caller's, the slot goes back. */
-		lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
-		return -EPIPE;
-	}
-	return 0;
-}
-
-int lfq__ring_pop_one(struct lfq_ring *ring, void **item)
-{
-	uint64_t i = lfq__scq_dequeue(&ring->aq, LFQ_TP_AQ_DEQ_TICKET);
-
-	if (i == LFQ_SCQ_EMPTY) {
-		const uint64_t t = closed_tail(ring);
-
-		if (!(t & LFQ_SCQ_CLOSED))
-			return -EAGAIN;
-		i = lfq__scq_drain(&ring->aq, t & ~LFQ_SCQ_CLOSED, LFQ_TP_AQ_DEQ_TICKET);
-		if (i == LFQ_SCQ_EMPTY)
-			return -EPIPE;
-	}
-	LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
-	*item = ring->data[i];
-	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
-	return 0;
+	if (ring)
+		lfq__ring_destroy(ring);
 }
 
 int lfq_ring_push(struct lfq_ring *ring, void *item)
 {
-	assert(ring);
+	if (!ring)
+		return -EINVAL;
 	const int rc = lfq__ring_push_one(ring, item);
 
 	if (rc == 0)
@@ -137,7 +44,8 @@ int lfq_ring_push(struct lfq_ring *ring, void *item)
 
 int lfq_ring_pop(struct lfq_ring *ring, void **item)
 {
-	assert(ring && item);
+	if (!ring || !item)
+		return -EINVAL;
 	const int rc = lfq__ring_pop_one(ring, item);
 
 	if (rc == 0)
@@ -145,77 +53,10 @@ int lfq_ring_pop(struct lfq_ring *ring, void **item)
 	return rc;
 }
 
-/* Bursts move up to this many items per ticket batch (indices live on the stack). */
-#define BURST_CHUNK 64
-
-/* Takes free slots and item tickets in batches: one FAA on each index ring per chunk
- * instead of one per item. */
-size_t lfq__ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
-{
-	uint64_t idx[BURST_CHUNK];
-	size_t k = 0;
-
-	while (k < n) {
-		const size_t want = n - k < BURST_CHUNK ? n - k : BURST_CHUNK;
-		const size_t got =
-			lfq__scq_dequeue_batch(&ring->fq, idx, want, LFQ_TP_FQ_DEQ_TICKET);
-
-		if (got == 0) {
-			/* The batch gives up on contention; the single path decides "full" (or
-			 * closed) with SCQ's own rules. */
-			if (lfq__ring_push_one(ring, items[k]) != 0)
-				break;
-			k++;
-			continue;
-		}
-		LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
-		for (size_t j = 0; j < got; j++)
-			ring->data[idx[j]] = items[k + j];
-		const size_t placed = lfq__scq_enqueue_batch(
-			&ring->aq, idx, got, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED);
-
-		k += placed;
-		if (placed < got) {
-			/* Closed: the rest stay the caller's, their slots go back. */
-			lfq__scq_enqueue_batch(&ring->fq, idx + placed, got - placed, false,
-					       LFQ_TP_NONE, LFQ_TP_NONE);
-			break;
-		}
-	}
-	return k;
-}
-
-/* Batched like lfq__ring_push_burst. */
-size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
-{
-	uint64_t idx[BURST_CHUNK];
-	size_t k = 0;
-
-	while (k < n) {
-		const size_t want = n - k < BURST_CHUNK ? n - k : BURST_CHUNK;
-		const size_t got =
-			lfq__scq_dequeue_batch(&ring->aq, idx, want, LFQ_TP_AQ_DEQ_TICKET);
-
-		if (got == 0) {
-			/* Empty, contended, or closed and draining: the single path decides. */
-			if (lfq__ring_pop_one(ring, &items[k]) != 0)
-				break;
-			k++;
-			continue;
-		}
-		LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
-		for (size_t j = 0; j < got; j++)
-			items[k + j] = ring->data[idx[j]];
-		lfq__scq_enqueue_batch(&ring->fq, idx, got, false, LFQ_TP_FQ_ENQ_TICKET,
-				       LFQ_TP_NONE);
-		k += got;
-	}
-	return k;
-}
-
 size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 {
-	assert(ring && (items || n == 0));
+	if (!ring || !items || n == 0)
+		return 0;
 	const size_t k = lfq__ring_push_burst(ring, items, n);
 
 	if (k)
@@ -225,7 +66,8 @@ size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 
 size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 {
-	assert(ring && (items || n == 0));
+	if (!ring || !items || n == 0)
+		return 0;
 	const size_t k = lfq__ring_pop_burst(ring, items, n);
 
 	if (k)
@@ -246,7 +88,8 @@ static int try_pop(void *ring, void *item)
 
 int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 {
-	assert(ring);
+	if (!ring)
+		return -EINVAL;
 	const int rc = lfq__waitq_wait(&ring->not_full, try_push, ring, item, timeout_ns);
 
 	if (rc == 0)
@@ -256,7 +99,8 @@ int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 
 int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 {
-	assert(ring && item);
+	if (!ring || !item)
+		return -EINVAL;
 	const int rc = lfq__waitq_wait(&ring->not_empty, try_pop, ring, item, timeout_ns);
 
 	if (rc == 0)
@@ -264,50 +108,28 @@ int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 	return rc;
 }
 
-void lfq__ring_finalize(struct lfq_ring *ring)
-{
-	/* K1: from here on every aq ticket carries the bit and its enqueue fails. */
-	atomic_fetch_or_explicit(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
-}
-
-void lfq__ring_reset(struct lfq_ring *ring)
-{
-	lfq__scq_reset(&ring->aq, 0);
-	lfq__scq_reset(&ring->fq, ring->capacity);
-}
-
 void lfq_ring_close(struct lfq_ring *ring)
 {
-	assert(ring);
+	if (!ring)
+		return;
 	lfq__ring_finalize(ring);
-	/* Waiters of both kinds re-check and see the close (W2 pairs with K1 as with E4). */
+	/* Waiters of both kinds re-check and see the close (W2 pairs with the seq_cst close as
+	 * with a publish). */
 	lfq__waitq_notify(&ring->not_empty, LFQ_WAITQ_ALL);
 	lfq__waitq_notify(&ring->not_full, LFQ_WAITQ_ALL);
 }
 
 bool lfq_ring_is_closed(const struct lfq_ring *ring)
 {
-	assert(ring);
-	return closed_tail((struct lfq_ring *)ring) & LFQ_SCQ_CLOSED;
+	return ring && lfq__ring_closed(ring);
 }
 
 size_t lfq_ring_capacity(const struct lfq_ring *ring)
 {
-	assert(ring);
-	return ring->capacity;
+	return ring ? ring->capacity : 0;
 }
 
 size_t lfq_ring_size(const struct lfq_ring *ring)
 {
-	assert(ring);
-	struct lfq_ring *r = (struct lfq_ring *)ring; /* atomic loads need non-const */
-	/* Counted from the free-index ring: its tickets are never inflated by pushes that
-	 * fail after close. Relaxed: a snapshot, clamped to [0, capacity]. When no operation
-	 * is in progress, tail - head is the number of free slots (see design.md, "size",
-	 * for the one exception). */
-	const uint64_t head = atomic_load_explicit(&r->fq.head, memory_order_relaxed);
-	const uint64_t tail = atomic_load_explicit(&r->fq.tail, memory_order_relaxed);
-	const uint64_t free_slots = tail <= head ? 0 : tail - head;
-
-	return free_slots >= ring->capacity ? 0 : ring->capacity - (size_t)free_slots;
+	return ring ? lfq__ring_size(ring) : 0;
 }

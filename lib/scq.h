@@ -333,16 +333,59 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
  * tail_seen is relaxed: a hint; SCQ's own checks (D1, D6, D7) decide, this only skips
  * hopeless tickets. head and tail are loaded seq_cst like every other ticket access.
  */
-static inline uint64_t lfq__scq_available(struct lfq__scq *q)
+static inline uint64_t lfq__scq_available_to(struct lfq__scq *q, uint64_t *end)
 {
 	const uint64_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
-	uint64_t tail = atomic_load_explicit(&q->tail_seen, memory_order_relaxed);
+	const uint64_t seen = atomic_load_explicit(&q->tail_seen, memory_order_relaxed);
+	uint64_t tail = seen;
 
 	if (head >= tail) {
 		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst) & ~LFQ_SCQ_CLOSED;
-		atomic_store_explicit(&q->tail_seen, tail, memory_order_relaxed);
+		if (tail != seen) /* an empty ring's pops then write nothing */
+			atomic_store_explicit(&q->tail_seen, tail, memory_order_relaxed);
 	}
+	*end = tail;
 	return head >= tail ? 0 : tail - head;
+}
+
+static inline uint64_t lfq__scq_available(struct lfq__scq *q)
+{
+	uint64_t end;
+
+	return lfq__scq_available_to(q, &end);
+}
+
+/*
+ * One pass over the tickets below end (a tail value read just before), for a dequeuer that
+ * found the threshold negative while tickets were outstanding. Like lfq__scq_drain, it takes
+ * at most end - head tickets in total, so it cannot livelock; unlike it, it waits briefly for
+ * an enqueuer holding a ticket (the ring is open) and catches tail up after a failed last
+ * ticket, as D6 does. An index found means the threshold was wrong: it is reset (E5).
+ */
+static inline uint64_t lfq__scq_sweep(struct lfq__scq *q, uint64_t end, int tp)
+{
+	for (;;) {
+		/* D2 (load form) */
+		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
+			return LFQ_SCQ_EMPTY;
+		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
+
+		LFQ_TEST_POINT(tp);
+		const uint64_t idx = lfq__scq_take(q, h, LFQ_SCQ_DEQ_SPINS);
+
+		if (idx != LFQ_SCQ_EMPTY) {
+			lfq__scq_reset_threshold(q);
+			return idx;
+		}
+		if (h + 1 >= end) {
+			const uint64_t t =
+				atomic_load_explicit(&q->tail, memory_order_seq_cst); /* D6 */
+
+			if (!(t & LFQ_SCQ_CLOSED) && t <= h + 1)
+				lfq__scq_catchup(q, t, h + 1);
+			return LFQ_SCQ_EMPTY;
+		}
+	}
 }
 
 /*
@@ -352,9 +395,17 @@ static inline uint64_t lfq__scq_available(struct lfq__scq *q)
  */
 static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 {
-	/* D1: a negative threshold means empty (see design.md for why seq_cst). */
-	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
-		return LFQ_SCQ_EMPTY;
+	/* D1: a negative threshold means empty (see design.md for why seq_cst)... */
+	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0) {
+		/* ...unless tickets are outstanding. Dequeuers whose failed tickets predate an
+		 * enqueue can decrement after that enqueue's reset (E5 before a late D7): enough
+		 * of them drive the threshold negative with an index inside, and no enqueue may
+		 * come to reset it (the threshold wedge). A negative threshold with head < tail
+		 * is therefore checked by one bounded sweep (D0 reads tail). */
+		uint64_t end;
+
+		return lfq__scq_available_to(q, &end) ? lfq__scq_sweep(q, end, tp) : LFQ_SCQ_EMPTY;
+	}
 	if (lfq__scq_available(q) == 0) /* D0 */
 		return LFQ_SCQ_EMPTY;
 	for (;;) {
@@ -372,10 +423,12 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 		if ((t & ~LFQ_SCQ_CLOSED) <= h + 1) {
 			if (!(t & LFQ_SCQ_CLOSED)) /* a closed tail stays where it is */
 				lfq__scq_catchup(q, t, h + 1);
+			LFQ_TEST_POINT(LFQ_TP_SCQ_DEQ_FAILED);
 			/* D7 */
 			atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst);
 			return LFQ_SCQ_EMPTY;
 		}
+		LFQ_TEST_POINT(LFQ_TP_SCQ_DEQ_FAILED);
 		/* D7: spend one unit of the budget. */
 		if (atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst) <= 0)
 			return LFQ_SCQ_EMPTY;

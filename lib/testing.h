@@ -19,6 +19,16 @@ enum lfq__test_point {
 	LFQ_TP_AQ_DEQ_TICKET,  /* pop: took a ticket on the item ring, entry not yet read */
 	LFQ_TP_POP_HAVE_SLOT,  /* pop: owns a slot, item not yet read */
 	LFQ_TP_FQ_ENQ_TICKET,  /* pop: took a ticket on the free-index ring to give the slot back */
+	/* The cell ring (ring_cells.c). */
+	LFQ_TP_CELL_PUSH_READ, /* push: read a free cell, its CAS not yet done */
+	LFQ_TP_CELL_PUSH_DONE, /* push: filled a cell, tail hint not yet stored */
+	LFQ_TP_CELL_POP_READ,  /* pop: read a full cell and its item, its CAS not yet done */
+	LFQ_TP_CELL_POP_DONE,  /* pop: consumed a cell, head hint not yet stored */
+	LFQ_TP_CELL_POP_SEAL,  /* pop: found the closed ring empty, seal not yet done */
+	/* Any SCQ index ring (scq.h): a dequeue ticket failed, threshold not yet decremented. */
+	LFQ_TP_SCQ_DEQ_FAILED,
+	LFQ_TP_QUEUE_GROW, /* lfq_queue push: passed the segment limit, new segment not linked */
+	LFQ_TP_POOL_SUBMIT_COUNTED, /* pool submit: counted (S1), job not yet published */
 	LFQ_TP_COUNT
 };
 

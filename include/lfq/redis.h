@@ -4,22 +4,38 @@
  * lfq_redis: feeds an lfq_pool from a Redis stream through a consumer group, so that several
  * processes (on several machines) share one durable job queue. Built only when hiredis is
  * found (Meson feature `redis`); linked as liblfq_redis (dependency `lfq_redis_dep`).
+ * Needs Redis 6.2 or newer (XAUTOCLAIM, XPENDING IDLE, AUTH with a user name).
  *
  * A source reads entries with XREADGROUP (blocking with a timeout), turns each into a job
  * through a user callback and submits it to a local pool with lfq_pool_submit_wait, so that it
  * stops reading while the pool is full (backpressure). An entry is XACKed only after its job
  * succeeded, or after it was dead-lettered (XADDed to the dead-letter stream, then XACKed).
  * Workers hand finished entries back to the source thread through a lock-free lfq_ring; the
- * source acknowledges them in batches. Entries left pending by a consumer that died are
- * reclaimed with XAUTOCLAIM once they were idle for min_idle_ms. On connection loss the source
- * reconnects with capped exponential backoff; nothing is acknowledged that did not finish.
+ * source acknowledges them in batches. While a job waits or runs, the source renews its
+ * entry's lease (XCLAIM ... JUSTID every min_idle_ms / 3, which resets the entry's idle time
+ * without counting a delivery), so other consumers never reclaim live work. Entries left
+ * pending by a consumer that died are reclaimed with XAUTOCLAIM once they were idle for
+ * min_idle_ms; an entry delivered more than max_deliveries times (a poison entry, one that
+ * keeps killing its consumers) is dead-lettered instead of run again.
+ *
+ * Connection losses and transient server states (the error replies LOADING, BUSY,
+ * MASTERDOWN, TRYAGAIN, READONLY, CLUSTERDOWN, OOM, MISCONF, NOREPLICAS and "ERR max number
+ * of clients reached") are not errors: the source drops the connection, backs off (capped
+ * exponential, with jitter) and reconnects, as long as it takes; finished entries wait in
+ * memory and are acknowledged once the server takes commands again. Nothing is acknowledged
+ * that did not finish.
  *
  * Delivery is at least once: a job may run more than once (a consumer died after the job ran
- * but before its XACK, a job outlived min_idle_ms and was reclaimed elsewhere). Jobs must be
- * idempotent. See docs/scale-out.md.
+ * but before its XACK, the source could not renew a lease for min_idle_ms because the server
+ * was unreachable). Jobs must be idempotent, or deduplicated on a job id (see
+ * LFQ_REDIS_JOB_ID_FIELD). See docs/scale-out.md.
  *
  * The pool's on_dead hook must forward to lfq_redis_on_dead, or dead jobs are neither
  * dead-lettered nor acknowledged (they are then redelivered after min_idle_ms).
+ *
+ * TLS: used only when liblfq_redis was built against a hiredis with TLS support (hiredis 1.0
+ * or newer with hiredis_ssl; Debian 12's hiredis 0.14 has none). lfq_redis_tls_supported says
+ * which; without it a configuration that asks for TLS is refused with -ENOTSUP.
  *
  * Errors are negative errno values; nothing sets `errno`. The library never prints, never
  * exits and installs no signal handlers. hiredis writes to its sockets with write(2): a process
@@ -51,8 +67,19 @@ extern "C" {
 #define LFQ_REDIS_DEFAULT_INFLIGHT_BATCHES 4
 /** Largest max_inflight accepted. */
 #define LFQ_REDIS_INFLIGHT_MAX 65536
-/** Longest stream, group, consumer or host name accepted (bytes, without the NUL). */
+/** Longest stream, group, consumer, host or user name, or job id accepted (bytes, without
+ *  the NUL). */
 #define LFQ_REDIS_NAME_MAX 255
+/** Longest password accepted (bytes, without the NUL). */
+#define LFQ_REDIS_PASSWORD_MAX 1024
+/** Largest block_ms and reconnect_max_ms accepted: one hour. */
+#define LFQ_REDIS_TIMEOUT_MS_MAX 3600000
+/** max_deliveries used when the config says 0. */
+#define LFQ_REDIS_DEFAULT_MAX_DELIVERIES 16
+/** drain_timeout_ms used when the config says 0: 30 s. */
+#define LFQ_REDIS_DEFAULT_DRAIN_TIMEOUT_MS 30000
+/** The field lfq_redis_produce_job sets to the job id, and lfq_redis_job_id finds. */
+#define LFQ_REDIS_JOB_ID_FIELD "lfq_job_id"
 
 /** One field of a stream entry: binary-safe key and value (not NUL-terminated). */
 struct lfq_redis_field {
@@ -78,12 +105,31 @@ typedef int (*lfq_redis_decode_fn)(const char *id, const struct lfq_redis_field 
 				   size_t nfields, struct lfq_job *job, const char **reason,
 				   void *ctx);
 
+/**
+ * TLS settings (used only when lfq_redis_tls_supported() is true). Every field may be NULL;
+ * the server's certificate is always verified (against ca_file / ca_path, or the system's
+ * default CAs when both are NULL). cert_file and key_file (a client certificate) go together.
+ */
+struct lfq_redis_tls {
+	const char *ca_file;	 /**< PEM file of trusted CAs */
+	const char *ca_path;	 /**< directory of trusted CAs */
+	const char *cert_file;	 /**< client certificate (PEM) */
+	const char *key_file;	 /**< its private key (PEM) */
+	const char *server_name; /**< SNI server name; NULL: none sent */
+};
+
 /** How to build a source. Zero means the default for every field marked so. */
 struct lfq_redis_source_config {
 	/** Server address, an IPv4/IPv6 literal or host name; NULL: "127.0.0.1". */
 	const char *host;
 	/** Server port; 0: 6379. */
 	unsigned port;
+	/** ACL user name for AUTH (Redis 6+); NULL: the default user. Needs password. */
+	const char *user;
+	/** Password for AUTH after every connect; NULL: no AUTH. Copied; wiped at destroy. */
+	const char *password;
+	/** TLS settings; NULL: plain TCP. Non-NULL without TLS support: -ENOTSUP at create. */
+	const struct lfq_redis_tls *tls;
 	/** The stream to read (required). */
 	const char *stream;
 	/** The consumer group (required); created at the stream's start ("0") with MKSTREAM if
@@ -96,18 +142,30 @@ struct lfq_redis_source_config {
 	/** Entries per XREADGROUP / XAUTOCLAIM; 0: LFQ_REDIS_DEFAULT_BATCH. */
 	unsigned batch;
 	/** How long one XREADGROUP blocks when nothing is in flight; 0:
-	 *  LFQ_REDIS_DEFAULT_BLOCK_MS. Bounds how long lfq_redis_source_stop takes to be seen. */
+	 *  LFQ_REDIS_DEFAULT_BLOCK_MS; at most LFQ_REDIS_TIMEOUT_MS_MAX. Bounds how long
+	 *  lfq_redis_source_stop takes to be seen. */
 	unsigned block_ms;
 	/** Pending entries idle at least this long are reclaimed with XAUTOCLAIM (from any
-	 *  consumer of the group, this one included). Must exceed the longest time a job may
-	 *  wait and run, or live jobs are run twice. 0: LFQ_REDIS_DEFAULT_MIN_IDLE_MS. */
+	 *  consumer of the group, this one included). The leases of the entries this source
+	 *  holds are renewed every min_idle_ms / 3, so jobs may run longer than this; it only
+	 *  has to exceed the longest time the source thread may go without a round trip to the
+	 *  server (a server outage: see docs/scale-out.md). 0: LFQ_REDIS_DEFAULT_MIN_IDLE_MS. */
 	unsigned min_idle_ms;
+	/** An entry reclaimed with a delivery count (XPENDING) above this is dead-lettered
+	 *  (reason "poison") instead of run again. 0: LFQ_REDIS_DEFAULT_MAX_DELIVERIES. */
+	unsigned max_deliveries;
+	/** After a stop, how long the source keeps trying (with backoff) to acknowledge the
+	 *  entries whose jobs finished, while the server is unreachable or busy; entries still
+	 *  unacknowledged then stay pending (they are redelivered: duplicates).
+	 *  0: LFQ_REDIS_DEFAULT_DRAIN_TIMEOUT_MS. */
+	unsigned drain_timeout_ms;
 	/** Most entries read and not yet acknowledged by this source (the in-flight window,
 	 *  which bounds the duplicates a crash can cause); at least batch;
 	 *  0: LFQ_REDIS_DEFAULT_INFLIGHT_BATCHES * batch. At most LFQ_REDIS_INFLIGHT_MAX. */
 	unsigned max_inflight;
-	/** Longest backoff between reconnect attempts (they start at 10 ms and double);
-	 *  0: 2000 ms. */
+	/** Longest backoff between reconnect attempts (they start at 10 ms and double; each
+	 *  wait is drawn uniformly from [backoff / 2, backoff]); the backoff resets after a
+	 *  successful read. 0: 2000 ms; at most LFQ_REDIS_TIMEOUT_MS_MAX. */
 	unsigned reconnect_max_ms;
 	/** The pool jobs are submitted to (required). Its on_dead must call lfq_redis_on_dead. */
 	struct lfq_pool *pool;
@@ -117,7 +175,15 @@ struct lfq_redis_source_config {
 	 *  (acknowledged, dead-lettered, or given up because the pool shut down), with the
 	 *  job's arg: a place to free it. NULL: nothing is called. */
 	void (*release)(void *arg, void *ctx);
-	/** Passed to decode and release. */
+	/** Log hook, called on the source thread: connection lost (WARN, fields "command" and
+	 *  "error"), a connect attempt failed (WARN, "error"), a transient server state (WARN,
+	 *  "command" and "reply"), reconnected (INFO), credentials refused (ERROR, "reply"), a
+	 *  command refused for good (ERROR, "command" and "reply"), an entry dead-lettered as
+	 *  poison (WARN, "id" and "deliveries"). Fields are valid during the call only. NULL:
+	 *  nothing is logged. */
+	void (*log)(int level, const char *msg, const struct lfq_log_field *fields, size_t nfields,
+		    void *ctx);
+	/** Passed to decode, release and log. */
 	void *ctx;
 };
 
@@ -130,6 +196,9 @@ struct lfq_redis_source_stats {
 	uint64_t dead_letters; /**< entries XADDed to the dead-letter stream */
 	uint64_t malformed;    /**< of which rejected by decode */
 	uint64_t reconnects;   /**< successful reconnections after a connection loss */
+	uint64_t transient;    /**< transient error replies (LOADING, BUSY, ...) seen */
+	uint64_t poison;       /**< entries dead-lettered for too many deliveries */
+	uint64_t renewed;      /**< lease renewals (entries whose idle time XCLAIM reset) */
 };
 
 /** An opaque stream source. */
@@ -143,8 +212,12 @@ struct lfq_redis_source;
  *         -EINVAL if @p src or @p cfg is NULL, stream, group, consumer, dead_letter_stream,
  *                 pool or decode is missing, a name is empty or longer than
  *                 LFQ_REDIS_NAME_MAX, dead_letter_stream equals stream, port > 65535,
- *                 batch > LFQ_REDIS_BATCH_MAX, or max_inflight is below batch or above
- *                 LFQ_REDIS_INFLIGHT_MAX;
+ *                 batch > LFQ_REDIS_BATCH_MAX, max_inflight is below batch or above
+ *                 LFQ_REDIS_INFLIGHT_MAX, block_ms or reconnect_max_ms is above
+ *                 LFQ_REDIS_TIMEOUT_MS_MAX, user is set without password, or password is
+ *                 empty or longer than LFQ_REDIS_PASSWORD_MAX;
+ *         -ENOTSUP if tls is set and the library has no TLS support;
+ *         -EIO if the TLS settings could not be loaded (a certificate or key file);
  *         -ENOMEM if memory runs out.
  * Thread-safety: any thread.
  */
@@ -153,24 +226,33 @@ LFQ_API LFQ_NODISCARD int lfq_redis_source_create(struct lfq_redis_source **src,
 
 /**
  * Runs the source on the calling thread until lfq_redis_source_stop is called or the pool
- * shuts down. Connection losses are not errors: it reconnects with capped exponential
- * backoff, as long as it takes. Before returning it waits for the jobs it submitted to
- * finish and acknowledges them (while the server answers; entries it cannot acknowledge
- * stay pending and are redelivered after min_idle_ms).
+ * shuts down. Connection losses and transient server states (see the top of this file) are
+ * not errors: it reconnects with capped, jittered exponential backoff, as long as it takes.
+ * Before returning it waits for the jobs it submitted to finish and acknowledges them,
+ * retrying with backoff for up to drain_timeout_ms (entries it cannot acknowledge stay
+ * pending and are redelivered after min_idle_ms). If then nothing is pending for this
+ * consumer, it removes itself from the group (XGROUP DELCONSUMER). The stop request is
+ * cleared when run returns, so the source can be run again.
  * @return 0 after a stop;
  *         -ESHUTDOWN if the pool was shut down (entries not yet submitted stay pending);
- *         -EPROTO if the server answered a command with an unexpected error (for instance
- *                 the stream key holds another type); the source can be run again;
- *         -ENOMEM if memory for a dead letter or an XACK command ran out;
+ *         -EACCES if the server refused the credentials (wrong password or user, NOAUTH: a
+ *                 password is needed) or the ACL user may not run a command the source needs
+ *                 (NOPERM); returned at once, without retrying;
+ *         -EPROTO if the server answered a command with an error that retrying cannot fix
+ *                 (the stream or dead-letter key holds another type, a server older than
+ *                 6.2 without XAUTOCLAIM);
+ *         -ENOMEM if memory for a dead letter ran out;
  *         -EBUSY if the source is already running on another thread;
  *         -EINVAL if @p src is NULL.
+ *         After -EACCES, -EPROTO or -ENOMEM the source can be run again.
  * Thread-safety: one thread at a time per source; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_redis_source_run(struct lfq_redis_source *src);
 
 /**
  * Asks a running (or the next) lfq_redis_source_run to return; it notices within about
- * block_ms (or the current reconnect backoff), then drains its in-flight jobs.
+ * block_ms (or 10 ms while reconnecting), then drains its in-flight jobs. The request is
+ * cleared when that run returns.
  * Thread-safety: any thread, signal handlers included (one atomic store); wait-free.
  */
 LFQ_API void lfq_redis_source_stop(struct lfq_redis_source *src);
@@ -201,17 +283,67 @@ LFQ_API LFQ_NODISCARD int lfq_redis_source_stats(const struct lfq_redis_source *
 LFQ_API bool lfq_redis_on_dead(const struct lfq_job *job, int reason, unsigned attempts,
 			       int last_result);
 
+/**
+ * Finds the job id a producer set with lfq_redis_produce_job (the field
+ * LFQ_REDIS_JOB_ID_FIELD) among an entry's fields, for a decode callback: jobs that must not
+ * take effect twice record their job id (for instance `SET done:<id> 1 NX` in the same
+ * transaction as their effect) and skip ids already recorded. See docs/scale-out.md.
+ * @param len  out (may be NULL): the id's length.
+ * @return the id (not NUL-terminated, valid as long as @p fields), or NULL if the entry has
+ *         no job id field or @p fields is NULL.
+ * Thread-safety: any thread; wait-free.
+ */
+LFQ_API const char *lfq_redis_job_id(const struct lfq_redis_field *fields, size_t nfields,
+				     size_t *len);
+
+/**
+ * Says whether this liblfq_redis was built with TLS support (a hiredis with hiredis_ssl).
+ * Thread-safety: any thread; wait-free.
+ */
+LFQ_API bool lfq_redis_tls_supported(void);
+
 /** An opaque producer connection. */
 struct lfq_redis_producer;
 
+/** How to connect a producer. Zero means the default for every field marked so. */
+struct lfq_redis_producer_config {
+	const char *host;		 /**< NULL: "127.0.0.1" */
+	unsigned port;			 /**< 0: 6379 */
+	unsigned timeout_ms;		 /**< connect and command timeout; 0: 5000 */
+	const char *user;		 /**< ACL user for AUTH; NULL: default user */
+	const char *password;		 /**< NULL: no AUTH */
+	const struct lfq_redis_tls *tls; /**< NULL: plain TCP */
+};
+
 /**
- * Connects a producer.
+ * Connects a producer, authenticating if the config has a password.
+ * @param p    out: the producer; untouched on error.
+ * @param cfg  read during the call only (strings are copied).
+ * @return 0 on success;
+ *         -EINVAL if @p p or @p cfg is NULL, port > 65535, timeout_ms is above
+ *                 LFQ_REDIS_TIMEOUT_MS_MAX, a name is too long, user is set without
+ *                 password, or password is empty or too long (as for sources);
+ *         -EACCES if the server refused the credentials;
+ *         -ENOTSUP if tls is set and the library has no TLS support;
+ *         -EIO if the TLS settings could not be loaded;
+ *         -ECONNREFUSED if the server cannot be reached (or the TLS handshake failed);
+ *         -EAGAIN if the server answered AUTH with a transient state (see the top);
+ *         -ENOMEM if memory runs out.
+ * Thread-safety: any thread.
+ */
+LFQ_API LFQ_NODISCARD int lfq_redis_producer_connect(struct lfq_redis_producer **p,
+						     const struct lfq_redis_producer_config *cfg);
+
+/**
+ * Connects a producer without AUTH or TLS: lfq_redis_producer_connect with only host, port
+ * and timeout_ms set.
  * @param host        NULL: "127.0.0.1".
  * @param port        0: 6379.
  * @param timeout_ms  connect and command timeout; 0: 5000.
  * @return 0 on success;
- *         -EINVAL if @p p is NULL or @p port > 65535;
- *         -ECONNREFUSED (or another negated errno) if the server cannot be reached;
+ *         -EINVAL if @p p is NULL, @p host is empty or too long, @p port > 65535 or
+ *                 @p timeout_ms > LFQ_REDIS_TIMEOUT_MS_MAX;
+ *         -ECONNREFUSED if the server cannot be reached;
  *         -ENOMEM if memory runs out.
  * Thread-safety: any thread.
  */
@@ -230,13 +362,30 @@ LFQ_API void lfq_redis_producer_destroy(struct lfq_redis_producer *p);
  * @return 0 if the server added the entry;
  *         -EINVAL if an argument is NULL, @p nfields is 0 or above 1024;
  *         -ECONNRESET (or another negated errno) if the connection failed: the entry may
- *                 or may not have been added;
- *         -EPROTO if the server answered with an error.
+ *                 or may not have been added (a retry may add it twice: use a job id);
+ *         -EAGAIN if the server is in a transient state (LOADING, OOM, READONLY, ...; see
+ *                 the top): the entry was not added, try again later;
+ *         -EACCES if the server refused the credentials (NOAUTH, WRONGPASS, NOPERM);
+ *         -EPROTO if the server answered with another error (the key holds another type).
  * Thread-safety: one thread at a time per producer; may sleep (one round trip).
  */
 LFQ_API LFQ_NODISCARD int lfq_redis_produce(struct lfq_redis_producer *p, const char *stream,
 					    const struct lfq_redis_field *fields, size_t nfields,
 					    size_t maxlen, char *id, size_t id_len);
+
+/**
+ * lfq_redis_produce with a job id: adds the field LFQ_REDIS_JOB_ID_FIELD = @p job_id before
+ * @p fields, so that a retry after -ECONNRESET (which may add the entry twice) can be
+ * deduplicated by the consumers (lfq_redis_job_id).
+ * @return as lfq_redis_produce, and -EINVAL if @p job_id is NULL, empty or longer than
+ *         LFQ_REDIS_NAME_MAX, @p nfields is above 1023, or @p fields has a job id field.
+ * Thread-safety: one thread at a time per producer; may sleep (one round trip).
+ */
+LFQ_API LFQ_NODISCARD int lfq_redis_produce_job(struct lfq_redis_producer *p, const char *stream,
+						const char *job_id,
+						const struct lfq_redis_field *fields,
+						size_t nfields, size_t maxlen, char *id,
+						size_t id_len);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,10 @@
  * Progress: every non-waiting call (`push`, `pop`, `_burst`, `size`, `close`) is lock-free.
  * A thread stopped at any instruction inside any of them (preempted, page-faulting, stopped in
  * a debugger) never prevents other threads from completing theirs; at most the stopped
- * thread's own item is delayed. The ring is the SCQ algorithm (Nikolaev, DISC 2019): two rings
- * of indices over a data array, advanced with fetch-and-add and single-width CAS.
+ * thread's own item is delayed. Where the target has a 16-byte compare-and-swap (x86-64), a
+ * push is one such CAS on a cell and a pop one CAS on its sequence word, and a push that finds
+ * the ring full or a pop that finds it empty writes nothing; elsewhere the ring is the SCQ
+ * algorithm (Nikolaev, DISC 2019) with single-width atomics. docs/design.md has both.
  *
  * Blocking: only the `_wait` calls sleep (spin briefly, then a futex), always with a timeout.
  * The non-waiting calls make a wake-up system call only when some thread is asleep in a
@@ -25,7 +27,9 @@
  * from any number of threads at once, in any combination. `destroy` must not run
  * concurrently with any other call on the same ring.
  *
- * Errors are negative errno values; nothing sets `errno`.
+ * Errors are negative errno values; nothing sets `errno`. Every call checks its pointer
+ * arguments in every build: a NULL ring (or a NULL out-pointer) makes a fallible call return
+ * -EINVAL, a burst return 0, close do nothing, is_closed false, capacity and size 0.
  */
 #ifndef LFQ_RING_H
 #define LFQ_RING_H
@@ -74,7 +78,8 @@ LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
  * Appends one item (any value, NULL included).
  * @return 0 if the item was accepted;
  *         -EAGAIN if the ring is full (the item is still the caller's);
- *         -EPIPE if the ring is closed (the item is still the caller's).
+ *         -EPIPE if the ring is closed (the item is still the caller's);
+ *         -EINVAL if @p ring is NULL.
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
@@ -86,7 +91,8 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
  *         -EAGAIN if the ring is empty (and open);
  *         -EPIPE if the ring is closed and drained: no item whose push returned 0 is left
  *                for this or any later pop (an item already claimed by a concurrent pop is
- *                returned by that pop).
+ *                returned by that pop);
+ *         -EINVAL if @p ring or @p item is NULL.
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_pop(struct lfq_ring *ring, void **item);
@@ -115,7 +121,8 @@ LFQ_API size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
  *                    CLOCK_MONOTONIC (a few microseconds work). Signals do not cut it short.
  * @return 0 if the item was accepted;
  *         -ETIMEDOUT if the ring stayed full for the whole timeout (-EAGAIN if it was 0);
- *         -EPIPE if the ring is or becomes closed (waiters wake promptly).
+ *         -EPIPE if the ring is or becomes closed (waiters wake promptly);
+ *         -EINVAL if @p ring is NULL.
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns);
@@ -125,7 +132,8 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push_wait(struct lfq_ring *ring, void *item, 
  * @param timeout_ns  as for lfq_ring_push_wait.
  * @return 0 if an item was removed into @p item;
  *         -ETIMEDOUT if the ring stayed empty for the whole timeout (-EAGAIN if it was 0);
- *         -EPIPE if the ring is closed and drained (see lfq_ring_pop).
+ *         -EPIPE if the ring is closed and drained (see lfq_ring_pop);
+ *         -EINVAL if @p ring or @p item is NULL.
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns);
@@ -147,10 +155,11 @@ LFQ_API size_t lfq_ring_capacity(const struct lfq_ring *ring);
 /**
  * @return the number of items in the ring: a snapshot that may be stale by the time it
  *         returns while other threads push or pop, but never above the capacity. Exact
- *         when no push or pop is in progress, with one exception: after a thread was
- *         stalled inside a call while the others went a full lap around the ring, it can
- *         read low by the tickets they had to skip, until the next push passes them.
- * Thread-safety: any thread; wait-free.
+ *         when no push or pop is in progress (on the portable SCQ backend, with one
+ *         exception: after a thread was stalled inside a call while the others went a full
+ *         lap around the ring, it can read low by the tickets they had to skip, until the
+ *         next push passes them).
+ * Thread-safety: any thread; wait-free (at most capacity + 1 cell reads per hint).
  */
 LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
 

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lfq_ring, cell backend (layout and the lock-free operations, inline for the public calls
+ * in ring.c and lfq_queue's segments; ring_cells.c has the rest): a ring of 16-byte cells {seq,
+ * item} where every push and every pop is one double-width CAS on its cell, and head and tail are
+ * only hints.
+ *
+ * Positions. Position p = (lap number << bits) | index, index < capacity, so the cell of p is
+ * p & mask with no division for any capacity; next() steps to index + 1 or to the next lap.
+ * Positions only grow; 62 bits of them last centuries.
+ *
+ * Invariants (docs/design.md, "The cell ring", argues them):
+ *   I1  producers fill positions in order: position p is filled only after p - 1 was, and
+ *       consumers consume them in order; so the ring's contents are always the positions
+ *       [first unconsumed, first unfilled), at most `capacity` of them;
+ *   I2  tail <= first unfilled and head <= first unconsumed (hints are lower bounds: a hint
+ *       is only ever set to next(p) after p was filled / consumed);
+ *   I3  a cell changes only by a CAS on both of its words: FREE(p) -> FULL(p) (push),
+ *       FULL(p) -> FREE(p + lap) (pop), FREE(p) -> SEALED(p) (pop on a closed ring).
+ * A push linearizes at its successful CAS (C4), a pop at its (C5); "full" at the load (C2)
+ * that finds FULL(t - lap) in the cell of position t, "empty" at the load that finds FREE(h).
+ * Neither verdict writes anything shared. A thread stopped anywhere holds no position: the
+ * others see the cell either before or after its single CAS, and move on.
+ *
+ * Close: `closed` is set (K1); pushes check it first (K2) and fail. A pop that finds the
+ * first unfilled cell empty on a closed ring seals it (C7): pushes that checked `closed` just
+ * before close can then no longer fill it, so -EPIPE ("closed and drained") is final. A push
+ * that beat the seal to that cell has its item popped: the sealing pop's CAS fails, re-reads
+ * the cell and takes the item.
+ *
+ * Memory-order labels:
+ *   C1  push: load tail hint            acquire (pairs with C6: the positions below it are
+ *                                       filled, and their cells' states are visible)
+ *   C2  load cell seq                   acquire (pairs with C4/C5/C7 of the last writer)
+ *   C3  load cell item                  relaxed (only a CAS operand: C4/C5 compare it)
+ *   C4  push: CAS128 FREE(t) -> FULL(t) seq_cst (publishes the item and everything written
+ *                                       before it; pairs with C2 and C5 of the consumer;
+ *                                       seq_cst for the waitq's Dekker pair)
+ *   C5  pop:  CAS FULL(h) -> FREE       seq_cst (hands the cell to the next lap's producer;
+ *                                       its acquire half pairs with C4)
+ *   C6  store tail / head hint          release (pairs with C1/C8)
+ *   C7  pop:  CAS FREE(h) -> SEALED     seq_cst (pairs with C4 of a racing push)
+ *   C8  pop:  load head hint            acquire (as C1)
+ *   K1  close: store closed             seq_cst
+ *   K2  load closed                     seq_cst (with K1: a push that starts after close
+ *                                       returned fails; a pop that reads "open" after an
+ *                                       empty cell may answer -EAGAIN)
+ */
+#ifndef LFQ_RING_CELLS_H
+#define LFQ_RING_CELLS_H
+
+#include <assert.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "testing.h"
+#include "waitq.h"
+
+/*
+ * One cell serves positions p with (p & mask) == its index. seq = p << 2 | state:
+ *   LFQ_CELL_FREE    waiting for position p's item
+ *   LFQ_CELL_FULL    holds position p's item
+ *   LFQ_CELL_SEALED  position p will never be filled: the ring was closed and drained here
+ * Consuming p turns FULL(p) into FREE(p + lap). seq only grows: no ABA.
+ */
+#define LFQ_CELL_FREE 0u
+#define LFQ_CELL_FULL 1u
+#define LFQ_CELL_SEALED 2u
+
+struct lfq__cell {
+	_Alignas(16) _Atomic uint64_t seq;
+	_Atomic uint64_t item; /* a void *; only written together with seq (lfq__cas128) */
+};
+
+struct lfq_ring {
+	/* Read-only after create, but for `closed` (written once, by close). */
+	struct lfq__cell *cells; /* capacity cells */
+	uint64_t mask;		 /* lap - 1: position -> cell index */
+	uint64_t lap;		 /* 2^bits >= capacity: a position's step to its cell's next lap */
+	unsigned bits;
+	size_t capacity;
+	_Atomic uint32_t closed;
+	/* Producers' hint: a lower bound of the first unfilled position. */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t tail;
+	/* Consumers' hint: a lower bound of the first unconsumed position. */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t head;
+	/* Sleepers of pop_wait (woken by pushes) and of push_wait (woken by pops), each on a
+	 * line of its own: the fast paths only read them. */
+	LFQ_CACHE_ALIGNED struct lfq__waitq not_empty;
+	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
+	LFQ_CACHE_ALIGNED char pad_end;
+};
+
+static inline uint64_t lfq__cell_seq(uint64_t pos, unsigned state)
+{
+	return pos << 2 | state;
+}
+
+/* The position after p: the next cell, or index 0 of the next lap. */
+static inline uint64_t lfq__cell_next(const struct lfq_ring *r, uint64_t p)
+{
+	return (p & r->mask) + 1 < r->capacity ? p + 1 : (p | r->mask) + 1;
+}
+
+static inline struct lfq__cell *lfq__cell_at(const struct lfq_ring *r, uint64_t p)
+{
+	return &r->cells[p & r->mask];
+}
+
+static inline bool lfq__cell_closed(const struct lfq_ring *r)
+{
+	/* K2 */
+	return atomic_load_explicit(&((struct lfq_ring *)r)->closed, memory_order_seq_cst) != 0;
+}
+
+/*
+ * A cell on a later lap than the position we looked for (our hint was stale): where to look
+ * next, the position after the last one its state proves done. By I1, FULL(q) proves every
+ * position up to q filled; FREE(q) and FULL(q) prove q - lap filled and consumed, but not
+ * the positions between (they may still hold items); SEALED(q) proves everything below q
+ * filled and consumed, and q itself final.
+ */
+static inline uint64_t lfq__cell_skip_filled(const struct lfq_ring *r, uint64_t s)
+{
+	const uint64_t q = s >> 2;
+
+	switch (s & 3) {
+	case LFQ_CELL_FULL:
+		return lfq__cell_next(r, q);
+	case LFQ_CELL_FREE:
+		return lfq__cell_next(r, q - r->lap);
+	default:
+		return q;
+	}
+}
+
+static inline uint64_t lfq__cell_skip_consumed(const struct lfq_ring *r, uint64_t s)
+{
+	const uint64_t q = s >> 2;
+
+	return (s & 3) == LFQ_CELL_SEALED ? q : lfq__cell_next(r, q - r->lap);
+}
+
+/*
+ * Changes a cell's seq, keeping its item (pop and seal). On failure *s holds the current seq.
+ * On x86-64 a locked CMPXCHG of the seq half is atomic with respect to the CMPXCHG16B of a
+ * push on the whole cell (both are locked read-modify-writes of one line), and it is 2-3x
+ * cheaper; under ThreadSanitizer, which emulates 16-byte atomics with a lock of its own,
+ * every RMW of a cell must be 16 bytes wide to stay atomic, so the pair is swapped as one.
+ */
+static inline bool lfq__cell_cas_seq(struct lfq__cell *c, uint64_t *s, uint64_t item, uint64_t ns)
+{
+#ifdef LFQ_TSAN
+	return lfq__cas128(c, s, &item, ns, item);
+#else
+	(void)item;
+	return atomic_compare_exchange_strong_explicit(&c->seq, s, ns, memory_order_seq_cst,
+						       memory_order_acquire);
+#endif
+}
+
+/*
+ * Pushes one item, starting the search at position *tp (a lower bound of the first unfilled
+ * position). On success *tp is the position after the one filled.
+ */
+static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
+{
+	uint64_t t = *tp;
+
+	for (;;) {
+		struct lfq__cell *c = lfq__cell_at(r, t);
+		/* C2 */
+		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		const uint64_t want = lfq__cell_seq(t, LFQ_CELL_FREE);
+
+		if (s == want) {
+			/* C3: the old item, only so that the CAS can compare both words. */
+			uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
+
+			LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+			/* C4: fill position t. On failure s/old hold the cell's current words. */
+			if (lfq__cas128(c, &s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
+					(uint64_t)(uintptr_t)item)) {
+				LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
+				*tp = lfq__cell_next(r, t);
+				return 0;
+			}
+		}
+		if (s == lfq__cell_seq(t, LFQ_CELL_FULL)) {
+			t = lfq__cell_next(r, t); /* another producer filled t */
+		} else if (s == lfq__cell_seq(t, LFQ_CELL_SEALED)) {
+			return -EPIPE;
+		} else if (s < want) {
+			/* FULL(t - lap): the cell still holds the item of one lap ago while every
+			 * position below t is filled: `capacity` items are inside. */
+			return lfq__cell_closed(r) ? -EPIPE : -EAGAIN;
+		} else if (s != want) {
+			/* A later lap: t was stale. Jump past what the cell proves filled, or to
+			 * the current hint if that is further. C1. */
+			const uint64_t hint = atomic_load_explicit(&r->tail, memory_order_acquire);
+			const uint64_t skip = lfq__cell_skip_filled(r, s);
+
+			t = hint > skip ? hint : skip;
+		}
+	}
+}
+
+/* Pops one item, starting at position *hp (a lower bound of the first unconsumed one). */
+static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
+{
+	uint64_t h = *hp;
+
+	for (;;) {
+		struct lfq__cell *c = lfq__cell_at(r, h);
+		/* C2 */
+		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		const uint64_t want = lfq__cell_seq(h, LFQ_CELL_FULL);
+
+		if (s == want) {
+			/* C3: validated by the CAS, which compares it too. */
+			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed);
+
+			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
+			/* C5: consume position h; the cell now waits for h + lap. */
+			if (lfq__cell_cas_seq(c, &s, it,
+					      lfq__cell_seq(h + r->lap, LFQ_CELL_FREE))) {
+				LFQ_TEST_POINT(LFQ_TP_CELL_POP_DONE);
+				*item = (void *)(uintptr_t)it;
+				*hp = lfq__cell_next(r, h);
+				return 0;
+			}
+			continue; /* s changed: re-examine the fresh value on the next pass */
+		}
+		if (s == lfq__cell_seq(h, LFQ_CELL_FREE)) {
+			/* Position h is not filled and everything below it is consumed: empty. */
+			if (!lfq__cell_closed(r))
+				return -EAGAIN;
+			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed); /* C3 */
+
+			LFQ_TEST_POINT(LFQ_TP_CELL_POP_SEAL);
+			/* C7: closed and drained, unless a push fills h first. */
+			if (lfq__cell_cas_seq(c, &s, it, lfq__cell_seq(h, LFQ_CELL_SEALED)))
+				return -EPIPE;
+			continue;
+		}
+		if (s == lfq__cell_seq(h, LFQ_CELL_SEALED))
+			return -EPIPE;
+		if (s > want) {
+			/* A later lap: h was stale. C8. */
+			const uint64_t hint = atomic_load_explicit(&r->head, memory_order_acquire);
+			const uint64_t skip = lfq__cell_skip_consumed(r, s);
+
+			h = hint > skip ? hint : skip;
+			continue;
+		}
+		/* FULL or FREE of an earlier lap would contradict I2; re-read. */
+		assert(!"cell ring: cell behind the head hint");
+	}
+}
+
+static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
+{
+	if (lfq__cell_closed(r))
+		return -EPIPE;
+	/* C1 */
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+	const int rc = lfq__cell_put(r, &t, item);
+
+	if (rc == 0) /* C6 */
+		atomic_store_explicit(&r->tail, t, memory_order_release);
+	return rc;
+}
+
+static inline int lfq__ring_pop_one(struct lfq_ring *r, void **item)
+{
+	/* C8 */
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+	const int rc = lfq__cell_take(r, &h, item);
+
+	if (rc == 0) /* C6 */
+		atomic_store_explicit(&r->head, h, memory_order_release);
+	return rc;
+}
+
+static inline size_t lfq__ring_push_burst(struct lfq_ring *r, void *const *items, size_t n)
+{
+	if (n == 0 || lfq__cell_closed(r))
+		return 0;
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire); /* C1 */
+	size_t k = 0;
+
+	while (k < n && lfq__cell_put(r, &t, items[k]) == 0)
+		k++;
+	if (k) /* C6: once for the burst */
+		atomic_store_explicit(&r->tail, t, memory_order_release);
+	return k;
+}
+
+static inline size_t lfq__ring_pop_burst(struct lfq_ring *r, void **items, size_t n)
+{
+	if (n == 0)
+		return 0;
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire); /* C8 */
+	size_t k = 0;
+
+	while (k < n && lfq__cell_take(r, &h, &items[k]) == 0)
+		k++;
+	if (k) /* C6 */
+		atomic_store_explicit(&r->head, h, memory_order_release);
+	return k;
+}
+
+static inline void lfq__ring_finalize(struct lfq_ring *r)
+{
+	/* K1 */
+	atomic_store_explicit(&r->closed, 1, memory_order_seq_cst);
+}
+
+static inline bool lfq__ring_closed(const struct lfq_ring *r)
+{
+	return lfq__cell_closed(r);
+}
+
+#endif /* LFQ_RING_CELLS_H */

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cell backend of lfq_ring (lib/ring_cells.h), at its test points: pushes and pops that
+ * race with close and with the seal of the drained frontier, and hints left stale by a thread
+ * stopped between its CAS and its hint store.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <criterion/criterion.h>
+
+#include <lfq/ring.h>
+
+#include "ring_internal.h"
+#include "testing.h"
+
+#define ITEM(k) ((void *)(uintptr_t)(0xce110000u + (k)))
+
+/* One parked thread per point: a thread marked with park_at stops at its first hit. */
+static _Thread_local int park_at = -1;
+static sem_t at_point[LFQ_TP_COUNT], go[LFQ_TP_COUNT];
+
+static void hook(int point)
+{
+	if (point == park_at) {
+		park_at = -1;
+		sem_post(&at_point[point]);
+		while (sem_wait(&go[point]) != 0)
+			;
+	}
+}
+
+struct call {
+	struct lfq_ring *r;
+	int point;
+	void *item;
+	int rc;
+	pthread_t t;
+};
+
+static void *push_main(void *arg)
+{
+	struct call *c = arg;
+
+	park_at = c->point;
+	c->rc = lfq_ring_push(c->r, c->item);
+	return NULL;
+}
+
+static void *pop_main(void *arg)
+{
+	struct call *c = arg;
+
+	park_at = c->point;
+	c->rc = lfq_ring_pop(c->r, &c->item);
+	return NULL;
+}
+
+static void start(struct call *c, void *(*fn)(void *))
+{
+	cr_assert_eq(pthread_create(&c->t, NULL, fn, c), 0);
+	while (sem_wait(&at_point[c->point]) != 0)
+		;
+}
+
+static void release(struct call *c)
+{
+	sem_post(&go[c->point]);
+	pthread_join(c->t, NULL);
+}
+
+static void setup(void)
+{
+	for (int i = 0; i < LFQ_TP_COUNT; i++) {
+		sem_init(&at_point[i], 0, 0);
+		sem_init(&go[i], 0, 0);
+	}
+	atomic_store(&lfq__test_hook, hook);
+}
+
+static void teardown(void)
+{
+	atomic_store(&lfq__test_hook, NULL);
+	for (int i = 0; i < LFQ_TP_COUNT; i++) {
+		sem_destroy(&at_point[i]);
+		sem_destroy(&go[i]);
+	}
+}
+
+TestSuite(ring_cells, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A push that passed the closed check before close, and a pop that seals the empty ring:
+ * the seal wins, the push fails and keeps its item. */
+Test(ring_cells, push_racing_close_loses_to_the_seal)
+{
+	struct lfq_ring *r;
+	void *it;
+
+	cr_assert_eq(lfq_ring_create(&r, 4, 0), 0);
+	struct call push = {.r = r, .point = LFQ_TP_CELL_PUSH_READ, .item = ITEM(1)};
+
+	start(&push, push_main);
+	lfq_ring_close(r);
+	cr_assert_eq(lfq_ring_pop(r, &it), -EPIPE, "closed empty ring not reported drained");
+	release(&push);
+	cr_assert_eq(push.rc, -EPIPE, "a push filled a sealed cell");
+	cr_assert_eq(lfq_ring_pop(r, &it), -EPIPE);
+	cr_assert_eq(lfq_ring_size(r), 0);
+	lfq_ring_destroy(r);
+}
+
+/* The same race the other way round: the push fills the cell first, the sealing pop's CAS
+ * fails and it returns the item instead; only then is the ring drained. */
+Test(ring_cells, push_racing_close_that_wins_is_popped)
+{
+	struct lfq_ring *r;
+	void *it;
+
+	cr_assert_eq(lfq_ring_create(&r, 4, 0), 0);
+	struct call push = {.r = r, .point = LFQ_TP_CELL_PUSH_READ, .item = ITEM(2)};
+	struct call pop = {.r = r, .point = LFQ_TP_CELL_POP_SEAL};
+
+	start(&push, push_main);
+	lfq_ring_close(r);
+	start(&pop, pop_main);
+	release(&push);
+	cr_assert_eq(push.rc, 0);
+	release(&pop);
+	cr_assert_eq(pop.rc, 0, "the item of a push that beat the seal was lost");
+	cr_assert_eq(pop.item, ITEM(2));
+	cr_assert_eq(lfq_ring_pop(r, &it), -EPIPE);
+	lfq_ring_destroy(r);
+}
+
+/* A pop stopped just before sealing holds nothing: others still get -EPIPE, pushes -EPIPE. */
+Test(ring_cells, stopped_sealer_blocks_nobody)
+{
+	struct lfq_ring *r;
+	void *it;
+
+	cr_assert_eq(lfq_ring_create(&r, 3, 0), 0);
+	cr_assert_eq(lfq_ring_push(r, ITEM(3)), 0);
+	lfq_ring_close(r);
+	cr_assert_eq(lfq_ring_pop(r, &it), 0);
+	cr_assert_eq(it, ITEM(3));
+	struct call pop = {.r = r, .point = LFQ_TP_CELL_POP_SEAL};
+
+	start(&pop, pop_main);
+	cr_assert_eq(lfq_ring_push(r, ITEM(4)), -EPIPE);
+	cr_assert_eq(lfq_ring_pop(r, &it), -EPIPE);
+	release(&pop);
+	cr_assert_eq(pop.rc, -EPIPE);
+	lfq_ring_destroy(r);
+}
+
+/* Threads stopped between their CAS and their hint store, released after the others went
+ * several laps: their stale stores move the hints back. Size stays exact, the ring keeps
+ * working, and FIFO order holds. */
+Test(ring_cells, stale_hint_stores_cost_nothing_but_a_scan)
+{
+	struct lfq_ring *r;
+	void *it;
+	uintptr_t next_in = 100, next_out = 100;
+
+	cr_assert_eq(lfq_ring_create(&r, 5, 0), 0);
+	struct call push = {.r = r, .point = LFQ_TP_CELL_PUSH_DONE, .item = ITEM(0)};
+
+	start(&push, push_main);
+	struct call pop = {.r = r, .point = LFQ_TP_CELL_POP_DONE};
+
+	start(&pop, pop_main);
+	cr_assert_eq(pop.item, NULL); /* not returned yet */
+	for (int lap = 0; lap < 7; lap++) {
+		for (int i = 0; i < 5; i++)
+			cr_assert_eq(lfq_ring_push(r, (void *)next_in++), 0);
+		cr_assert_eq(lfq_ring_push(r, (void *)next_in), -EAGAIN);
+		cr_assert_eq(lfq_ring_size(r), 5);
+		for (int i = 0; i < 3; i++) {
+			cr_assert_eq(lfq_ring_pop(r, &it), 0);
+			cr_assert_eq(it, (void *)next_out++);
+		}
+		cr_assert_eq(lfq_ring_size(r), 2);
+		for (int i = 0; i < 2; i++) {
+			cr_assert_eq(lfq_ring_pop(r, &it), 0);
+			cr_assert_eq(it, (void *)next_out++);
+		}
+	}
+	cr_assert_eq(lfq_ring_push(r, (void *)next_in++), 0);
+	cr_assert_eq(lfq_ring_push(r, (void *)next_in++), 0);
+	release(&push);
+	release(&pop);
+	cr_assert_eq(push.rc, 0);
+	cr_assert_eq(pop.rc, 0);
+	cr_assert_eq(pop.item, ITEM(0), "the stopped pop consumed something else");
+	cr_assert_eq(lfq_ring_size(r), 2, "size not exact after stale hint stores");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(lfq_ring_pop(r, &it), 0);
+		cr_assert_eq(it, (void *)next_out++);
+	}
+	cr_assert_eq(lfq_ring_pop(r, &it), -EAGAIN);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(lfq_ring_push(r, (void *)next_in++), 0);
+	cr_assert_eq(lfq_ring_push(r, (void *)next_in), -EAGAIN, "capacity changed");
+	cr_assert_eq(lfq_ring_size(r), 5);
+	lfq_ring_destroy(r);
+}
