@@ -10,9 +10,13 @@ aggregate (or its single run when there are no aggregates), and
     (and latency percentiles, the tutorial's times beside the ideal);
   - writes RESULTS/results.csv (one row per benchmark and implementation) and
     RESULTS/summary.json (the same rows plus each program's machine context);
-  - renders plots with gnuplot into RESULTS/plots/*.png and *.svg, unless --no-plots.
+  - renders plots with gnuplot into RESULTS/plots/*.png and *.svg, unless --no-plots;
+  - from the freeze probe (bench_ring_freeze, freeze/stall/...), prints which rings stalled
+    while one thread was frozen and writes that table to RESULTS/freeze.md and freeze.csv;
+    with --fill-docs FILE, also puts it into FILE (docs/benchmarks.md) between the lines
+    <!-- freeze-table:begin --> and <!-- freeze-table:end -->.
 
-    bench/bench_report.py build/release/bench-results [--no-plots]
+    bench/bench_report.py build/release/bench-results [--no-plots] [--fill-docs FILE]
 
 Benchmark names are split on '/': <group>/<bench>/<impl>/<params...>, where the params are
 P<p>C<c> (producers, consumers), cap<n> (capacity), pin, W<w> (workers), C<n> or Q<n>
@@ -32,7 +36,10 @@ SUFFIXES = re.compile(r"/(iterations:\d+|process_time|manual_time|real_time|repe
 
 # Display order of implementations; others follow alphabetically.
 IMPL_ORDER = ["lfq", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
-              "vyukov", "ck", "boost", "tbb", "wfcq", "rculfq", "go"]
+              "vyukov", "ck", "ck_spsc", "ck_mpsc", "ck_spmc", "boost", "tbb", "dpdk",
+              "dpdk_rts", "dpdk_hts", "dpdk_spsc", "aq_b2", "aq_b", "aq_b2_blk", "aq_b_blk",
+              "aq_b2_spsc", "aq_b_spsc", "moodycamel", "xenium", "libcds", "wfcq", "rculfq",
+              "go"]
 
 
 def impl_key(name):
@@ -78,7 +85,9 @@ def parse(name):
 
 METRICS = ["items_per_second", "jobs_per_s", "p50_ns", "p99_ns", "p999_ns", "chunk_p50_us",
            "chunk_p99_us", "ideal_ms", "push_eagain_per_item", "pop_eagain_per_item",
-           "vol_csw_per_item", "threads_per_cpu", "stalled"]
+           "vol_csw_per_item", "threads_per_cpu", "stalled", "out_of_order_per_item",
+           "freezes", "stalled_producer", "stalled_consumer", "starved", "ops_per_window_p50",
+           "out_of_order"]
 
 
 def load(directory):
@@ -202,8 +211,12 @@ def case_sort_key(case):
 
 def print_tables(rows):
     by = lambda pred: [r for r in rows.values() if pred(r)]
-    table("ring: items/s, single-item calls unless burst32",
-          by(lambda r: r["group"] == "ring"), "items_per_second", fmt_rate)
+    ring = by(lambda r: r["group"] == "ring")
+    table("ring: items/s, single-item calls unless burst32", ring, "items_per_second",
+          fmt_rate)
+    if any(r.get("out_of_order_per_item") for r in ring):
+        print("  (aq_*: atomic_queue is not FIFO under preemption, not even per producer; "
+              "its runs count the order inversions, out_of_order_per_item in the CSV)")
     table("ring_wait (blocking calls): items/s",
           by(lambda r: r["group"] == "ring_wait" and r["bench"] == "throughput"),
           "items_per_second", fmt_rate)
@@ -294,13 +307,136 @@ def print_tutorial(rows):
 
 
 # ---------------------------------------------------------------------------------------------
+# The freeze probe (bench/bench_ring_freeze.cc)
+
+FREEZE_BEGIN = "<!-- freeze-table:begin -->"
+FREEZE_END = "<!-- freeze-table:end -->"
+FREEZE_FIELDS = ["impl", "capacity", "freezes", "stalled", "stalled_producer",
+                 "stalled_consumer", "starved", "ops_per_window_p50", "error"]
+
+
+def freeze_rows(rows):
+    """The freeze/stall rows, in display order (impl, then capacity)."""
+    out = [r for r in rows.values() if r["group"] == "freeze" and r["bench"] == "stall"]
+    return sorted(out, key=lambda r: (impl_key(r["impl"]), r["capacity"] or 0))
+
+
+def freeze_markdown(frows, ctx):
+    """The freeze table as Markdown: one row per ring, one column pair per capacity."""
+    caps = sorted({r["capacity"] for r in frows if r["capacity"] != ""})
+    impls = sorted({r["impl"] for r in frows}, key=impl_key)
+    cell = {(r["impl"], r["capacity"]): r for r in frows}
+    lines = []
+    head = "| ring |"
+    rule = "|---|"
+    for c in caps:
+        head += f" capacity {c}: stalled / freezes | (producer / consumer frozen) |"
+        rule += "---|---|"
+    head += " others' ops per window, median (capacity " + str(caps[-1] if caps else "") + ") |"
+    rule += "---|"
+    lines += [head, rule]
+    for impl in impls:
+        line = f"| `{impl}` |"
+        last = None
+        for c in caps:
+            r = cell.get((impl, c))
+            if r is None:
+                line += " | |"
+            elif r.get("error"):
+                line += " error | |"
+            else:
+                stalled = int(r.get("stalled", 0))
+                text = f"{stalled} / {int(r.get('freezes', 0))}"
+                if r.get("starved"):
+                    text += f" ({int(r['starved'])} undecided)"
+                line += f" {'**' + text + '**' if stalled else text} |"
+                line += f" {int(r.get('stalled_producer', 0))} / " \
+                        f"{int(r.get('stalled_consumer', 0))} |"
+                last = r
+        ops = last.get("ops_per_window_p50") if last else None
+        line += f" {fmt_rate(ops) if ops is not None else '-'} |"
+        lines.append(line)
+    machine = ""
+    if ctx:
+        machine = (f"{ctx.get('cpu_model')}, {ctx.get('cpus_allowed')} CPUs allowed, "
+                   f"{ctx.get('kernel', '').split(' #')[0]}, {ctx.get('date', '')}")
+    probe = ctx.get("freeze_probe", "") if ctx else ""
+    lines.append("")
+    lines.append(f"Generated by bench/bench_report.py from bench_ring_freeze ({probe}); "
+                 f"{machine}.")
+    return "\n".join(lines) + "\n"
+
+
+def print_freeze(frows):
+    caps = sorted({r["capacity"] for r in frows if r["capacity"] != ""})
+    impls = sorted({r["impl"] for r in frows}, key=impl_key)
+    cell = {(r["impl"], r["capacity"]): r for r in frows}
+    print()
+    print("freeze probe: windows in which no other thread completed a push or pop while one "
+          "thread was frozen (stalled / freezes; P = producer frozen, C = consumer frozen)")
+    print(f"{'ring':<14}" + "".join(f"{'capacity ' + str(c):>28}" for c in caps))
+    for impl in impls:
+        cells = []
+        for c in caps:
+            r = cell.get((impl, c))
+            if r is None:
+                cells.append("")
+            elif r.get("error"):
+                cells.append("error")
+            else:
+                t = (f"{int(r.get('stalled', 0))}/{int(r.get('freezes', 0))} "
+                     f"(P {int(r.get('stalled_producer', 0))}, "
+                     f"C {int(r.get('stalled_consumer', 0))})")
+                if r.get("starved"):
+                    t += f" +{int(r['starved'])}?"
+                cells.append(t)
+        print(f"{impl:<14}" + "".join(f"{c:>28}" for c in cells))
+    if any(r.get("starved") for r in frows):
+        print("  +N?: N freezes undecided, the others were not given a CPU (loaded machine)")
+
+
+def fill_docs(path, markdown):
+    """Replaces what is between the freeze-table markers in @path. @return True if done."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    begin, end = text.find(FREEZE_BEGIN), text.find(FREEZE_END)
+    if begin < 0 or end < begin:
+        print(f"bench_report: {path}: no {FREEZE_BEGIN} ... {FREEZE_END} markers",
+              file=sys.stderr)
+        return False
+    text = text[:begin + len(FREEZE_BEGIN)] + "\n" + markdown + text[end:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return True
+
+
+def write_freeze(frows, ctx, directory, docs):
+    """freeze.md and freeze.csv in @directory, and the table into @docs if given."""
+    md = freeze_markdown(frows, ctx)
+    with open(os.path.join(directory, "freeze.md"), "w", encoding="utf-8") as f:
+        f.write(md)
+    with open(os.path.join(directory, "freeze.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=FREEZE_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in frows:
+            w.writerow({k: (int(v) if isinstance(v, float) and v.is_integer() else v)
+                        for k, v in r.items()})
+    ok = True
+    if docs:
+        ok = fill_docs(docs, md)
+        if ok:
+            print(f"filled the freeze table in {docs}")
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------
 # CSV and JSON
 
 CSV_FIELDS = ["program", "group", "bench", "impl", "case", "job", "producers", "consumers",
               "workers", "capacity", "pinned", "items_per_second", "real_time_ms", "cv",
               "p50_ns", "p99_ns", "p999_ns", "chunk_p50_us", "chunk_p99_us", "ideal_ms",
-              "push_eagain_per_item", "pop_eagain_per_item", "threads_per_cpu", "repetitions",
-              "error", "name"]
+              "push_eagain_per_item", "pop_eagain_per_item", "out_of_order_per_item",
+              "threads_per_cpu", "repetitions", "error", "name"]
 
 
 def write_csv(rows, path):
@@ -317,7 +453,13 @@ def write_csv(rows, path):
 PALETTE = {"lfq": "#d62728", "lfq_ring": "#d62728", "lfq_queue": "#ff7f0e",
            "lfq_queue_lim": "#bcbd22", "lfq_nopin": "#ff9896", "mutex": "#1f77b4",
            "spin": "#17becf", "vyukov": "#2ca02c", "ck": "#9467bd", "boost": "#8c564b",
-           "tbb": "#e377c2", "wfcq": "#7f7f7f", "rculfq": "#393b79", "go": "#00add8"}
+           "tbb": "#e377c2", "wfcq": "#7f7f7f", "rculfq": "#393b79", "go": "#00add8",
+           "dpdk": "#8c6d31", "dpdk_rts": "#bd9e39", "dpdk_hts": "#e7ba52",
+           "dpdk_spsc": "#e7cb94", "aq_b2": "#637939", "aq_b": "#8ca252",
+           "aq_b2_blk": "#b5cf6b", "aq_b_blk": "#cedb9c", "aq_b2_spsc": "#31a354",
+           "aq_b_spsc": "#74c476", "moodycamel": "#843c39", "xenium": "#ad494a",
+           "libcds": "#d6616b", "ck_spsc": "#a55194", "ck_mpsc": "#ce6dbd",
+           "ck_spmc": "#de9ed6"}
 
 
 def color(impl):
@@ -502,6 +644,15 @@ def render_plots(rows, outdir):
 
 
 def main(argv):
+    argv = list(argv)
+    docs = None
+    if "--fill-docs" in argv:
+        i = argv.index("--fill-docs")
+        if i + 1 >= len(argv):
+            print("bench_report: --fill-docs wants a file", file=sys.stderr)
+            return 2
+        docs = argv[i + 1]
+        del argv[i:i + 2]
     args = [a for a in argv[1:] if not a.startswith("--")]
     if len(args) != 1:
         print(__doc__.strip(), file=sys.stderr)
@@ -520,6 +671,17 @@ def main(argv):
         print(f"peers found: {ctx.get('peers_found') or '(none)'}; skipped: "
               f"{ctx.get('peers_skipped') or '(none)'}")
     print_tables(rows)
+    frows = freeze_rows(rows)
+    status = 0
+    if frows:
+        print_freeze(frows)
+        fctx = contexts.get("freeze.json", ctx)
+        if not write_freeze(frows, fctx, directory, docs):
+            status = 1
+    elif docs:
+        print(f"bench_report: no freeze probe results in {directory}: {docs} not filled",
+              file=sys.stderr)
+        status = 1
     if errors:
         print()
         print("benchmarks that reported an error instead of a number:")
@@ -541,7 +703,7 @@ def main(argv):
             pngs = [p for p in written if p.endswith(".png")]
             print(f"wrote {len(written)} plots ({len(pngs)} PNG + SVG) in "
                   f"{os.path.join(directory, 'plots')}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 #   LFQ_ROOT             absolute path of the project root (the directory above scripts/)
 #   LFQ_TEST_PACKAGES    the Debian packages scripts/test needs
 #   LFQ_BENCH_PACKAGES   the Debian packages scripts/bench needs
+#   LFQ_BENCH_PEER_PACKAGES  the optional benchmark peers' packages, which scripts/bench
+#                        tries to install but can do without
 #   lfq_setup_packages   installs whichever of the given packages are missing, then disables
 #                        the system services that the installation enabled
 #   lfq_quiet_services   disables and stops the system services some packages ship
@@ -58,6 +60,18 @@ LFQ_BENCH_PACKAGES=(
 	libboost-dev
 	libtbb-dev
 	redis-server
+)
+
+# The optional benchmark peers of issue 11 (bench/peers/meson.build): scripts/bench installs
+# them too, but a peer whose package cannot be installed is built without and listed as
+# skipped, and the run goes on.
+# shellcheck disable=SC2034 # used by scripts/bench
+LFQ_BENCH_PEER_PACKAGES=(
+	libdpdk-dev
+	libatomic-queue-dev
+	libconcurrentqueue-dev
+	libxenium-dev
+	libcds-dev
 )
 
 # Where a running systemd keeps its state; a variable so that tests/test_common.sh can

@@ -103,9 +103,16 @@ hasnt "prometheus" "no systemd, installed before"
 run yes meson prometheus
 [ -s "$tmp/log" ] && fail "all installed: expected no command, got: $(tr '\n' ';' <"$tmp/log")"
 
-lists=$(bash -c '. "$1"; echo "test: ${LFQ_TEST_PACKAGES[*]}"; echo "bench: ${LFQ_BENCH_PACKAGES[*]}"' sh "$common")
+lists=$(bash -c '. "$1"; echo "test: ${LFQ_TEST_PACKAGES[*]}"; echo "bench: ${LFQ_BENCH_PACKAGES[*]}"; echo "peers: ${LFQ_BENCH_PEER_PACKAGES[*]}"' sh "$common")
 test_list=$(sed -n 's/^test: //p' <<<"$lists")
 bench_list=$(sed -n 's/^bench: //p' <<<"$lists")
+peer_list=$(sed -n 's/^peers: //p' <<<"$lists")
+# The optional peers: scripts/bench tries them separately, so a missing one is skipped.
+for p in libdpdk-dev libatomic-queue-dev libconcurrentqueue-dev libxenium-dev libcds-dev; do
+	[[ " $test_list " == *" $p "* ]] && fail "scripts/test would install the benchmark peer $p"
+	[[ " $bench_list " == *" $p "* ]] && fail "$p is optional, not in LFQ_BENCH_PACKAGES"
+	[[ " $peer_list " == *" $p "* ]] || fail "scripts/bench would not try to install $p"
+done
 for p in golang-go libck-dev libboost-dev libtbb-dev libbenchmark-dev gnuplot-nox; do
 	[[ " $test_list " == *" $p "* ]] && fail "scripts/test would install the benchmark-only $p"
 	[[ " $bench_list " == *" $p "* ]] || fail "scripts/bench would not install $p"
