@@ -35,7 +35,7 @@ import sys
 SUFFIXES = re.compile(r"/(iterations:\d+|process_time|manual_time|real_time|repeats:\d+)")
 
 # Display order of implementations; others follow alphabetically.
-IMPL_ORDER = ["lfq", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
+IMPL_ORDER = ["lfq", "lfq_scq", "ringb", "ringb_spread", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
               "vyukov", "ck", "ck_spsc", "ck_mpsc", "ck_spmc", "boost", "tbb", "dpdk",
               "dpdk_rts", "dpdk_hts", "dpdk_spsc", "aq_b2", "aq_b", "aq_b2_blk", "aq_b_blk",
               "aq_b2_spsc", "aq_b_spsc", "moodycamel", "xenium", "libcds", "wfcq", "rculfq",
@@ -108,6 +108,10 @@ def load(directory):
             row = parse(b.get("run_name", b["name"]))
             if row is None:
                 continue
+            if fn.endswith("_scq.json") and row["impl"] == "lfq":
+                # The portable backend's build of the same program (scripts/bench, designs).
+                row["impl"] = "lfq_scq"
+                row["name"] = row["name"].replace("/lfq/", "/lfq_scq/", 1)
             key = row["name"]
             if b.get("error_occurred"):
                 row["error"] = b.get("error_message", "error")
@@ -395,19 +399,119 @@ def print_freeze(frows):
         print("  +N?: N freezes undecided, the others were not given a CPU (loaded machine)")
 
 
-def fill_docs(path, markdown):
-    """Replaces what is between the freeze-table markers in @path. @return True if done."""
+def fill_docs(path, markdown, begin_marker=FREEZE_BEGIN, end_marker=FREEZE_END):
+    """Replaces what is between two markers in @path. @return True if done."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    begin, end = text.find(FREEZE_BEGIN), text.find(FREEZE_END)
+    begin, end = text.find(begin_marker), text.find(end_marker)
     if begin < 0 or end < begin:
-        print(f"bench_report: {path}: no {FREEZE_BEGIN} ... {FREEZE_END} markers",
+        print(f"bench_report: {path}: no {begin_marker} ... {end_marker} markers",
               file=sys.stderr)
         return False
-    text = text[:begin + len(FREEZE_BEGIN)] + "\n" + markdown + text[end:]
+    text = text[:begin + len(begin_marker)] + "\n" + markdown + text[end:]
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return True
+
+
+# The ring tables of issue 11 (bench_ring and bench_ring_proto), for docs/benchmarks.md
+RING_BEGIN, RING_END = "<!-- ring-table:begin -->", "<!-- ring-table:end -->"
+DESIGNS_BEGIN, DESIGNS_END = "<!-- ring-designs:begin -->", "<!-- ring-designs:end -->"
+RING_SHAPES = ["P1C1", "P2C2", "P4C4", "P8C8"]
+RING_CAPS = [1024, 65536]
+
+
+def ring_cell(r):
+    if r is None:
+        return "—"
+    if r.get("error"):
+        return "error"
+    v = r.get("items_per_second")
+    if v is None:
+        return "—"
+    text = f"{v / 1e6:.1f}"
+    return text + " (stalled)" if r.get("stalled") else text
+
+
+def ring_grid(rows, group, mpmc, single):
+    """{impl: {column: row}} for the unpinned shapes x capacities, bursts, push+pop pair."""
+    grid = {}
+    for r in rows.values():
+        if r["group"] != group or r.get("pinned"):
+            continue
+        impl = r["impl"]
+        col = None
+        if r["bench"] == mpmc and r["capacity"] in RING_CAPS:
+            shape = f"P{r['producers']}C{r['consumers']}"
+            if shape in RING_SHAPES:
+                col = (shape, r["capacity"])
+        elif r["bench"] == mpmc + "_burst32" and r["capacity"] in RING_CAPS and \
+                r["producers"] == 1 and r["consumers"] == 1:
+            col = ("burst32", r["capacity"])
+        elif r["bench"] == single:
+            col = ("pair", 0)
+        if col:
+            grid.setdefault(impl, {})[col] = r
+    return grid
+
+
+def ring_markdown_of(grid, ctx, program, ratio_to):
+    cols = [(sh, c) for c in RING_CAPS for sh in RING_SHAPES] + \
+        [("burst32", c) for c in RING_CAPS] + [("pair", 0)]
+    head = "| ring | " + " | ".join(
+        f"{sh} {c // 1024}Ki" if sh != "pair" else "push+pop pair (ns)" for sh, c in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    impls = sorted(grid, key=impl_key)
+    for impl in impls:
+        cells = []
+        for col in cols:
+            r = grid[impl].get(col)
+            if col[0] == "pair":
+                cells.append("—" if r is None or r.get("error") else
+                             f"{r.get('real_time_ms', 0) * 1e6:.1f}")
+            else:
+                cells.append(ring_cell(r))
+        lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+    base = grid.get(ratio_to, {})
+    if "lfq" in grid and base:
+        cells = []
+        for col in cols:
+            a, b = grid["lfq"].get(col), base.get(col)
+            if col[0] == "pair":
+                ok = a and b and a.get("real_time_ms") and b.get("real_time_ms")
+                cells.append(f"{a['real_time_ms'] / b['real_time_ms']:.2f}" if ok else "—")
+            else:
+                ok = a and b and a.get("items_per_second") and b.get("items_per_second")
+                cells.append(f"{a['items_per_second'] / b['items_per_second']:.2f}" if ok else "—")
+        lines.append(f"| **lfq ÷ {ratio_to}** | " + " | ".join(cells) + " |")
+    lines.append("")
+    machine = (f"{ctx.get('cpu_model', '?')}, {ctx.get('cpus_allowed', '?')} CPUs allowed, "
+               f"{ctx.get('kernel', '').split(' #')[0]}") if ctx else "?"
+    date = ctx.get("date", "") if ctx else ""
+    lines.append(f"Generated by bench/bench_report.py from one `scripts/bench` run ({program}, "
+                 f"{date}; {machine}): M items/s, medians of the repetitions, threads unpinned; "
+                 "push+pop pair: one thread, nanoseconds per pair (lower is better); "
+                 "— = not run (a mode's shape limits, or a peer not built).")
+    return "\n".join(lines) + "\n"
+
+
+def write_ring_tables(rows, contexts, docs):
+    ok = True
+    ring = ring_grid(rows, "ring", "mpmc", "pushpop")
+    if ring:
+        md = ring_markdown_of(ring, contexts.get("ring.json", {}), "bench_ring", "vyukov")
+        print()
+        print(md)
+        if docs:
+            ok = fill_docs(docs, md, RING_BEGIN, RING_END) and ok
+    designs = ring_grid(rows, "ring_proto", "mpmc", "pushpop")
+    if designs:
+        md = ring_markdown_of(designs, contexts.get("designs.json", {}), "bench_ring_proto",
+                              "vyukov")
+        print(md)
+        if docs:
+            ok = fill_docs(docs, md, DESIGNS_BEGIN, DESIGNS_END) and ok
+    return ok
 
 
 def write_freeze(frows, ctx, directory, docs):
@@ -671,8 +775,10 @@ def main(argv):
         print(f"peers found: {ctx.get('peers_found') or '(none)'}; skipped: "
               f"{ctx.get('peers_skipped') or '(none)'}")
     print_tables(rows)
-    frows = freeze_rows(rows)
     status = 0
+    if not write_ring_tables(rows, contexts, docs):
+        status = 1
+    frows = freeze_rows(rows)
     if frows:
         print_freeze(frows)
         fctx = contexts.get("freeze.json", ctx)

@@ -129,7 +129,7 @@ struct Shape {
 };
 
 constexpr Shape kMpmcShapes[] = {{1, 1}, {2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}};
-constexpr size_t kCapacities[] = {64, 1024, 16384};
+constexpr size_t kCapacities[] = {64, 1024, 16384, 65536};
 
 template <class I>
 void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burst, bool pin)
