@@ -81,9 +81,14 @@ static void on_dead(const struct lfq_job *job, int reason, unsigned attempts, in
 static int retry_job(void *arg)
 {
 	const uintptr_t i = (uintptr_t)arg & 0xff, want = (uintptr_t)arg >> 8;
-	const int n = atomic_fetch_add(&runs[i], 1);
+	/* One run of job i at a time (its retries are sequential), so a load and a store do:
+	 * the time is recorded before the count moves, because the tests wait for the count
+	 * and then read the time (with fetch_add first, a test could read a time not yet
+	 * written: it failed that way under TSan, about 2 runs in 5). */
+	const int n = atomic_load(&runs[i]);
 
 	atomic_store(&run_time[i][n < 16 ? n : 15], atomic_load(&fake_now));
+	atomic_store(&runs[i], n + 1);
 	return want == 255 || (uintptr_t)n < want ? LFQ_JOB_RETRY : 0;
 }
 
