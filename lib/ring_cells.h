@@ -84,18 +84,19 @@ struct lfq__cell {
  * is then the region's header, which attach validates.
  */
 struct lfq_ring {
-	/* Read-only after create / init, but for `closed` (written once, by close). */
+	/* Read-only after create / init, but for `closed` (written once, by close). Exactly one
+	 * cache line, as before the header fields were added. */
 	_Atomic uint32_t magic; /* LFQ_RING_MAGIC, stored last by init (release) */
 	uint32_t version;	/* LFQ_RING_LAYOUT_VERSION */
-	uint64_t mask;		/* lap - 1: position -> cell index */
-	uint64_t lap;		/* 2^bits >= capacity: a position's step to its cell's next lap */
 	unsigned bits;
 	uint32_t shared; /* 1: laid out by lfq_ring_shared_init (destroy leaves it alone) */
+	uint64_t mask;	 /* lap - 1: position -> cell index */
+	uint64_t lap;	 /* 2^bits >= capacity: a position's step to its cell's next lap */
 	size_t capacity;
-	uint64_t cells_offset; /* LFQ_RING_CELLS_OFFSET, recorded for attach to check */
 	uint64_t bytes;	       /* lfq__cell_ring_bytes(capacity) */
-	uint64_t check;	       /* lfq__cell_ring_check of the fields above */
+	uint32_t cells_offset; /* LFQ_RING_CELLS_OFFSET, recorded for attach to check */
 	_Atomic uint32_t closed;
+	uint64_t check; /* lfq__cell_ring_check of the fields above but `closed` */
 	/* Producers' hint: a lower bound of the first unfilled position. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t tail;
 	/* Consumers' hint: a lower bound of the first unconsumed position. */
@@ -111,6 +112,7 @@ struct lfq_ring {
 /* Bump on any change of struct lfq_ring, struct lfq__cell or struct lfq__waitq. */
 #define LFQ_RING_LAYOUT_VERSION 1u
 /* Cells start on the first cache line after the header. */
+_Static_assert(offsetof(struct lfq_ring, tail) == LFQ_CACHE_LINE, "the header fills one line");
 #define LFQ_RING_CELLS_OFFSET                                                                      \
 	((sizeof(struct lfq_ring) + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE)
 
