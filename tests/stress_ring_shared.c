@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,10 +192,13 @@ static void spawn(struct run *run, unsigned slot)
 		cr_assert_lt(run->next_token, 65535);
 		s->tag = run->next_token++;
 	}
-	const pid_t pid = fork();
+	const pid_t parent = getpid(), pid = fork();
 
 	cr_assert(pid >= 0, "fork");
 	if (pid == 0) {
+		/* A failed assertion ends the supervisor: its workers must not outlive it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(2);
 		if (slot < PRODUCERS)
 			producer(run, slot, s->tag);
 		consumer(run, slot, s->tag);
@@ -222,6 +226,8 @@ static void resolve_hand(struct run *run, unsigned slot)
 					 memory_order_relaxed) != token)
 			record(run->b, it, token, NULL);
 	}
+	/* The slot's next consumer must not find this one's items. */
+	memset(hand, 0, sizeof(void *) * BURST);
 }
 
 /* Reaps one worker's exit (@p status of @p pid): a kill we made, or a producer retiring. */
@@ -265,10 +271,11 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Completed operations plus exits (the wind-down ends by exits, not operations). */
-static uint64_t progress(const struct run *run)
+/* Completed operations, plus exits if @p exits (the wind-down ends by exits, not operations;
+ * during the storm only operations count, as our kills cause exits whatever the ring does). */
+static uint64_t progress(const struct run *run, bool exits)
 {
-	uint64_t sum = run->exits;
+	uint64_t sum = exits ? run->exits : 0;
 
 	for (unsigned i = 0; i < WORKERS; i++)
 		sum += atomic_load_explicit(&run->b->ops[i], memory_order_relaxed);
@@ -281,9 +288,9 @@ struct watchdog {
 	int64_t since, window;
 };
 
-static void watch(struct watchdog *w, const struct run *run, const char *phase)
+static void watch(struct watchdog *w, const struct run *run, const char *phase, bool exits)
 {
-	const uint64_t p = progress(run);
+	const uint64_t p = progress(run, exits);
 	const int64_t t = now_ns();
 
 	if (p != w->seen) {
@@ -346,7 +353,7 @@ static void kill_storm(size_t capacity)
 			reaped(&run, vp, status, true);
 			spawn(&run, victim);
 		}
-		watch(&wd, &run, "kill storm");
+		watch(&wd, &run, "kill storm", false);
 	}
 	/* Wind down: producers stop, then consumers drain the ring and exit. */
 	atomic_store(&run.b->stop, 1);
@@ -366,7 +373,7 @@ static void kill_storm(size_t capacity)
 			if (!alive)
 				break;
 			usleep(1000);
-			watch(&wd, &run, phase ? "drain" : "producers' exit");
+			watch(&wd, &run, phase ? "drain" : "producers' exit", true);
 		}
 	}
 	/* The verdicts. */
