@@ -5,9 +5,11 @@
  * environment knobs, and the machine description written into the JSON "context".
  *
  * Adding an implementation: write an adapter struct like LfqRing below (same static
- * members), then add it to RingImpls. Every benchmark in bench_ring.cc is registered for
- * every adapter in that list. An adapter that also has the blocking calls (push_wait,
- * pop_wait, close, with lfq's meaning) can join WaitRingImpls, used by bench_ring_wait.cc.
+ * members, plus any of the optional traits of bench_impl_list.h), then add it to RingImpls
+ * (a peer: to its list in bench_peers.h). Every benchmark in bench_ring.cc is registered for
+ * every adapter in that list whose traits allow it. An adapter that also has the blocking
+ * calls (push_wait, pop_wait, close, with lfq's meaning) can join WaitRingImpls, used by
+ * bench_ring_wait.cc.
  */
 #ifndef LFQ_BENCH_COMMON_H
 #define LFQ_BENCH_COMMON_H
@@ -37,17 +39,8 @@
 
 #include "bench_config.h"
 
-/* The peers, each only if Meson found it (bench/peers/meson.build). */
-#if LFQ_BENCH_HAVE_CK
-#include "ck_ring_peer.h"
-#endif
-#if LFQ_BENCH_HAVE_BOOST
-#include <boost/lockfree/policies.hpp>
-#include <boost/lockfree/queue.hpp>
-#endif
-#if LFQ_BENCH_HAVE_TBB
-#include <tbb/concurrent_queue.h>
-#endif
+#include "bench_impl_list.h"
+#include "bench_peers.h"
 
 namespace lfqbench
 {
@@ -204,212 +197,6 @@ struct SpinRing {
 		return spin_ring_pop_burst(r, items, n);
 	}
 };
-
-/** A compile-time list of adapters; for_each_impl calls f(ImplTag<I>{}) for each. */
-template <class... Impls> struct ImplList {
-};
-template <class I> struct ImplTag {
-	using type = I;
-};
-template <class F, class... Impls> void for_each_impl(ImplList<Impls...>, F &&f)
-{
-	(f(ImplTag<Impls>{}), ...);
-}
-
-/** ImplList concatenation: Concat<ImplList<A...>, ImplList<B...>>::type. */
-template <class L1, class L2> struct Concat;
-template <class... A, class... B> struct Concat<ImplList<A...>, ImplList<B...>> {
-	using type = ImplList<A..., B...>;
-};
-
-/* ---------------------------------------------------------------------------------------- */
-/* Peers: the rings and bounded queues a user would pick instead of lfq, used the way their
- * documentation recommends (docs/benchmarks.md says how). Each is compiled only if found. */
-
-#if LFQ_BENCH_HAVE_CK
-/** Concurrency Kit's ck_ring in MPMC mode (through the C adapter in bench/peers/ck). */
-struct CkRing {
-	using ring_type = struct ck_ring_peer;
-	static constexpr const char *kName = "ck";
-
-	[[nodiscard]] static int create(ring_type **r, size_t capacity)
-	{
-		return ck_ring_peer_create(r, capacity);
-	}
-	static void destroy(ring_type *r)
-	{
-		ck_ring_peer_destroy(r);
-	}
-	[[nodiscard]] static int push(ring_type *r, void *item)
-	{
-		return ck_ring_peer_push(r, item);
-	}
-	[[nodiscard]] static int pop(ring_type *r, void **item)
-	{
-		return ck_ring_peer_pop(r, item);
-	}
-	static size_t push_burst(ring_type *r, void *const *items, size_t n)
-	{
-		return ck_ring_peer_push_burst(r, items, n);
-	}
-	static size_t pop_burst(ring_type *r, void **items, size_t n)
-	{
-		return ck_ring_peer_pop_burst(r, items, n);
-	}
-};
-#endif
-
-#if LFQ_BENCH_HAVE_BOOST
-/**
- * boost::lockfree::queue<void *> with fixed_sized<true>: all nodes are allocated by the
- * constructor (capacity of them) and push never allocates; bounded_push fails when they are
- * all in use, which is the bounded behaviour the other rings have. Boost's 16-bit node
- * indices limit it to 65534 items. No multi-item calls: the bursts loop.
- */
-struct BoostQueue {
-	using ring_type = boost::lockfree::queue<void *, boost::lockfree::fixed_sized<true>>;
-	static constexpr const char *kName = "boost";
-	static constexpr size_t kMaxCapacity = 65534;
-
-	[[nodiscard]] static int create(ring_type **r, size_t capacity)
-	{
-		if (capacity == 0 || capacity > kMaxCapacity)
-			return -EINVAL;
-		try {
-			*r = new ring_type(capacity);
-		} catch (...) {
-			return -ENOMEM;
-		}
-		return 0;
-	}
-	static void destroy(ring_type *r)
-	{
-		delete r;
-	}
-	[[nodiscard]] static int push(ring_type *r, void *item)
-	{
-		return r->bounded_push(item) ? 0 : -EAGAIN;
-	}
-	[[nodiscard]] static int pop(ring_type *r, void **item)
-	{
-		return r->pop(*item) ? 0 : -EAGAIN;
-	}
-	static size_t push_burst(ring_type *r, void *const *items, size_t n)
-	{
-		size_t i = 0;
-		while (i < n && r->bounded_push(items[i]))
-			i++;
-		return i;
-	}
-	static size_t pop_burst(ring_type *r, void **items, size_t n)
-	{
-		size_t i = 0;
-		while (i < n && r->pop(items[i]))
-			i++;
-		return i;
-	}
-};
-#endif
-
-#if LFQ_BENCH_HAVE_TBB
-/**
- * oneTBB's concurrent_bounded_queue<void *> with set_capacity(capacity). The non-blocking
- * calls are try_push / try_pop; the blocking ones (WaitRingImpls) are push / pop, which spin
- * briefly and then sleep. TBB has no close: its abort() wakes only the calls already
- * waiting, so close() pushes TBB's usual "poison pill", one sentinel after the last item;
- * a pop_wait that gets it pushes it back for the next consumer and returns -EPIPE. Only
- * an infinite timeout is supported (the benchmarks use no other).
- */
-struct TbbQueue {
-	using ring_type = tbb::concurrent_bounded_queue<void *>;
-	static constexpr const char *kName = "tbb";
-
-	[[nodiscard]] static int create(ring_type **r, size_t capacity)
-	{
-		try {
-			*r = new ring_type();
-			(*r)->set_capacity(static_cast<std::ptrdiff_t>(capacity));
-		} catch (...) {
-			return -ENOMEM;
-		}
-		return 0;
-	}
-	static void destroy(ring_type *r)
-	{
-		delete r;
-	}
-	[[nodiscard]] static int push(ring_type *r, void *item)
-	{
-		return r->try_push(item) ? 0 : -EAGAIN;
-	}
-	[[nodiscard]] static int pop(ring_type *r, void **item)
-	{
-		return r->try_pop(*item) ? 0 : -EAGAIN;
-	}
-	static size_t push_burst(ring_type *r, void *const *items, size_t n)
-	{
-		size_t i = 0;
-		while (i < n && r->try_push(items[i]))
-			i++;
-		return i;
-	}
-	static size_t pop_burst(ring_type *r, void **items, size_t n)
-	{
-		size_t i = 0;
-		while (i < n && r->try_pop(items[i]))
-			i++;
-		return i;
-	}
-	[[nodiscard]] static int push_wait(ring_type *r, void *item, int64_t)
-	{
-		r->push(item);
-		return 0;
-	}
-	[[nodiscard]] static int pop_wait(ring_type *r, void **item, int64_t)
-	{
-		r->pop(*item);
-		if (*item != sentinel())
-			return 0;
-		r->push(sentinel()); /* for the next consumer; there is room: we just popped */
-		return -EPIPE;
-	}
-	static void close(ring_type *r)
-	{
-		/* try_push with a limit, so that a broken run (no consumers left) cannot hang. */
-		const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-		while (!r->try_push(sentinel()) && std::chrono::steady_clock::now() < give_up)
-			sched_yield();
-	}
-
-    private:
-	static void *sentinel()
-	{
-		static char pill;
-		return &pill;
-	}
-};
-#endif
-
-#if LFQ_BENCH_HAVE_CK
-using CkList = ImplList<CkRing>;
-#else
-using CkList = ImplList<>;
-#endif
-#if LFQ_BENCH_HAVE_BOOST
-using BoostList = ImplList<BoostQueue>;
-#else
-using BoostList = ImplList<>;
-#endif
-#if LFQ_BENCH_HAVE_TBB
-using TbbList = ImplList<TbbQueue>;
-#else
-using TbbList = ImplList<>;
-#endif
-
-/** The peer rings that were found, in a fixed order. */
-using PeerRingImpls = Concat<Concat<CkList, BoostList>::type, TbbList>::type;
-/** The peers with blocking calls. */
-using PeerWaitRingImpls = TbbList;
 
 /** Every ring benchmark runs for each of these, in this order: lfq, the baselines, then the
  *  peers that were found at build time (bench_peers.h; missing ones are not in the list). */

@@ -8,11 +8,18 @@
  * Item encoding: value = (producer << kSeqBits) + seq + 1, never 0, so that 0 (NULL) serves
  * as the end-of-stream marker; seq counts a producer's items from 0. The last producer to
  * finish pushes one marker per consumer; in a FIFO every item is popped before any marker,
- * so once all markers are popped, every item has been.
+ * so once all markers are popped, every item has been. For an adapter that is FIFO only per
+ * producer (kFifoAcrossProducers = false, bench_impl_list.h) or not even that
+ * (kFifoPerProducer = false), markers may overtake items: its consumers stop once all
+ * markers are popped and the items they popped, added up, are all the items. For an adapter whose
+ * pop waits inside until it gets an item (kBlockingCalls), each consumer stops at the first marker
+ * it pops (there is one per consumer), since a pop after that might wait forever.
  *
  * Checks, each turning the run into an error rather than a number: every item pushed and
  * popped exactly (count and sum), no value from a producer that does not exist, each
- * producer's items seen in order by each consumer, and completion before a deadline.
+ * producer's items seen in order by each consumer (for kFifoPerProducer = false adapters
+ * the inversions are counted instead, MpmcResult::out_of_order), and completion before a
+ * deadline.
  *
  * Optional: single-item calls or bursts of up to kBurst; producers that push chunk_items
  * at a time and then sleep pause_ns (the "bursty" workload: the time each chunk took to push
@@ -76,6 +83,9 @@ struct MpmcResult {
 	 * was skipped with an error: upstream issues #1406 and #2206.) */
 	bool stalled = false;
 	uint64_t moved = 0;
+	/* Per-producer order inversions seen by the consumers: always 0 for adapters that keep
+	 * each producer's order (any inversion is an error), counted for the others. */
+	uint64_t out_of_order = 0;
 };
 
 /* Adapters may have thread_enter() / thread_exit(); detected here. */
@@ -122,6 +132,9 @@ struct Shared {
 	const MpmcParams *params;
 	std::atomic<unsigned> producers_done{0};
 	std::atomic<unsigned> markers_popped{0};
+	/* Items popped, as the consumers have reported them so far: only kept for adapters
+	 * that are not FIFO across producers (see done()). */
+	std::atomic<uint64_t> items_reported{0};
 	std::atomic<bool> abort{false};
 	MpmcClock::time_point deadline;
 	StartGate gate;
@@ -142,6 +155,26 @@ struct Shared {
 	bool all_markers_popped() const
 	{
 		return markers_popped.load(std::memory_order_relaxed) == params->consumers;
+	}
+	/* Whether a consumer that found the ring empty may stop. FIFO: once every marker is
+	 * popped, so is every item. Per-producer FIFO only: also every item must have been
+	 * popped; the consumer adds what it popped since its last report (@p unreported, reset
+	 * here) and checks the total. Every consumer reports on each empty pop, so the last
+	 * items popped are reported by their consumer as soon as it finds the queue empty. */
+	template <class I> bool done(uint64_t &unreported)
+	{
+		if (!all_markers_popped())
+			return false;
+		if constexpr (markers_come_last<I>()) {
+			return true;
+		} else {
+			/* Relaxed: a count; no data is published through it (see above). */
+			uint64_t total =
+				items_reported.fetch_add(unreported, std::memory_order_relaxed) +
+				unreported;
+			unreported = 0;
+			return total == params->total;
+		}
 	}
 };
 
@@ -201,6 +234,7 @@ template <class I>
 bool push_range_burst(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_t id,
 		      uint64_t seq, uint64_t end)
 {
+	static_assert(!BlockingCalls<I>::value, "an adapter with blocking calls has no bursts");
 	Retry retry;
 	void *items[kBurst];
 	while (seq < end) {
@@ -227,6 +261,18 @@ bool push_range_burst(typename I::ring_type *ring, Shared &sh, ProducerStats &st
 	return true;
 }
 
+/* Pushes items [seq, end) with single-item calls or bursts, as the run asks. */
+template <class I>
+bool push_some(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_t id,
+	       uint64_t seq, uint64_t end)
+{
+	if constexpr (!BlockingCalls<I>::value) {
+		if (sh.params->burst)
+			return push_range_burst<I>(ring, sh, st, id, seq, end);
+	}
+	return push_range<I>(ring, sh, st, id, seq, end);
+}
+
 template <class I>
 void produce(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_t id,
 	     uint64_t count)
@@ -236,14 +282,12 @@ void produce(typename I::ring_type *ring, Shared &sh, ProducerStats &st, uint64_
 	sh.gate.arrive_and_wait();
 	bool ok = true;
 	if (p.chunk_items == 0) {
-		ok = p.burst ? push_range_burst<I>(ring, sh, st, id, 0, count)
-			     : push_range<I>(ring, sh, st, id, 0, count);
+		ok = push_some<I>(ring, sh, st, id, 0, count);
 	} else {
 		for (uint64_t seq = 0; ok && seq < count; seq += p.chunk_items) {
 			const uint64_t end = std::min(count, seq + p.chunk_items);
 			const auto t0 = MpmcClock::now();
-			ok = p.burst ? push_range_burst<I>(ring, sh, st, id, seq, end)
-				     : push_range<I>(ring, sh, st, id, seq, end);
+			ok = push_some<I>(ring, sh, st, id, seq, end);
 			st.chunk_seconds.push_back(
 				std::chrono::duration<double>(MpmcClock::now() - t0).count());
 			if (end < count && p.pause_ns > 0) {
@@ -264,17 +308,24 @@ template <class I> void consume(typename I::ring_type *ring, Shared &sh, Consume
 	void *items[kBurst];
 	const bool burst = sh.params->burst;
 
+	uint64_t unreported = 0; /* items popped since the last Shared::done() */
+	bool got_marker = false;
+
 	thread_enter<I>();
 	sh.gate.arrive_and_wait();
 	for (;;) {
-		size_t n;
-		if (!burst)
-			n = I::pop(ring, &items[0]) == 0 ? 1 : 0;
-		else
-			n = I::pop_burst(ring, items, kBurst);
+		size_t n = 0;
+		if constexpr (!BlockingCalls<I>::value) {
+			if (burst)
+				n = I::pop_burst(ring, items, kBurst);
+			else
+				n = I::pop(ring, &items[0]) == 0 ? 1 : 0;
+		} else {
+			n = I::pop(ring, &items[0]) == 0 ? 1 : 0; /* waits for an item */
+		}
 		if (n == 0) {
 			st.eagain++;
-			if (sh.all_markers_popped())
+			if (sh.done<I>(unreported))
 				break;
 			if (retry.backoff() && sh.should_abort())
 				break;
@@ -282,13 +333,20 @@ template <class I> void consume(typename I::ring_type *ring, Shared &sh, Consume
 		}
 		retry.reset();
 		for (size_t i = 0; i < n; i++) {
-			if (items[i] == nullptr)
+			if (items[i] == nullptr) {
 				sh.markers_popped.fetch_add(1, std::memory_order_relaxed);
-			else
+				got_marker = true;
+			} else {
 				account(st, sh, items[i]);
+				unreported++;
+			}
 		}
-		if (sh.all_markers_popped())
+		if constexpr (BlockingCalls<I>::value) {
+			if (got_marker)
+				break;
+		} else if (markers_come_last<I>() && sh.all_markers_popped()) {
 			break;
+		}
 	}
 	st.end = MpmcClock::now();
 	thread_exit<I>();
@@ -301,6 +359,14 @@ template <class I> MpmcResult run_mpmc(const MpmcParams &p)
 {
 	using namespace detail;
 	MpmcResult res;
+	if (!supports_shape<I>(p.producers, p.consumers)) {
+		res.error = "more producers or consumers than this adapter's mode allows";
+		return res;
+	}
+	if (BlockingCalls<I>::value && p.burst) {
+		res.error = "an adapter with blocking calls has no bursts";
+		return res;
+	}
 	RingHandle<I> ring(p.capacity);
 	if (!ring.ok()) {
 		res.error = "create failed: " + std::to_string(ring.error());
@@ -358,6 +424,9 @@ template <class I> MpmcResult run_mpmc(const MpmcParams &p)
 		end = std::max(end, c.end);
 	}
 	res.seconds = std::chrono::duration<double>(end - start).count();
+	res.out_of_order = disorder;
+	if constexpr (!FifoPerProducer<I>::value)
+		disorder = 0; /* counted, not an error (see FifoPerProducer) */
 
 	char msg[256];
 	if (sh.abort.load(std::memory_order_relaxed) && bad == 0 && disorder == 0) {
@@ -427,7 +496,7 @@ template <class I>
 bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
 			std::vector<double> *chunks = nullptr)
 {
-	uint64_t push_eagain = 0, pop_eagain = 0;
+	uint64_t push_eagain = 0, pop_eagain = 0, out_of_order = 0;
 	double moved = 0;
 	bool stalled = false;
 
@@ -442,6 +511,7 @@ bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
 		moved += static_cast<double>(r.stalled ? r.moved : p.total);
 		push_eagain += r.push_eagain;
 		pop_eagain += r.pop_eagain;
+		out_of_order += r.out_of_order;
 		if (chunks)
 			chunks->insert(chunks->end(), r.chunk_seconds.begin(),
 				       r.chunk_seconds.end());
@@ -451,6 +521,8 @@ bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
 	state.counters["stalled"] = stalled ? 1 : 0;
 	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
 	state.counters["pop_eagain_per_item"] = static_cast<double>(pop_eagain) / items;
+	if constexpr (!FifoPerProducer<I>::value)
+		state.counters["out_of_order_per_item"] = static_cast<double>(out_of_order) / items;
 	state.counters["producers"] = p.producers;
 	state.counters["consumers"] = p.consumers;
 	state.counters["threads_per_cpu"] = threads_per_cpu(p.producers + p.consumers);

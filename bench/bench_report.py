@@ -10,9 +10,13 @@ aggregate (or its single run when there are no aggregates), and
     (and latency percentiles, the tutorial's times beside the ideal);
   - writes RESULTS/results.csv (one row per benchmark and implementation) and
     RESULTS/summary.json (the same rows plus each program's machine context);
-  - renders plots with gnuplot into RESULTS/plots/*.png and *.svg, unless --no-plots.
+  - renders plots with gnuplot into RESULTS/plots/*.png and *.svg, unless --no-plots;
+  - from the freeze probe (bench_ring_freeze, freeze/stall/...), prints which rings stalled
+    while one thread was frozen and writes that table to RESULTS/freeze.md and freeze.csv;
+    with --fill-docs FILE, also puts it into FILE (docs/benchmarks.md) between the lines
+    <!-- freeze-table:begin --> and <!-- freeze-table:end -->.
 
-    bench/bench_report.py build/release/bench-results [--no-plots]
+    bench/bench_report.py build/release/bench-results [--no-plots] [--fill-docs FILE]
 
 Benchmark names are split on '/': <group>/<bench>/<impl>/<params...>, where the params are
 P<p>C<c> (producers, consumers), cap<n> (capacity), pin, W<w> (workers), C<n> or Q<n>
@@ -31,8 +35,11 @@ import sys
 SUFFIXES = re.compile(r"/(iterations:\d+|process_time|manual_time|real_time|repeats:\d+)")
 
 # Display order of implementations; others follow alphabetically.
-IMPL_ORDER = ["lfq", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
-              "vyukov", "ck", "boost", "tbb", "wfcq", "rculfq", "go"]
+IMPL_ORDER = ["lfq", "lfq_scq", "ringb", "ringb_spread", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
+              "vyukov", "ck", "ck_spsc", "ck_mpsc", "ck_spmc", "boost", "tbb", "dpdk",
+              "dpdk_rts", "dpdk_hts", "dpdk_spsc", "aq_b2", "aq_b", "aq_b2_blk", "aq_b_blk",
+              "aq_b2_spsc", "aq_b_spsc", "moodycamel", "xenium", "libcds", "wfcq", "rculfq",
+              "go"]
 
 
 def impl_key(name):
@@ -78,7 +85,9 @@ def parse(name):
 
 METRICS = ["items_per_second", "jobs_per_s", "p50_ns", "p99_ns", "p999_ns", "chunk_p50_us",
            "chunk_p99_us", "ideal_ms", "push_eagain_per_item", "pop_eagain_per_item",
-           "vol_csw_per_item", "threads_per_cpu", "stalled"]
+           "vol_csw_per_item", "threads_per_cpu", "stalled", "out_of_order_per_item",
+           "freezes", "stalled_producer", "stalled_consumer", "starved", "ops_per_window_p50",
+           "out_of_order"]
 
 
 def load(directory):
@@ -99,6 +108,10 @@ def load(directory):
             row = parse(b.get("run_name", b["name"]))
             if row is None:
                 continue
+            if fn.endswith("_scq.json") and row["impl"] == "lfq":
+                # The portable backend's build of the same program (scripts/bench, designs).
+                row["impl"] = "lfq_scq"
+                row["name"] = row["name"].replace("/lfq/", "/lfq_scq/", 1)
             key = row["name"]
             if b.get("error_occurred"):
                 row["error"] = b.get("error_message", "error")
@@ -202,8 +215,12 @@ def case_sort_key(case):
 
 def print_tables(rows):
     by = lambda pred: [r for r in rows.values() if pred(r)]
-    table("ring: items/s, single-item calls unless burst32",
-          by(lambda r: r["group"] == "ring"), "items_per_second", fmt_rate)
+    ring = by(lambda r: r["group"] == "ring")
+    table("ring: items/s, single-item calls unless burst32", ring, "items_per_second",
+          fmt_rate)
+    if any(r.get("out_of_order_per_item") for r in ring):
+        print("  (aq_*: atomic_queue is not FIFO under preemption, not even per producer; "
+              "its runs count the order inversions, out_of_order_per_item in the CSV)")
     table("ring_wait (blocking calls): items/s",
           by(lambda r: r["group"] == "ring_wait" and r["bench"] == "throughput"),
           "items_per_second", fmt_rate)
@@ -294,13 +311,236 @@ def print_tutorial(rows):
 
 
 # ---------------------------------------------------------------------------------------------
+# The freeze probe (bench/bench_ring_freeze.cc)
+
+FREEZE_BEGIN = "<!-- freeze-table:begin -->"
+FREEZE_END = "<!-- freeze-table:end -->"
+FREEZE_FIELDS = ["impl", "capacity", "freezes", "stalled", "stalled_producer",
+                 "stalled_consumer", "starved", "ops_per_window_p50", "error"]
+
+
+def freeze_rows(rows):
+    """The freeze/stall rows, in display order (impl, then capacity)."""
+    out = [r for r in rows.values() if r["group"] == "freeze" and r["bench"] == "stall"]
+    return sorted(out, key=lambda r: (impl_key(r["impl"]), r["capacity"] or 0))
+
+
+def freeze_markdown(frows, ctx):
+    """The freeze table as Markdown: one row per ring, one column pair per capacity."""
+    caps = sorted({r["capacity"] for r in frows if r["capacity"] != ""})
+    impls = sorted({r["impl"] for r in frows}, key=impl_key)
+    cell = {(r["impl"], r["capacity"]): r for r in frows}
+    lines = []
+    head = "| ring |"
+    rule = "|---|"
+    for c in caps:
+        head += f" capacity {c}: stalled / freezes | (producer / consumer frozen) |"
+        rule += "---|---|"
+    head += " others' ops per window, median (capacity " + str(caps[-1] if caps else "") + ") |"
+    rule += "---|"
+    lines += [head, rule]
+    for impl in impls:
+        line = f"| `{impl}` |"
+        last = None
+        for c in caps:
+            r = cell.get((impl, c))
+            if r is None:
+                line += " | |"
+            elif r.get("error"):
+                line += " error | |"
+            else:
+                stalled = int(r.get("stalled", 0))
+                text = f"{stalled} / {int(r.get('freezes', 0))}"
+                if r.get("starved"):
+                    text += f" ({int(r['starved'])} undecided)"
+                line += f" {'**' + text + '**' if stalled else text} |"
+                line += f" {int(r.get('stalled_producer', 0))} / " \
+                        f"{int(r.get('stalled_consumer', 0))} |"
+                last = r
+        ops = last.get("ops_per_window_p50") if last else None
+        line += f" {fmt_rate(ops) if ops is not None else '-'} |"
+        lines.append(line)
+    machine = ""
+    if ctx:
+        machine = (f"{ctx.get('cpu_model')}, {ctx.get('cpus_allowed')} CPUs allowed, "
+                   f"{ctx.get('kernel', '').split(' #')[0]}, {ctx.get('date', '')}")
+    probe = ctx.get("freeze_probe", "") if ctx else ""
+    lines.append("")
+    lines.append(f"Generated by bench/bench_report.py from bench_ring_freeze ({probe}); "
+                 f"{machine}.")
+    return "\n".join(lines) + "\n"
+
+
+def print_freeze(frows):
+    caps = sorted({r["capacity"] for r in frows if r["capacity"] != ""})
+    impls = sorted({r["impl"] for r in frows}, key=impl_key)
+    cell = {(r["impl"], r["capacity"]): r for r in frows}
+    print()
+    print("freeze probe: windows in which no other thread completed a push or pop while one "
+          "thread was frozen (stalled / freezes; P = producer frozen, C = consumer frozen)")
+    print(f"{'ring':<14}" + "".join(f"{'capacity ' + str(c):>28}" for c in caps))
+    for impl in impls:
+        cells = []
+        for c in caps:
+            r = cell.get((impl, c))
+            if r is None:
+                cells.append("")
+            elif r.get("error"):
+                cells.append("error")
+            else:
+                t = (f"{int(r.get('stalled', 0))}/{int(r.get('freezes', 0))} "
+                     f"(P {int(r.get('stalled_producer', 0))}, "
+                     f"C {int(r.get('stalled_consumer', 0))})")
+                if r.get("starved"):
+                    t += f" +{int(r['starved'])}?"
+                cells.append(t)
+        print(f"{impl:<14}" + "".join(f"{c:>28}" for c in cells))
+    if any(r.get("starved") for r in frows):
+        print("  +N?: N freezes undecided, the others were not given a CPU (loaded machine)")
+
+
+def fill_docs(path, markdown, begin_marker=FREEZE_BEGIN, end_marker=FREEZE_END):
+    """Replaces what is between two markers in @path. @return True if done."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    begin, end = text.find(begin_marker), text.find(end_marker)
+    if begin < 0 or end < begin:
+        print(f"bench_report: {path}: no {begin_marker} ... {end_marker} markers",
+              file=sys.stderr)
+        return False
+    text = text[:begin + len(begin_marker)] + "\n" + markdown + text[end:]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return True
+
+
+# The ring tables of issue 11 (bench_ring and bench_ring_proto), for docs/benchmarks.md
+RING_BEGIN, RING_END = "<!-- ring-table:begin -->", "<!-- ring-table:end -->"
+DESIGNS_BEGIN, DESIGNS_END = "<!-- ring-designs:begin -->", "<!-- ring-designs:end -->"
+RING_SHAPES = ["P1C1", "P2C2", "P4C4", "P8C8"]
+RING_CAPS = [1024, 65536]
+
+
+def ring_cell(r):
+    if r is None:
+        return "—"
+    if r.get("error"):
+        return "error"
+    v = r.get("items_per_second")
+    if v is None:
+        return "—"
+    text = f"{v / 1e6:.1f}"
+    return text + " (stalled)" if r.get("stalled") else text
+
+
+def ring_grid(rows, group, mpmc, single):
+    """{impl: {column: row}} for the unpinned shapes x capacities, bursts, push+pop pair."""
+    grid = {}
+    for r in rows.values():
+        if r["group"] != group or r.get("pinned"):
+            continue
+        impl = r["impl"]
+        col = None
+        if r["bench"] == mpmc and r["capacity"] in RING_CAPS:
+            shape = f"P{r['producers']}C{r['consumers']}"
+            if shape in RING_SHAPES:
+                col = (shape, r["capacity"])
+        elif r["bench"] == mpmc + "_burst32" and r["capacity"] in RING_CAPS and \
+                r["producers"] == 1 and r["consumers"] == 1:
+            col = ("burst32", r["capacity"])
+        elif r["bench"] == single:
+            col = ("pair", 0)
+        if col:
+            grid.setdefault(impl, {})[col] = r
+    return grid
+
+
+def ring_markdown_of(grid, ctx, program, ratio_to):
+    cols = [(sh, c) for c in RING_CAPS for sh in RING_SHAPES] + \
+        [("burst32", c) for c in RING_CAPS] + [("pair", 0)]
+    head = "| ring | " + " | ".join(
+        f"{sh} {c // 1024}Ki" if sh != "pair" else "push+pop pair (ns)" for sh, c in cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 1)]
+    impls = sorted(grid, key=impl_key)
+    for impl in impls:
+        cells = []
+        for col in cols:
+            r = grid[impl].get(col)
+            if col[0] == "pair":
+                cells.append("—" if r is None or r.get("error") else
+                             f"{r.get('real_time_ms', 0) * 1e6:.1f}")
+            else:
+                cells.append(ring_cell(r))
+        lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+    base = grid.get(ratio_to, {})
+    if "lfq" in grid and base:
+        cells = []
+        for col in cols:
+            a, b = grid["lfq"].get(col), base.get(col)
+            if col[0] == "pair":
+                ok = a and b and a.get("real_time_ms") and b.get("real_time_ms")
+                cells.append(f"{a['real_time_ms'] / b['real_time_ms']:.2f}" if ok else "—")
+            else:
+                ok = a and b and a.get("items_per_second") and b.get("items_per_second")
+                cells.append(f"{a['items_per_second'] / b['items_per_second']:.2f}" if ok else "—")
+        lines.append(f"| **lfq ÷ {ratio_to}** | " + " | ".join(cells) + " |")
+    lines.append("")
+    machine = (f"{ctx.get('cpu_model', '?')}, {ctx.get('cpus_allowed', '?')} CPUs allowed, "
+               f"{ctx.get('kernel', '').split(' #')[0]}") if ctx else "?"
+    date = ctx.get("date", "") if ctx else ""
+    lines.append(f"Generated by bench/bench_report.py from one `scripts/bench` run ({program}, "
+                 f"{date}; {machine}): M items/s, medians of the repetitions, threads unpinned; "
+                 "push+pop pair: one thread, nanoseconds per pair (lower is better); "
+                 "— = not run (a mode's shape limits, or a peer not built).")
+    return "\n".join(lines) + "\n"
+
+
+def write_ring_tables(rows, contexts, docs):
+    ok = True
+    ring = ring_grid(rows, "ring", "mpmc", "pushpop")
+    if ring:
+        md = ring_markdown_of(ring, contexts.get("ring.json", {}), "bench_ring", "vyukov")
+        print()
+        print(md)
+        if docs:
+            ok = fill_docs(docs, md, RING_BEGIN, RING_END) and ok
+    designs = ring_grid(rows, "ring_proto", "mpmc", "pushpop")
+    if designs:
+        md = ring_markdown_of(designs, contexts.get("designs.json", {}), "bench_ring_proto",
+                              "vyukov")
+        print(md)
+        if docs:
+            ok = fill_docs(docs, md, DESIGNS_BEGIN, DESIGNS_END) and ok
+    return ok
+
+
+def write_freeze(frows, ctx, directory, docs):
+    """freeze.md and freeze.csv in @directory, and the table into @docs if given."""
+    md = freeze_markdown(frows, ctx)
+    with open(os.path.join(directory, "freeze.md"), "w", encoding="utf-8") as f:
+        f.write(md)
+    with open(os.path.join(directory, "freeze.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=FREEZE_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in frows:
+            w.writerow({k: (int(v) if isinstance(v, float) and v.is_integer() else v)
+                        for k, v in r.items()})
+    ok = True
+    if docs:
+        ok = fill_docs(docs, md)
+        if ok:
+            print(f"filled the freeze table in {docs}")
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------
 # CSV and JSON
 
 CSV_FIELDS = ["program", "group", "bench", "impl", "case", "job", "producers", "consumers",
               "workers", "capacity", "pinned", "items_per_second", "real_time_ms", "cv",
               "p50_ns", "p99_ns", "p999_ns", "chunk_p50_us", "chunk_p99_us", "ideal_ms",
-              "push_eagain_per_item", "pop_eagain_per_item", "threads_per_cpu", "repetitions",
-              "error", "name"]
+              "push_eagain_per_item", "pop_eagain_per_item", "out_of_order_per_item",
+              "threads_per_cpu", "repetitions", "error", "name"]
 
 
 def write_csv(rows, path):
@@ -317,7 +557,13 @@ def write_csv(rows, path):
 PALETTE = {"lfq": "#d62728", "lfq_ring": "#d62728", "lfq_queue": "#ff7f0e",
            "lfq_queue_lim": "#bcbd22", "lfq_nopin": "#ff9896", "mutex": "#1f77b4",
            "spin": "#17becf", "vyukov": "#2ca02c", "ck": "#9467bd", "boost": "#8c564b",
-           "tbb": "#e377c2", "wfcq": "#7f7f7f", "rculfq": "#393b79", "go": "#00add8"}
+           "tbb": "#e377c2", "wfcq": "#7f7f7f", "rculfq": "#393b79", "go": "#00add8",
+           "dpdk": "#8c6d31", "dpdk_rts": "#bd9e39", "dpdk_hts": "#e7ba52",
+           "dpdk_spsc": "#e7cb94", "aq_b2": "#637939", "aq_b": "#8ca252",
+           "aq_b2_blk": "#b5cf6b", "aq_b_blk": "#cedb9c", "aq_b2_spsc": "#31a354",
+           "aq_b_spsc": "#74c476", "moodycamel": "#843c39", "xenium": "#ad494a",
+           "libcds": "#d6616b", "ck_spsc": "#a55194", "ck_mpsc": "#ce6dbd",
+           "ck_spmc": "#de9ed6"}
 
 
 def color(impl):
@@ -502,6 +748,15 @@ def render_plots(rows, outdir):
 
 
 def main(argv):
+    argv = list(argv)
+    docs = None
+    if "--fill-docs" in argv:
+        i = argv.index("--fill-docs")
+        if i + 1 >= len(argv):
+            print("bench_report: --fill-docs wants a file", file=sys.stderr)
+            return 2
+        docs = argv[i + 1]
+        del argv[i:i + 2]
     args = [a for a in argv[1:] if not a.startswith("--")]
     if len(args) != 1:
         print(__doc__.strip(), file=sys.stderr)
@@ -520,6 +775,19 @@ def main(argv):
         print(f"peers found: {ctx.get('peers_found') or '(none)'}; skipped: "
               f"{ctx.get('peers_skipped') or '(none)'}")
     print_tables(rows)
+    status = 0
+    if not write_ring_tables(rows, contexts, docs):
+        status = 1
+    frows = freeze_rows(rows)
+    if frows:
+        print_freeze(frows)
+        fctx = contexts.get("freeze.json", ctx)
+        if not write_freeze(frows, fctx, directory, docs):
+            status = 1
+    elif docs:
+        print(f"bench_report: no freeze probe results in {directory}: {docs} not filled",
+              file=sys.stderr)
+        status = 1
     if errors:
         print()
         print("benchmarks that reported an error instead of a number:")
@@ -541,7 +809,7 @@ def main(argv):
             pngs = [p for p in written if p.endswith(".png")]
             print(f"wrote {len(written)} plots ({len(pngs)} PNG + SVG) in "
                   f"{os.path.join(directory, 'plots')}")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench_ring: lfq_ring against the baselines (mutex, Vyukov, spinlock rings) and the peers
- * found at build time (ck_ring, Boost.Lockfree queue, oneTBB concurrent_bounded_queue), with
- * Google Benchmark. Every benchmark is registered once per adapter in lfqbench::RingImpls:
+ * found at build time (bench_peers.h: ck_ring, Boost.Lockfree, oneTBB, DPDK rte_ring,
+ * atomic_queue, moodycamel, xenium, libcds), with Google Benchmark. Every benchmark is
+ * registered once per adapter in lfqbench::RingImpls, where the adapter's traits allow
+ * (bench_impl_list.h: single-producer/consumer modes only at shapes within their limits,
+ * adapters with blocking calls without the burst benchmarks):
  *
  *   ring/pushpop/<impl>                            one thread: push one item, pop it back
  *   ring/burst32/<impl>                            one thread: push_burst 32, pop_burst 32
@@ -25,7 +28,11 @@
  * finished by a deadline (LFQ_BENCH_TIMEOUT seconds, default 60 + 1 per 100,000 items) is
  * flagged `stalled` (counter 1) and reports the verified items it moved over the deadline.
  *
- * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT.
+ * Adapters with blocking calls (atomic_queue's push/pop: aq_*_blk) are registered only at
+ * shapes with no more threads than allowed CPUs, unless LFQ_BENCH_BLOCKING_OVERSUBSCRIBED=1:
+ * their runs cannot be stopped at the deadline.
+ *
+ * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT, LFQ_BENCH_BLOCKING_OVERSUBSCRIBED.
  */
 #include "bench_common.h"
 #include "bench_mpmc.h"
@@ -73,6 +80,7 @@ template <class I> void BM_Ring_PushPop(benchmark::State &state)
 
 template <class I> void BM_Ring_Burst32(benchmark::State &state)
 {
+	static_assert(!lfqbench::BlockingCalls<I>::value, "no bursts with blocking calls");
 	lfqbench::RingHandle<I> ring(kCapacity);
 	if (!ring.ok()) {
 		state.SkipWithError("ring create failed");
@@ -121,11 +129,21 @@ struct Shape {
 };
 
 constexpr Shape kMpmcShapes[] = {{1, 1}, {2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}};
-constexpr size_t kCapacities[] = {64, 1024, 16384};
+constexpr size_t kCapacities[] = {64, 1024, 16384, 65536};
 
 template <class I>
 void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burst, bool pin)
 {
+	/* Single-producer or single-consumer modes only where their limits allow. */
+	if (!lfqbench::supports_shape<I>(s.producers, s.consumers))
+		return;
+	/* Blocking calls (atomic_queue's push/pop) spin inside the call without yielding and
+	 * cannot be stopped at the deadline: oversubscribed, a run of them takes minutes (16k
+	 * items/s at 8P8C on 2 vCPUs). Only with threads <= CPUs, unless asked for. */
+	if (lfqbench::BlockingCalls<I>::value &&
+	    lfqbench::threads_per_cpu(s.producers + s.consumers) > 1.0 &&
+	    lfqbench::env_u64("LFQ_BENCH_BLOCKING_OVERSUBSCRIBED", 0) == 0)
+		return;
 	std::string name = std::string("ring/") + bench + "/" + I::kName + "/P" +
 			   std::to_string(s.producers) + "C" + std::to_string(s.consumers) +
 			   "/cap" + std::to_string(capacity) + (pin ? "/pin" : "");
@@ -143,7 +161,9 @@ void register_ring_benchmarks()
 		using I = typename decltype(tag)::type;
 		const std::string impl = I::kName;
 		benchmark::RegisterBenchmark(("ring/pushpop/" + impl).c_str(), BM_Ring_PushPop<I>);
-		benchmark::RegisterBenchmark(("ring/burst32/" + impl).c_str(), BM_Ring_Burst32<I>);
+		if constexpr (!lfqbench::BlockingCalls<I>::value)
+			benchmark::RegisterBenchmark(("ring/burst32/" + impl).c_str(),
+						     BM_Ring_Burst32<I>);
 	});
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
@@ -151,8 +171,10 @@ void register_ring_benchmarks()
 			for (const Shape &s : kMpmcShapes)
 				for (size_t cap : kCapacities)
 					register_mpmc<I>("mpmc", s, cap, false, pin);
-			for (size_t cap : kCapacities)
-				register_mpmc<I>("mpmc_burst32", Shape{1, 1}, cap, true, pin);
+			if constexpr (!lfqbench::BlockingCalls<I>::value)
+				for (size_t cap : kCapacities)
+					register_mpmc<I>("mpmc_burst32", Shape{1, 1}, cap, true,
+							 pin);
 		}
 	});
 }

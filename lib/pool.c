@@ -14,12 +14,15 @@
  *   S1  submit: fetch_add shard.submitted             relaxed: ordered before the publish E4
  *                                                     (a release), see "idle" below
  *   S2  failed submit: fetch_sub shard.submitted      relaxed, same reason
+ *   S3  accepted submit: fetch_add shard.accepted     relaxed: statistics (the public
+ *                                                     `submitted`), never taken back
  *   P1  worker: store started                         relaxed: statistics; P2 releases it
  *   P2  worker: store completed / failed              release; pairs with A1
  *   P3  shutdown: store cancelled                     release; pairs with A1
  *   A1  wait_idle/stats: load completed, failed,      acquire; pairs with P2/P3: makes every
  *       cancelled                                     S1 of the finished jobs visible to A2
- *   A2  wait_idle/stats: load shard.submitted         relaxed: sequenced after A1
+ *   A2  wait_idle/stats: load shard.submitted,        relaxed: sequenced after A1
+ *       shard.accepted
  *   I1  worker: fence before waking idle waiters      seq_cst; pairs with W2 of wait_idle
  *   X1  worker exit: fetch_sub live                   seq_cst (the publish before N1 of
  *                                                     `exited`); pairs with X2
@@ -99,6 +102,16 @@ static bool in_own_job(const struct lfq_pool *pool)
 	return tls_worker && tls_worker->pool == pool;
 }
 
+/* The pool whose shutdown this thread is inside (holding shutdown_lock), if any: its hooks
+ * (on_cancelled, on_dead, log) run on this thread and must not wait for the pool. */
+static _Thread_local const struct lfq_pool *tls_shutting_down;
+
+/* Would a wait for this pool (idle, or the workers joined) wait for the caller itself? */
+static bool waits_for_itself(const struct lfq_pool *pool)
+{
+	return in_own_job(pool) || tls_shutting_down == pool;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* The queue. */
 
@@ -126,6 +139,7 @@ static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 
 	/* S1: counted before it can run (the publish below releases it); see "Idle" above. */
 	atomic_fetch_add_explicit(&shard->submitted[p], 1, memory_order_relaxed);
+	LFQ_TEST_POINT(LFQ_TP_POOL_SUBMIT_COUNTED);
 	if (!lfq__slotq_put_ready(&pool->q, p, i)) {
 		/* Shut down before our publish: not accepted; the slot goes back. */
 		atomic_fetch_sub_explicit(&shard->submitted[p], 1, memory_order_relaxed); /* S2 */
@@ -136,6 +150,8 @@ static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 		lfq__waitq_notify(&pool->idle, LFQ_WAITQ_ALL);
 		return -ESHUTDOWN;
 	}
+	/* S3: accepted for good; the public counter only ever grows. */
+	atomic_fetch_add_explicit(&shard->accepted[p], 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -281,6 +297,11 @@ static void call_dead(const struct lfq_pool *pool, const struct lfq__task *t, in
 /* ---------------------------------------------------------------------------------------- */
 /* Counters. */
 
+static uint64_t finished(const struct lfq__pool_totals *t)
+{
+	return t->completed + t->failed + t->exhausted + t->expired + t->cancelled;
+}
+
 /* Reads the finished counts (A1) before the submitted shards (A2); see "Idle" above. */
 void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 			   struct lfq_pool_worker_stats *per_worker, size_t n)
@@ -291,13 +312,18 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 		/* A1: pairs with P2; the worker's P1/M1 and its jobs' S1 are visible after it. */
 		const uint64_t c = atomic_load_explicit(&wk->completed, memory_order_acquire);
 		const uint64_t f = atomic_load_explicit(&wk->failed, memory_order_acquire);
+		const uint64_t ex =
+			atomic_load_explicit(&wk->exhausted, memory_order_acquire); /* A1 */
 
-		t->exhausted += atomic_load_explicit(&wk->exhausted, memory_order_acquire); /* A1 */
-		t->expired += atomic_load_explicit(&wk->expired, memory_order_acquire);	    /* A1 */
+		t->exhausted += ex;
+		t->expired += atomic_load_explicit(&wk->expired, memory_order_acquire); /* A1 */
 		/* Relaxed (M1, P1): statistics read after A1. */
-		t->expired_after_run +=
+		const uint64_t ear =
 			atomic_load_explicit(&wk->expired_after_run, memory_order_relaxed);
-		t->retried += atomic_load_explicit(&wk->retried, memory_order_relaxed);
+		const uint64_t re = atomic_load_explicit(&wk->retried, memory_order_relaxed);
+
+		t->expired_after_run += ear;
+		t->retried += re;
 		t->delayed += atomic_load_explicit(&wk->delayed, memory_order_relaxed);
 		t->started += atomic_load_explicit(&wk->started, memory_order_relaxed);
 		for (unsigned l = 0; l < pool->levels; l++)
@@ -306,7 +332,10 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 		t->failed += f;
 		if (w < n) {
 			per_worker[w].completed = c;
-			per_worker[w].failed = f;
+			/* Runs that returned nonzero: a permanent failure (failed), or
+			 * LFQ_JOB_RETRY (then exhausted, expired after the run, or delayed for a
+			 * retry). */
+			per_worker[w].failed = f + ex + ear + re;
 			per_worker[w].cpu = wk->cpu;
 		}
 	}
@@ -315,6 +344,8 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 	for (unsigned l = 0; l < pool->levels; l++)
 		/* Relaxed: written with `cancelled`, before its P3. */
 		t->taken_by[l] += atomic_load_explicit(&pool->reaped[l], memory_order_relaxed);
+	uint64_t accepted = 0;
+
 	for (unsigned s = 0; s < LFQ_POOL_SHARDS; s++) {
 		for (unsigned l = 0; l < pool->levels; l++) {
 			/* A2: sequenced after every A1 above. */
@@ -322,14 +353,18 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 								memory_order_relaxed);
 
 			t->submitted_by[l] += v;
-			t->submitted += v;
+			t->attempted += v;
+			accepted += atomic_load_explicit(&pool->shards[s].accepted[l],
+							 memory_order_relaxed); /* A2 */
 		}
 	}
-}
+	/* The public count: S3 comes after the publish, so a job may finish before its submit
+	 * is counted there; every finished job was accepted, so max(accepted, finished) is
+	 * still a count of accepted submits, and it never goes down: both terms only grow
+	 * (a counter taken back by S2 is never part of it). */
+	const uint64_t fin = finished(t);
 
-static uint64_t finished(const struct lfq__pool_totals *t)
-{
-	return t->completed + t->failed + t->exhausted + t->expired + t->cancelled;
+	t->submitted = accepted > fin ? accepted : fin;
 }
 
 static bool is_idle(struct lfq_pool *pool)
@@ -337,7 +372,7 @@ static bool is_idle(struct lfq_pool *pool)
 	struct lfq__pool_totals t;
 
 	lfq__pool_read_totals(pool, &t, NULL, 0);
-	return finished(&t) >= t.submitted;
+	return finished(&t) >= t.attempted;
 }
 
 /* Called by a worker that finished jobs and then found the queue empty (or is exiting): the
@@ -655,6 +690,47 @@ static size_t round_up(size_t n, size_t align)
 	return (n + align - 1) / align * align;
 }
 
+/* n rounded up to a whole number of cache lines, in 64-bit arithmetic; 0 if that exceeds
+ * size_max (or n does). */
+static uint64_t lines_within(uint64_t n, uint64_t size_max)
+{
+	if (n > size_max || n > UINT64_MAX - LFQ_CACHE_LINE)
+		return 0;
+	n = (n + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE;
+	return n > size_max ? 0 : n;
+}
+
+static unsigned order_for(size_t capacity)
+{
+	unsigned order = 0;
+
+	while (((size_t)1 << order) < capacity)
+		order++;
+	return order;
+}
+
+int lfq__pool_layout(size_t capacity, unsigned levels, unsigned nworkers, uint64_t size_max,
+		     struct lfq__pool_layout *out)
+{
+	if (capacity == 0 || capacity > LFQ_POOL_CAPACITY_MAX || levels == 0 ||
+	    levels > LFQ_POOL_PRIORITIES_MAX || nworkers == 0)
+		return -EINVAL;
+	out->order = order_for(capacity);
+	/* Every product in 64 bits (order <= 24, capacity <= 2^24, nworkers < 2^32: each is
+	 * far below 2^64), then checked against size_max: on a 32-bit target
+	 * `(size_t)2 << order` and the products would wrap before any check could run. */
+	const uint64_t entries = (uint64_t)2 << out->order;
+
+	out->ring_bytes = entries * sizeof(_Atomic uint64_t);
+	out->entries_bytes = lines_within((uint64_t)(levels + 1) * out->ring_bytes, size_max);
+	out->slots_bytes = lines_within((uint64_t)capacity * sizeof(struct lfq__task), size_max);
+	out->workers_bytes =
+		lines_within((uint64_t)nworkers * sizeof(struct lfq__pool_worker), size_max);
+	if (!out->entries_bytes || !out->slots_bytes || !out->workers_bytes)
+		return -ENOMEM;
+	return 0;
+}
+
 /* The CPUs this process may run on (sched_getaffinity already leaves out offline ones). */
 struct cpu_mask {
 	cpu_set_t *set;
@@ -786,7 +862,13 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	const size_t capacity =
 		cfg->queue_capacity ? cfg->queue_capacity : LFQ_POOL_DEFAULT_CAPACITY;
 	const unsigned levels = cfg->priorities ? cfg->priorities : 1;
+	struct lfq__pool_layout lay;
 
+	rc = lfq__pool_layout(capacity, levels, nworkers, SIZE_MAX, &lay);
+	if (rc) {
+		CPU_FREE(mask.set);
+		return rc;
+	}
 	struct lfq_pool *pool =
 		aligned_alloc(LFQ_CACHE_LINE, round_up(sizeof(*pool), LFQ_CACHE_LINE));
 	if (!pool) {
@@ -794,12 +876,11 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return -ENOMEM;
 	}
 	memset(pool, 0, sizeof(*pool));
+	/* The slot queue's rings: at most lay.entries_bytes on either backend (a cell ring of n
+	 * indices takes 16 n bytes, an SCQ index ring 16 * 2^order). */
 	const int qrc = lfq__slotq_init(&pool->q, capacity, levels);
-	pool->slots = aligned_alloc(LFQ_CACHE_LINE,
-				    round_up(capacity * sizeof(struct lfq__task), LFQ_CACHE_LINE));
-	pool->workers =
-		aligned_alloc(LFQ_CACHE_LINE,
-			      round_up(nworkers * sizeof(struct lfq__pool_worker), LFQ_CACHE_LINE));
+	pool->slots = aligned_alloc(LFQ_CACHE_LINE, (size_t)lay.slots_bytes);
+	pool->workers = aligned_alloc(LFQ_CACHE_LINE, (size_t)lay.workers_bytes);
 	if (pool->workers)
 		memset(pool->workers, 0, nworkers * sizeof(struct lfq__pool_worker));
 	pool->nworkers = nworkers;
@@ -860,8 +941,10 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 	atomic_init(&pool->cancel, false);
 	atomic_init(&pool->cancelled, 0);
 	for (unsigned s = 0; s < LFQ_POOL_SHARDS; s++)
-		for (unsigned l = 0; l < LFQ_POOL_PRIORITIES_MAX; l++)
+		for (unsigned l = 0; l < LFQ_POOL_PRIORITIES_MAX; l++) {
 			atomic_init(&pool->shards[s].submitted[l], 0);
+			atomic_init(&pool->shards[s].accepted[l], 0);
+		}
 	for (unsigned l = 0; l < LFQ_POOL_PRIORITIES_MAX; l++)
 		atomic_init(&pool->reaped[l], 0);
 
@@ -937,11 +1020,17 @@ void lfq_pool_destroy(struct lfq_pool *pool)
 /* ---------------------------------------------------------------------------------------- */
 /* Submitting, waiting, shutting down. */
 
+/* Checked in every build: a bad job would crash a worker later, far from its cause. */
+static bool job_ok(const struct lfq_pool *pool, const struct lfq_job *job)
+{
+	return job && job->fn && job->priority < pool->levels && !job->reserved8 &&
+	       !job->reserved32 &&
+	       all_zero(job->reserved, sizeof(job->reserved) / sizeof(job->reserved[0]));
+}
+
 int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 {
-	assert(pool && job && job->fn);
-	assert(all_zero(job->reserved, sizeof(job->reserved) / sizeof(job->reserved[0])));
-	if (job->priority >= pool->levels)
+	if (!pool || !job_ok(pool, job))
 		return -EINVAL;
 	const int rc = submit_one(pool, job);
 
@@ -952,9 +1041,7 @@ int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 
 int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64_t timeout_ns)
 {
-	assert(pool && job && job->fn);
-	assert(all_zero(job->reserved, sizeof(job->reserved) / sizeof(job->reserved[0])));
-	if (job->priority >= pool->levels)
+	if (!pool || !job_ok(pool, job))
 		return -EINVAL;
 	int rc = submit_one(pool, job);
 
@@ -982,8 +1069,9 @@ int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64
 
 int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t timeout_ns)
 {
-	assert(pool);
-	if (in_own_job(pool))
+	if (!pool)
+		return -EINVAL;
+	if (waits_for_itself(pool))
 		return -EDEADLK;
 	if (is_idle(pool))
 		return 0;
@@ -1022,11 +1110,14 @@ static void hand_back(struct lfq_pool *pool, const struct lfq__task *task)
 
 int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 {
-	assert(pool);
+	if (!pool)
+		return -EINVAL;
 	const int64_t deadline = lfq__deadline(drain_timeout_ns);
 
 	close_intake(pool);
-	if (in_own_job(pool))
+	/* From a job, or from a hook this very shutdown called: the lock is ours already, or
+	 * the workers we would join include this thread. */
+	if (waits_for_itself(pool))
 		return -EDEADLK;
 
 	pthread_mutex_lock(&pool->shutdown_lock);
@@ -1035,6 +1126,8 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 		return 0;
 	}
 	int rc = 0;
+
+	tls_shutting_down = pool;
 
 	lfq__pool_log(pool, LFQ_LOG_INFO, "shutdown: draining", NULL, 0);
 	if (!wait_exited(pool, deadline)) {
@@ -1087,6 +1180,7 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 		}
 	}
 	pool->joined = true;
+	tls_shutting_down = NULL;
 	pthread_mutex_unlock(&pool->shutdown_lock);
 	notify_idle(pool); /* cancelled jobs count as finished */
 	if (pool->log && pool->log_level >= LFQ_LOG_INFO) {
@@ -1114,6 +1208,8 @@ int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 	struct lfq__pool_totals t;
 
 	lfq__pool_read_totals(p, &t, per_worker, n);
+	const size_t filled = n < pool->nworkers ? n : pool->nworkers;
+
 	/* Runs that ended: each ends as exactly one of these. */
 	const uint64_t ended =
 		t.completed + t.failed + t.exhausted + t.expired_after_run + t.retried;
@@ -1139,12 +1235,13 @@ int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 		stats->queued += q;
 	}
 	stats->workers = pool->nworkers;
-	return 0;
+	return (int)filled; /* <= LFQ_POOL_WORKERS_MAX */
 }
 
 void lfq_pool_clock_changed(struct lfq_pool *pool)
 {
-	assert(pool);
+	if (!pool)
+		return;
 	/* G1: the caller's clock store before N1; see the table. */
 	atomic_thread_fence(memory_order_seq_cst);
 	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);

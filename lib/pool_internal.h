@@ -38,9 +38,13 @@
 #define LFQ_POOL_SHARDS 32
 
 struct lfq__pool_shard {
-	/* Accepted submits of the threads mapped here, per priority (in-flight ones included,
-	 * see S1). */
+	/* Submits of the threads mapped here that took a slot, per priority: counted before the
+	 * job can run (S1) and taken back if the shutdown refused it (S2). For idle detection and
+	 * the queued gauges. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t submitted[LFQ_POOL_PRIORITIES_MAX];
+	/* Submits that returned 0, per priority: counted after the publish (S3), never taken
+	 * back. The public `submitted` counter, which must never go down. */
+	_Atomic uint64_t accepted[LFQ_POOL_PRIORITIES_MAX];
 };
 
 /* The pool's copy of a job: the public fields where struct lfq_job has them, the pool's own
@@ -155,11 +159,26 @@ _Static_assert(offsetof(struct lfq__task, priority) == offsetof(struct lfq_job, 
 /* A snapshot of every counter (pool.c). */
 struct lfq__pool_totals {
 	uint64_t started, completed, failed, exhausted, expired, expired_after_run, retried,
-		cancelled, delayed, submitted;
+		cancelled, delayed;
+	uint64_t attempted; /* the shards' `submitted` (S1 - S2): compared with finished for idle */
+	uint64_t submitted; /* max(accepted, finished): public, monotonic, >= finished */
 	uint64_t submitted_by[LFQ_POOL_PRIORITIES_MAX], taken_by[LFQ_POOL_PRIORITIES_MAX];
 };
 void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 			   struct lfq_pool_worker_stats *per_worker, size_t n);
+
+/* The sizes create allocates, computed in 64 bits and checked against size_max (SIZE_MAX in
+ * create; a test passes UINT32_MAX to check a 32-bit target's limits). 0, -EINVAL for a
+ * value out of the public limits, or -ENOMEM if a size does not fit in size_max. */
+struct lfq__pool_layout {
+	unsigned order;		/* index rings of 2^order slots */
+	uint64_t ring_bytes;	/* one index ring's entries */
+	uint64_t entries_bytes; /* every ring's entries (levels + the free ring), whole lines */
+	uint64_t slots_bytes;	/* the job slots, whole lines */
+	uint64_t workers_bytes; /* the worker structs, whole lines */
+};
+int lfq__pool_layout(size_t capacity, unsigned levels, unsigned nworkers, uint64_t size_max,
+		     struct lfq__pool_layout *out);
 
 /* Timer heap and backoff (pool_timer.c). */
 /* Pushes a timer; returns false if memory ran out (nothing changed). */

@@ -8,6 +8,7 @@
  *                                    private to the worker (and to the joiner, after
  *                                    pthread_join, which orders everything)
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "pool_internal.h"
@@ -21,6 +22,10 @@ static void set_gauge(struct lfq__pool_worker *w)
 bool lfq__timer_push(struct lfq__pool_worker *w, int64_t due, const struct lfq__task *task)
 {
 	if (w->nheap == w->heap_cap) {
+		/* Doubling must not wrap (a real risk with a 32-bit size_t): refuse instead,
+		 * and the caller runs the retry at once rather than lose it. */
+		if (w->heap_cap > SIZE_MAX / 2 / sizeof(struct lfq__timer))
+			return false;
 		const size_t cap = w->heap_cap ? 2 * w->heap_cap : 16;
 		struct lfq__timer *h = realloc(w->heap, cap * sizeof(*h));
 

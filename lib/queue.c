@@ -13,13 +13,27 @@
  * Every access to a segment is inside an RCU read-side section; a retired segment is reset
  * and cached, or freed, by a call_rcu callback, after every section that could see it ended.
  *
+ * Segment limit: every segment carries its position in the list (`id`: the first is 0, each
+ * linked one its predecessor's + 1), so the segments linked now number tail->id - head->id
+ * + 1. A pusher about to link after `seg` checks seg->id - head->id + 1 < max and then
+ * competes for seg->next like any other linker: it holds nothing while it allocates, so a
+ * pusher stalled there (in malloc, preempted) blocks nobody; and since head only moves on,
+ * a check that passed stays true until the CAS, so the limit is never exceeded.
+ *
  * Labels (docs/design.md, "lfq_queue"):
  *   Q1 load tail/head            acquire  pairs with Q2/Q3: the segment is initialized
- *   Q2 CAS seg->next             acq_rel  publishes the new segment (reset, our item in it)
- *   Q3 CAS tail / head           acq_rel  passes the segment on (transitively from Q2)
+ *   Q2 CAS seg->next (link,      seq_cst  publishes the new segment (reset, our item in it);
+ *      seal)                              seq_cst: the publish of a Dekker pair with the
+ *                                         waiters of not_empty/not_full (see waitq.h)
+ *   Q3 CAS tail                  acq_rel  passes the segment on (transitively from Q2)
+ *   Q3h CAS head                 seq_cst  as Q3, and the publish of the room it makes under
+ *                                         a limit (Dekker with push_wait's W2, via Q7)
  *   Q4 load seg->next            acquire  pairs with Q2
  *   Q5 closed flag store/load    seq_cst  ordered with the finalize (K1) of the segments
- *   Q6 segment counters          relaxed  a limit and statistics; they order nothing
+ *   Q6 statistics counters       relaxed  retired/reclaimed; they order nothing
+ *   Q7 load head, max_segments   seq_cst  for the limit: after W2 of a push_wait, they see
+ *      (limit check); store               every Q3h / set_limit that preceded its N1
+ *      max_segments (set_limit)
  */
 #include <assert.h>
 #include <errno.h>
@@ -121,9 +135,9 @@ int lfq_queue_create(struct lfq_queue **queue, size_t segment_capacity, unsigned
 		free(q);
 		return -ENOMEM;
 	}
+	first->id = 0; /* calloc'ed; for the reader */
 	atomic_init(&q->head, first);
 	atomic_init(&q->tail, first);
-	atomic_init(&q->segments, 1);
 	*queue = q;
 	return 0;
 }
@@ -153,23 +167,30 @@ void lfq_queue_destroy(struct lfq_queue *queue)
 
 int lfq_queue_set_limit(struct lfq_queue *queue, size_t max_segments)
 {
-	assert(queue);
-	if (max_segments == 1)
+	if (!queue || max_segments == 1)
 		return -EINVAL;
-	/* Q6: a limit, read when a segment is about to be linked. */
-	atomic_store_explicit(&queue->max_segments, max_segments, memory_order_relaxed);
+	/* Q7: the publish before N1 (a higher limit, or none, lets push_wait sleepers in). */
+	atomic_store_explicit(&queue->max_segments, max_segments, memory_order_seq_cst);
+	lfq__waitq_notify(&queue->not_full, LFQ_WAITQ_ALL);
 	return 0;
 }
 
-/* Reserves room for one more linked segment under the limit. Q6. */
-static bool reserve_segment(struct lfq_queue *q)
+/* May a segment be linked after `seg`, the last one? 1: yes; 0: the limit is reached;
+ * -1: seg was retired meanwhile (start over from the tail). Inside a read-side section. */
+static int below_limit(struct lfq_queue *q, const struct lfq__segment *seg)
 {
-	const size_t max = atomic_load_explicit(&q->max_segments, memory_order_relaxed);
+	/* Q7 */
+	const size_t max = atomic_load_explicit(&q->max_segments, memory_order_seq_cst);
 
-	if (atomic_fetch_add_explicit(&q->segments, 1, memory_order_relaxed) < max || !max)
-		return true;
-	atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed);
-	return false;
+	if (!max)
+		return 1;
+	/* Q7: head's segment cannot be reclaimed before our section ends, nor its id change. */
+	const struct lfq__segment *head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+
+	if (head->id > seg->id)
+		return -1;
+	/* Linked now, head .. seg (ids are 64-bit: they never wrap). */
+	return seg->id - head->id + 1 < max;
 }
 
 /*
@@ -196,30 +217,32 @@ static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *ite
 	/* Q5: no new segment after close. */
 	if (atomic_load_explicit(&q->closed, memory_order_seq_cst))
 		return -EPIPE;
-	if (!reserve_segment(q))
-		return -EAGAIN;
+	const int room = below_limit(q, seg);
+
+	if (room <= 0)
+		return room < 0 ? 1 : -EAGAIN;
+	/* Nothing is held from here to the CAS: a pusher stalled here delays nobody. */
+	LFQ_TEST_POINT(LFQ_TP_QUEUE_GROW);
 	struct lfq__segment *fresh = segment_get(q);
 
-	if (!fresh) {
-		atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+	if (!fresh)
 		return -ENOMEM;
-	}
+	fresh->id = seg->id + 1; /* private until Q2 publishes it */
 	/* A fresh, unpublished ring of capacity >= 1 takes the item. */
 	rc = lfq__ring_push_one(fresh->ring, item);
 	assert(rc == 0);
-	/* Q2: publish the segment with our item already in it. */
-	if (atomic_compare_exchange_strong_explicit(&seg->next, &next, fresh, memory_order_acq_rel,
+	/* Q2: publish the segment with our item already in it (seq_cst: the publish before
+	 * N1 of not_empty and not_full). */
+	if (atomic_compare_exchange_strong_explicit(&seg->next, &next, fresh, memory_order_seq_cst,
 						    memory_order_acquire)) {
 		/* Q3 */
 		atomic_compare_exchange_strong_explicit(&q->tail, &seg, fresh, memory_order_acq_rel,
 							memory_order_acquire);
-		/* The new segment has room for capacity - 1 more: wake push_wait sleepers
-		 * (one may have failed to reserve while we held the reservation). */
+		/* The new segment has room for capacity - 1 more: wake push_wait sleepers. */
 		lfq__waitq_notify(&q->not_full, LFQ_WAITQ_ALL);
 		return 0;
 	}
 	/* Someone linked first (or sealed): nobody ever saw `fresh`, take it back. */
-	atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
 	segment_put(q, fresh);
 	return next == SEALED ? -EPIPE : 1;
 }
@@ -268,12 +291,11 @@ static int advance(struct lfq_queue *q, struct lfq__segment *seg, int rc,
 
 	atomic_compare_exchange_strong_explicit(&q->tail, &expected, next, memory_order_acq_rel,
 						memory_order_acquire);
-	/* Q3: whoever moves head past seg retires it, exactly once. */
-	if (atomic_compare_exchange_strong_explicit(&q->head, &seg, next, memory_order_acq_rel,
-						    memory_order_acquire)) {
-		atomic_fetch_sub_explicit(&q->segments, 1, memory_order_relaxed); /* Q6 */
+	/* Q3h: whoever moves head past seg retires it, exactly once. seq_cst: under a limit
+	 * this is the room a push_wait sleeper waits for (the publish before N1 in pop_one). */
+	if (atomic_compare_exchange_strong_explicit(&q->head, &seg, next, memory_order_seq_cst,
+						    memory_order_acquire))
 		*retired = seg;
-	}
 	return 1;
 }
 
@@ -318,7 +340,8 @@ static int pop_one(struct lfq_queue *q, void **item)
 
 int lfq_queue_push(struct lfq_queue *queue, void *item)
 {
-	assert(queue);
+	if (!queue)
+		return -EINVAL;
 	const int rc = push_one(queue, item);
 
 	if (rc == 0)
@@ -328,7 +351,8 @@ int lfq_queue_push(struct lfq_queue *queue, void *item)
 
 int lfq_queue_pop(struct lfq_queue *queue, void **item)
 {
-	assert(queue && item);
+	if (!queue || !item)
+		return -EINVAL;
 	/* No not_full notify per pop: under a segment limit, room appears only when a whole
 	 * segment is retired, and pop_one notifies then. */
 	return pop_one(queue, item);
@@ -338,7 +362,8 @@ size_t lfq_queue_push_burst(struct lfq_queue *queue, void *const *items, size_t 
 {
 	size_t k = 0;
 
-	assert(queue && (items || n == 0));
+	if (!queue || !items)
+		return 0;
 	while (k < n) {
 		lfq__rcu_read_lock();
 		struct lfq__segment *seg = atomic_load_explicit(&queue->tail, memory_order_acquire);
@@ -359,7 +384,8 @@ size_t lfq_queue_pop_burst(struct lfq_queue *queue, void **items, size_t n)
 {
 	size_t k = 0;
 
-	assert(queue && (items || n == 0));
+	if (!queue || !items)
+		return 0;
 	while (k < n) {
 		lfq__rcu_read_lock();
 		struct lfq__segment *seg = atomic_load_explicit(&queue->head, memory_order_acquire);
@@ -387,7 +413,8 @@ static int try_pop(void *q, void *item)
 
 int lfq_queue_push_wait(struct lfq_queue *queue, void *item, int64_t timeout_ns)
 {
-	assert(queue);
+	if (!queue)
+		return -EINVAL;
 	const int rc = lfq__waitq_wait(&queue->not_full, try_push, queue, item, timeout_ns);
 
 	if (rc == 0)
@@ -397,13 +424,15 @@ int lfq_queue_push_wait(struct lfq_queue *queue, void *item, int64_t timeout_ns)
 
 int lfq_queue_pop_wait(struct lfq_queue *queue, void **item, int64_t timeout_ns)
 {
-	assert(queue && item);
+	if (!queue || !item)
+		return -EINVAL;
 	return lfq__waitq_wait(&queue->not_empty, try_pop, queue, item, timeout_ns);
 }
 
 void lfq_queue_close(struct lfq_queue *queue)
 {
-	assert(queue);
+	if (!queue)
+		return;
 	/* Q5: no segment is linked after this (grow checks it before linking)... */
 	atomic_store_explicit(&queue->closed, true, memory_order_seq_cst);
 	lfq__rcu_read_lock();
@@ -415,9 +444,10 @@ void lfq_queue_close(struct lfq_queue *queue)
 		lfq__ring_finalize(seg->ring);
 		struct lfq__segment *next = NULL;
 
-		/* Q2 (sealing form) */
+		/* Q2 (sealing form): seq_cst, the publish before N1 of not_empty (a pop_wait
+		 * sleeper on a drained last segment re-checks its next pointer). */
 		if (atomic_compare_exchange_strong_explicit(&seg->next, &next, SEALED,
-							    memory_order_acq_rel,
+							    memory_order_seq_cst,
 							    memory_order_acquire) ||
 		    next == SEALED)
 			break;
@@ -430,7 +460,8 @@ void lfq_queue_close(struct lfq_queue *queue)
 
 bool lfq_queue_is_closed(const struct lfq_queue *queue)
 {
-	assert(queue);
+	if (!queue)
+		return false;
 	return atomic_load_explicit(&((struct lfq_queue *)queue)->closed, memory_order_seq_cst);
 }
 
@@ -439,7 +470,8 @@ size_t lfq_queue_size(const struct lfq_queue *queue)
 	struct lfq_queue *q = (struct lfq_queue *)queue;
 	size_t n = 0;
 
-	assert(queue);
+	if (!queue)
+		return 0;
 	lfq__rcu_read_lock();
 	struct lfq__segment *seg = atomic_load_explicit(&q->head, memory_order_acquire);
 
@@ -453,15 +485,20 @@ size_t lfq_queue_size(const struct lfq_queue *queue)
 
 size_t lfq_queue_segment_capacity(const struct lfq_queue *queue)
 {
-	assert(queue);
-	return queue->segment_capacity;
+	return queue ? queue->segment_capacity : 0;
 }
 
 void lfq__queue_stats(const struct lfq_queue *queue, struct lfq__queue_stats *out)
 {
 	struct lfq_queue *q = (struct lfq_queue *)queue;
 
-	out->segments = atomic_load_explicit(&q->segments, memory_order_relaxed);
+	lfq__rcu_read_lock();
+	/* Q1: head first: tail is never behind it, so the difference is never negative. */
+	const struct lfq__segment *head = atomic_load_explicit(&q->head, memory_order_acquire);
+	const struct lfq__segment *tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+
+	out->segments = (size_t)(tail->id - head->id + 1);
+	lfq__rcu_read_unlock();
 	out->retired = atomic_load_explicit(&q->retired, memory_order_relaxed);
 	out->reclaimed = atomic_load_explicit(&q->reclaimed, memory_order_relaxed);
 	out->cached = lfq_ring_size(q->cache);

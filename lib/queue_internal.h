@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arch.h"
 #include "rcu.h"
@@ -19,6 +20,7 @@ struct lfq__segment {
 	_Atomic(struct lfq__segment *) next; /* NULL, the next segment, or SEALED */
 	struct rcu_head rcu;		     /* for call_rcu when retired */
 	struct lfq_queue *queue;	     /* whose cache takes it back */
+	uint64_t id; /* position in the list (first: 0); set before it is linked (Q2) */
 };
 
 struct lfq_queue {
@@ -32,16 +34,15 @@ struct lfq_queue {
 	_Atomic bool closed;
 	_Atomic size_t max_segments; /* 0: unlimited */
 	/* Written once per segment, not per item. */
-	LFQ_CACHE_ALIGNED _Atomic size_t segments; /* linked now */
-	_Atomic size_t retired;			   /* handed to call_rcu */
-	_Atomic size_t reclaimed;		   /* whose callback ran */
+	LFQ_CACHE_ALIGNED _Atomic size_t retired; /* handed to call_rcu */
+	_Atomic size_t reclaimed;		  /* whose callback ran */
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_empty;
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
 	LFQ_CACHE_ALIGNED char pad_end;
 };
 
 struct lfq__queue_stats {
-	size_t segments;  /* linked (head to tail) */
+	size_t segments;  /* linked (head to tail, from their ids) */
 	size_t retired;	  /* unlinked and handed to call_rcu, in total */
 	size_t reclaimed; /* of those, whose grace period ended (cached or freed) */
 	size_t cached;	  /* in the reuse cache now */

@@ -3,11 +3,13 @@
  * lfq_ring's public calls: argument checks, wake-ups and the blocking calls, over the
  * lock-free operations of the backend the build selected (ring_internal.h).
  *
+ * Every call checks its pointers in every build (one predictable branch): NULL gives -EINVAL,
+ * or a neutral answer for the calls that cannot fail.
+ *
  * Wake-ups: a push that returned 0 notifies not_empty, a pop not_full (N1 in waitq.h). The
  * Dekker pair with the waiter (W1/W2) needs the operation's linearizing RMW to be seq_cst;
  * both backends' are (C4/C5 in ring_cells.c, E4/D4 in scq.h).
  */
-#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 
@@ -31,7 +33,8 @@ void lfq_ring_destroy(struct lfq_ring *ring)
 
 int lfq_ring_push(struct lfq_ring *ring, void *item)
 {
-	assert(ring);
+	if (!ring)
+		return -EINVAL;
 	const int rc = lfq__ring_push_one(ring, item);
 
 	if (rc == 0)
@@ -41,7 +44,8 @@ int lfq_ring_push(struct lfq_ring *ring, void *item)
 
 int lfq_ring_pop(struct lfq_ring *ring, void **item)
 {
-	assert(ring && item);
+	if (!ring || !item)
+		return -EINVAL;
 	const int rc = lfq__ring_pop_one(ring, item);
 
 	if (rc == 0)
@@ -51,7 +55,8 @@ int lfq_ring_pop(struct lfq_ring *ring, void **item)
 
 size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 {
-	assert(ring && (items || n == 0));
+	if (!ring || !items || n == 0)
+		return 0;
 	const size_t k = lfq__ring_push_burst(ring, items, n);
 
 	if (k)
@@ -61,7 +66,8 @@ size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 
 size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 {
-	assert(ring && (items || n == 0));
+	if (!ring || !items || n == 0)
+		return 0;
 	const size_t k = lfq__ring_pop_burst(ring, items, n);
 
 	if (k)
@@ -82,7 +88,8 @@ static int try_pop(void *ring, void *item)
 
 int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 {
-	assert(ring);
+	if (!ring)
+		return -EINVAL;
 	const int rc = lfq__waitq_wait(&ring->not_full, try_push, ring, item, timeout_ns);
 
 	if (rc == 0)
@@ -92,7 +99,8 @@ int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 
 int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 {
-	assert(ring && item);
+	if (!ring || !item)
+		return -EINVAL;
 	const int rc = lfq__waitq_wait(&ring->not_empty, try_pop, ring, item, timeout_ns);
 
 	if (rc == 0)
@@ -102,7 +110,8 @@ int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 
 void lfq_ring_close(struct lfq_ring *ring)
 {
-	assert(ring);
+	if (!ring)
+		return;
 	lfq__ring_finalize(ring);
 	/* Waiters of both kinds re-check and see the close (W2 pairs with the seq_cst close as
 	 * with a publish). */
@@ -112,18 +121,15 @@ void lfq_ring_close(struct lfq_ring *ring)
 
 bool lfq_ring_is_closed(const struct lfq_ring *ring)
 {
-	assert(ring);
-	return lfq__ring_closed(ring);
+	return ring && lfq__ring_closed(ring);
 }
 
 size_t lfq_ring_capacity(const struct lfq_ring *ring)
 {
-	assert(ring);
-	return ring->capacity;
+	return ring ? ring->capacity : 0;
 }
 
 size_t lfq_ring_size(const struct lfq_ring *ring)
 {
-	assert(ring);
-	return lfq__ring_size(ring);
+	return ring ? lfq__ring_size(ring) : 0;
 }

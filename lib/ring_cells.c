@@ -134,10 +134,13 @@ static inline uint64_t count_of(const struct lfq_ring *r, uint64_t p)
 size_t lfq__ring_size(const struct lfq_ring *ring)
 {
 	struct lfq_ring *r = (struct lfq_ring *)ring;
+	LFQ_SCHED_POINT();
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	LFQ_SCHED_POINT();
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 
 	for (size_t i = 0; i <= r->capacity; i++) {
+		LFQ_SCHED_POINT();
 		const uint64_t s =
 			atomic_load_explicit(&lfq__cell_at(r, h)->seq, memory_order_relaxed);
 
@@ -146,6 +149,7 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 		h = lfq__cell_skip_consumed(r, s);
 	}
 	for (size_t i = 0; i <= r->capacity; i++) {
+		LFQ_SCHED_POINT();
 		const uint64_t s =
 			atomic_load_explicit(&lfq__cell_at(r, t)->seq, memory_order_relaxed);
 

@@ -22,11 +22,11 @@
  * Neither verdict writes anything shared. A thread stopped anywhere holds no position: the
  * others see the cell either before or after its single CAS, and move on.
  *
- * Close: `closed` is set (K1); pushes check it first (K2) and fail. A pop that finds the
- * first unfilled cell empty on a closed ring seals it (C7): pushes that checked `closed` just
- * before close can then no longer fill it, so -EPIPE ("closed and drained") is final. A push
- * that beat the seal to that cell has its item popped: the sealing pop's CAS fails, re-reads
- * the cell and takes the item.
+ * Close: `closed` is set (K1); a push checks it (K2) once it has found a free cell, just
+ * before its CAS, and fails. A pop that finds the first unfilled cell empty on a closed ring
+ * seals it (C7): a push that checked `closed` just before close can then no longer fill it,
+ * so -EPIPE ("closed and drained") is final. A push that beat the seal to that cell has its
+ * item popped: the sealing pop's CAS fails, re-reads the cell and takes the item.
  *
  * Memory-order labels:
  *   C1  push: load tail hint            acquire (pairs with C6: the positions below it are
@@ -42,9 +42,9 @@
  *   C7  pop:  CAS FREE(h) -> SEALED     seq_cst (pairs with C4 of a racing push)
  *   C8  pop:  load head hint            acquire (as C1)
  *   K1  close: store closed             seq_cst
- *   K2  load closed                     seq_cst (with K1: a push that starts after close
- *                                       returned fails; a pop that reads "open" after an
- *                                       empty cell may answer -EAGAIN)
+ *   K2  load closed                     seq_cst (with K1: a push that finds a free cell
+ *                                       after close fails; a pop that reads "open" after
+ *                                       an empty cell may answer -EAGAIN)
  */
 #ifndef LFQ_RING_CELLS_H
 #define LFQ_RING_CELLS_H
@@ -143,6 +143,7 @@ static inline struct lfq__cell *lfq__cell_at(const struct lfq_ring *r, uint64_t 
 static inline bool lfq__cell_closed(const struct lfq_ring *r)
 {
 	/* K2 */
+	LFQ_SCHED_POINT();
 	return atomic_load_explicit(&((struct lfq_ring *)r)->closed, memory_order_seq_cst) != 0;
 }
 
@@ -161,6 +162,9 @@ static inline uint64_t lfq__cell_skip_filled(const struct lfq_ring *r, uint64_t 
 	case LFQ_CELL_FULL:
 		return lfq__cell_next(r, q);
 	case LFQ_CELL_FREE:
+#ifdef LFQ_MUTANT_CELL_SKIP_PAST_FREE /* test-only mutant: FREE(q) taken as "q filled" */
+		return lfq__cell_next(r, q);
+#endif
 		return lfq__cell_next(r, q - r->lap);
 	default:
 		return q;
@@ -203,15 +207,27 @@ static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 	for (;;) {
 		struct lfq__cell *c = lfq__cell_at(r, t);
 		/* C2 */
+		LFQ_SCHED_POINT();
 		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
 		const uint64_t want = lfq__cell_seq(t, LFQ_CELL_FREE);
 
 		if (s == want) {
+			/* K2, after C2: a push that finds room only once the ring is closed fails.
+			 * One that read "open" here and fills t later can be linearized just before
+			 * the close: t was free then, and any pop that looks at t after the close
+			 * seals it first, which makes our CAS fail (design.md, "Close and drain").
+			 */
+#ifndef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK /* test-only mutant: checked in push_one */
+			if (lfq__cell_closed(r))
+				return -EPIPE;
+#endif
 			/* C3: the old item, only so that the CAS can compare both words. */
+			LFQ_SCHED_POINT();
 			uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 			/* C4: fill position t. On failure s/old hold the cell's current words. */
+			LFQ_SCHED_POINT();
 			if (lfq__cas128(c, &s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
 					(uint64_t)(uintptr_t)item)) {
 				LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
@@ -230,6 +246,7 @@ static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 		} else if (s != want) {
 			/* A later lap: t was stale. Jump past what the cell proves filled, or to
 			 * the current hint if that is further. C1. */
+			LFQ_SCHED_POINT();
 			const uint64_t hint = atomic_load_explicit(&r->tail, memory_order_acquire);
 			const uint64_t skip = lfq__cell_skip_filled(r, s);
 
@@ -246,15 +263,18 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 	for (;;) {
 		struct lfq__cell *c = lfq__cell_at(r, h);
 		/* C2 */
+		LFQ_SCHED_POINT();
 		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
 		const uint64_t want = lfq__cell_seq(h, LFQ_CELL_FULL);
 
 		if (s == want) {
 			/* C3: validated by the CAS, which compares it too. */
+			LFQ_SCHED_POINT();
 			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed);
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
 			/* C5: consume position h; the cell now waits for h + lap. */
+			LFQ_SCHED_POINT();
 			if (lfq__cell_cas_seq(c, &s, it,
 					      lfq__cell_seq(h + r->lap, LFQ_CELL_FREE))) {
 				LFQ_TEST_POINT(LFQ_TP_CELL_POP_DONE);
@@ -268,10 +288,15 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 			/* Position h is not filled and everything below it is consumed: empty. */
 			if (!lfq__cell_closed(r))
 				return -EAGAIN;
+			LFQ_SCHED_POINT();
 			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed); /* C3 */
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_SEAL);
+#ifdef LFQ_MUTANT_CELL_NO_SEAL /* test-only mutant: closed and empty taken as drained */
+			return -EPIPE;
+#endif
 			/* C7: closed and drained, unless a push fills h first. */
+			LFQ_SCHED_POINT();
 			if (lfq__cell_cas_seq(c, &s, it, lfq__cell_seq(h, LFQ_CELL_SEALED)))
 				return -EPIPE;
 			continue;
@@ -280,6 +305,7 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 			return -EPIPE;
 		if (s > want) {
 			/* A later lap: h was stale. C8. */
+			LFQ_SCHED_POINT();
 			const uint64_t hint = atomic_load_explicit(&r->head, memory_order_acquire);
 			const uint64_t skip = lfq__cell_skip_consumed(r, s);
 
@@ -293,39 +319,50 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 
 static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
 {
+#ifdef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK
 	if (lfq__cell_closed(r))
 		return -EPIPE;
-	/* C1 */
+#endif
+	/* C1 (the closed check is K2 in lfq__cell_put, once a free cell is found) */
+	LFQ_SCHED_POINT();
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
 	const int rc = lfq__cell_put(r, &t, item);
 
-	if (rc == 0) /* C6 */
+	if (rc == 0) { /* C6 */
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&r->tail, t, memory_order_release);
+	}
 	return rc;
 }
 
 static inline int lfq__ring_pop_one(struct lfq_ring *r, void **item)
 {
 	/* C8 */
+	LFQ_SCHED_POINT();
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
 	const int rc = lfq__cell_take(r, &h, item);
 
-	if (rc == 0) /* C6 */
+	if (rc == 0) { /* C6 */
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&r->head, h, memory_order_release);
+	}
 	return rc;
 }
 
 static inline size_t lfq__ring_push_burst(struct lfq_ring *r, void *const *items, size_t n)
 {
-	if (n == 0 || lfq__cell_closed(r))
+	if (n == 0)
 		return 0;
+	LFQ_SCHED_POINT();
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire); /* C1 */
 	size_t k = 0;
 
 	while (k < n && lfq__cell_put(r, &t, items[k]) == 0)
 		k++;
-	if (k) /* C6: once for the burst */
+	if (k) { /* C6: once for the burst */
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&r->tail, t, memory_order_release);
+	}
 	return k;
 }
 
@@ -333,19 +370,23 @@ static inline size_t lfq__ring_pop_burst(struct lfq_ring *r, void **items, size_
 {
 	if (n == 0)
 		return 0;
+	LFQ_SCHED_POINT();
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire); /* C8 */
 	size_t k = 0;
 
 	while (k < n && lfq__cell_take(r, &h, &items[k]) == 0)
 		k++;
-	if (k) /* C6 */
+	if (k) { /* C6 */
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&r->head, h, memory_order_release);
+	}
 	return k;
 }
 
 static inline void lfq__ring_finalize(struct lfq_ring *r)
 {
 	/* K1 */
+	LFQ_SCHED_POINT();
 	atomic_store_explicit(&r->closed, 1, memory_order_seq_cst);
 }
 

@@ -83,6 +83,7 @@ void lfq__ring_destroy(struct lfq_ring *ring)
 /* K2: the closed bit of aq's tail, with the tail value it came with. */
 static inline uint64_t closed_tail(struct lfq_ring *ring)
 {
+	LFQ_SCHED_POINT();
 	return atomic_load_explicit(&ring->aq.tail, memory_order_seq_cst);
 }
 
@@ -96,7 +97,9 @@ int lfq__ring_push_one(struct lfq_ring *ring, void *item)
 	ring->data[i] = item; /* ours alone: we hold index i */
 	if (!lfq__scq_enqueue(&ring->aq, i, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED)) {
 		/* Closed before our ticket: the item stays the caller's, the slot goes back. */
+#ifndef LFQ_MUTANT_CLOSED_PUSH_LEAKS_SLOT /* test-only mutant: the slot is lost */
 		lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
+#endif
 		return -EPIPE;
 	}
 	return 0;
@@ -111,13 +114,21 @@ int lfq__ring_pop_one(struct lfq_ring *ring, void **item)
 
 		if (!(t & LFQ_SCQ_CLOSED))
 			return -EAGAIN;
+#ifdef LFQ_MUTANT_CLOSE_SKIPS_DRAIN /* test-only mutant: closed and "empty" taken as drained */
+		return -EPIPE;
+#endif
 		i = lfq__scq_drain(&ring->aq, t & ~LFQ_SCQ_CLOSED, LFQ_TP_AQ_DEQ_TICKET);
 		if (i == LFQ_SCQ_EMPTY)
 			return -EPIPE;
 	}
 	LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
+#ifdef LFQ_MUTANT_FREE_BEFORE_READ /* test-only mutant: the slot goes back before the read */
+	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
+	*item = ring->data[i];
+#else
 	*item = ring->data[i];
 	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
+#endif
 	return 0;
 }
 
@@ -192,6 +203,7 @@ size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 void lfq__ring_finalize(struct lfq_ring *ring)
 {
 	/* K1: from here on every aq ticket carries the bit and its enqueue fails. */
+	LFQ_SCHED_POINT();
 	atomic_fetch_or_explicit(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
 }
 
@@ -213,7 +225,9 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 	 * fail after close. Relaxed: a snapshot, clamped to [0, capacity]. When no operation
 	 * is in progress, tail - head is the number of free slots (see design.md, "size",
 	 * for the one exception). */
+	LFQ_SCHED_POINT();
 	const uint64_t head = atomic_load_explicit(&r->fq.head, memory_order_relaxed);
+	LFQ_SCHED_POINT();
 	const uint64_t tail = atomic_load_explicit(&r->fq.tail, memory_order_relaxed);
 	const uint64_t free_slots = tail <= head ? 0 : tail - head;
 

@@ -58,7 +58,12 @@
 #define LFQ_SCQ_EMPTY UINT64_MAX
 /* How long a dequeuer that found an empty slot of an older cycle re-reads it before making it
  * unusable: the enqueuer holding the same ticket is usually a few instructions away. */
+#ifdef LFQ_TESTING /* the interleaving checker sets it lower: see testing.h */
+#define LFQ_SCQ_DEQ_SPINS                                                                          \
+	((unsigned)atomic_load_explicit(&lfq__test_deq_spins, memory_order_relaxed))
+#else
 #define LFQ_SCQ_DEQ_SPINS 64
+#endif
 
 struct lfq__scq {
 	/* Read-only after init. */
@@ -165,6 +170,7 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 	const uint64_t tc = lfq__scq_tcycle(q, t);
 	/* E2: acquire pairs with D4/D5 of the dequeuer that last changed this entry, so the
 	 * head load E3 below sees that dequeuer's ticket (D2). */
+	LFQ_SCHED_POINT();
 	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
 
 	for (;;) {
@@ -173,12 +179,15 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 		/* Usable only if older than our cycle and empty... */
 		if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
 			return false;
-		/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken our
-		 * ticket yet (it would not come back for the index). E3 pairs with D2. */
+		/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
+		 * our ticket yet (it would not come back for the index). E3 pairs with D2.
+		 */
+		LFQ_SCHED_POINT();
 		if (!(e & q->safe_bit) && atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
 			return false;
 		/* E4: publish. Releases everything written before (the item), pairs with D3; on
 		 * failure e is reloaded (acquire, as E2) and re-tested. */
+		LFQ_SCHED_POINT();
 		if (atomic_compare_exchange_weak_explicit(slot, &e, tc | q->safe_bit | idx,
 							  memory_order_seq_cst,
 							  memory_order_acquire)) {
@@ -192,8 +201,11 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
  * when it already holds the value. */
 static inline void lfq__scq_reset_threshold(struct lfq__scq *q)
 {
-	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) != q->threshold_max)
+	LFQ_SCHED_POINT();
+	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) != q->threshold_max) {
+		LFQ_SCHED_POINT();
 		atomic_store_explicit(&q->threshold, q->threshold_max, memory_order_seq_cst);
+	}
 }
 
 /*
@@ -207,6 +219,7 @@ static inline bool lfq__scq_enqueue(struct lfq__scq *q, uint64_t idx, bool closa
 {
 	for (;;) {
 		/* E1: take a ticket. seq_cst: see docs/design.md, "Memory orders". */
+		LFQ_SCHED_POINT();
 		const uint64_t t = atomic_fetch_add_explicit(&q->tail, 1, memory_order_seq_cst);
 
 		if (closable && (t & LFQ_SCQ_CLOSED))
@@ -234,6 +247,7 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
 
 	while (done < n) {
 		/* E1 (batch form): tickets t0 .. t0 + n - done - 1. */
+		LFQ_SCHED_POINT();
 		const uint64_t t0 =
 			atomic_fetch_add_explicit(&q->tail, n - done, memory_order_seq_cst);
 
@@ -259,12 +273,16 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
 static inline void lfq__scq_catchup(struct lfq__scq *q, uint64_t tail, uint64_t head)
 {
 	/* C1: seq_cst, like the ticket counters it compares. */
+	LFQ_SCHED_POINT();
 	while (!atomic_compare_exchange_weak_explicit(&q->tail, &tail, head, memory_order_seq_cst,
 						      memory_order_seq_cst)) {
+		LFQ_SCHED_POINT();
 		head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+		LFQ_SCHED_POINT();
 		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 		if (tail >= head) /* also true when the closed bit is set */
 			break;
+		LFQ_SCHED_POINT();
 	}
 }
 
@@ -279,6 +297,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 	unsigned spins = 0;
 	/* D3: acquire pairs with E4 (the enqueuer's publish, or a later RMW in its release
 	 * sequence): everything the producer wrote before it is visible. */
+	LFQ_SCHED_POINT();
 	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
 
 	for (;;) {
@@ -287,6 +306,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 
 		if (ec == hc) {
 			/* D4: consume. Only this ticket's owner consumes this cycle's index. */
+			LFQ_SCHED_POINT();
 			atomic_fetch_or_explicit(slot, q->idx_none, memory_order_seq_cst);
 			return e & q->idx_none;
 		}
@@ -303,6 +323,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			/* Worth waiting only if an enqueuer already holds ticket h and the ring
 			 * is open (after close, late enqueuers fail anyway). D6 form. */
 			if (spins == 0) {
+				LFQ_SCHED_POINT();
 				const uint64_t t =
 					atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
@@ -311,6 +332,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			}
 			if (spins++ < max_spins) {
 				lfq__cpu_relax();
+				LFQ_SCHED_POINT();
 				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */
 				continue;
 			}
@@ -319,6 +341,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			desired = hc | (e & q->safe_bit) | q->idx_none;
 		}
 		/* D5: pairs with E2 of a late enqueuer (it then sees our D2 through E3). */
+		LFQ_SCHED_POINT();
 		if (atomic_compare_exchange_weak_explicit(slot, &e, desired, memory_order_seq_cst,
 							  memory_order_acquire))
 			return LFQ_SCQ_EMPTY;
@@ -335,14 +358,19 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
  */
 static inline uint64_t lfq__scq_available_to(struct lfq__scq *q, uint64_t *end)
 {
+	LFQ_SCHED_POINT();
 	const uint64_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	LFQ_SCHED_POINT();
 	const uint64_t seen = atomic_load_explicit(&q->tail_seen, memory_order_relaxed);
 	uint64_t tail = seen;
 
 	if (head >= tail) {
+		LFQ_SCHED_POINT();
 		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst) & ~LFQ_SCQ_CLOSED;
-		if (tail != seen) /* an empty ring's pops then write nothing */
+		if (tail != seen) { /* an empty ring's pops then write nothing */
+			LFQ_SCHED_POINT();
 			atomic_store_explicit(&q->tail_seen, tail, memory_order_relaxed);
+		}
 	}
 	*end = tail;
 	return head >= tail ? 0 : tail - head;
@@ -366,8 +394,10 @@ static inline uint64_t lfq__scq_sweep(struct lfq__scq *q, uint64_t end, int tp)
 {
 	for (;;) {
 		/* D2 (load form) */
+		LFQ_SCHED_POINT();
 		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
 			return LFQ_SCQ_EMPTY;
+		LFQ_SCHED_POINT();
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);
@@ -378,6 +408,7 @@ static inline uint64_t lfq__scq_sweep(struct lfq__scq *q, uint64_t end, int tp)
 			return idx;
 		}
 		if (h + 1 >= end) {
+			LFQ_SCHED_POINT();
 			const uint64_t t =
 				atomic_load_explicit(&q->tail, memory_order_seq_cst); /* D6 */
 
@@ -396,7 +427,11 @@ static inline uint64_t lfq__scq_sweep(struct lfq__scq *q, uint64_t end, int tp)
 static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 {
 	/* D1: a negative threshold means empty (see design.md for why seq_cst)... */
+	LFQ_SCHED_POINT();
 	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0) {
+#ifdef LFQ_MUTANT_THRESHOLD_WEDGE /* test-only mutant: the paper's order, which can wedge */
+		return LFQ_SCQ_EMPTY;
+#else
 		/* ...unless tickets are outstanding. Dequeuers whose failed tickets predate an
 		 * enqueue can decrement after that enqueue's reset (E5 before a late D7): enough
 		 * of them drive the threshold negative with an index inside, and no enqueue may
@@ -405,11 +440,13 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 		uint64_t end;
 
 		return lfq__scq_available_to(q, &end) ? lfq__scq_sweep(q, end, tp) : LFQ_SCQ_EMPTY;
+#endif
 	}
 	if (lfq__scq_available(q) == 0) /* D0 */
 		return LFQ_SCQ_EMPTY;
 	for (;;) {
 		/* D2: take a ticket; pairs with E3. */
+		LFQ_SCHED_POINT();
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);
@@ -418,6 +455,7 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 		if (idx != LFQ_SCQ_EMPTY)
 			return idx;
 		/* D6 */
+		LFQ_SCHED_POINT();
 		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
 		if ((t & ~LFQ_SCQ_CLOSED) <= h + 1) {
@@ -425,11 +463,13 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 				lfq__scq_catchup(q, t, h + 1);
 			LFQ_TEST_POINT(LFQ_TP_SCQ_DEQ_FAILED);
 			/* D7 */
+			LFQ_SCHED_POINT();
 			atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst);
 			return LFQ_SCQ_EMPTY;
 		}
 		LFQ_TEST_POINT(LFQ_TP_SCQ_DEQ_FAILED);
 		/* D7: spend one unit of the budget. */
+		LFQ_SCHED_POINT();
 		if (atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst) <= 0)
 			return LFQ_SCQ_EMPTY;
 	}
@@ -445,6 +485,7 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, size_t n, int tp)
 {
 	/* D1, D0 as in lfq__scq_dequeue. */
+	LFQ_SCHED_POINT();
 	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
 		return 0;
 	const uint64_t avail = lfq__scq_available(q); /* D0 */
@@ -453,6 +494,7 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 		return 0;
 	const uint64_t k = avail < n ? avail : n;
 	/* D2 (batch form): tickets h0 .. h0 + k - 1. */
+	LFQ_SCHED_POINT();
 	const uint64_t h0 = atomic_fetch_add_explicit(&q->head, k, memory_order_seq_cst);
 	size_t got = 0;
 
@@ -465,10 +507,12 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 	}
 	if (got < k) {
 		/* D6, D7 for the failed tickets, as a sequence of single dequeues would. */
+		LFQ_SCHED_POINT();
 		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
 
 		if (!(t & LFQ_SCQ_CLOSED) && t <= h0 + k)
 			lfq__scq_catchup(q, t, h0 + k);
+		LFQ_SCHED_POINT();
 		atomic_fetch_sub_explicit(&q->threshold, (int64_t)(k - got), memory_order_seq_cst);
 	}
 	return got;
@@ -487,8 +531,15 @@ static inline uint64_t lfq__scq_drain(struct lfq__scq *q, uint64_t end, int tp)
 {
 	for (;;) {
 		/* D2 (load form): seq_cst like the ticket FAA. */
+		LFQ_SCHED_POINT();
+#ifdef LFQ_MUTANT_DRAIN_EARLY /* test-only mutant: the drain stops one ticket early */
+		if (atomic_load_explicit(&q->head, memory_order_seq_cst) + 1 >= end)
+			return LFQ_SCQ_EMPTY;
+#else
 		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
 			return LFQ_SCQ_EMPTY;
+#endif
+		LFQ_SCHED_POINT();
 		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);

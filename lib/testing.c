@@ -4,6 +4,8 @@
 
 #ifdef LFQ_TESTING
 void (*_Atomic lfq__test_hook)(int point);
+void (*_Atomic lfq__sched_hook)(const char *file, int line);
+_Atomic int lfq__test_deq_spins = 64;
 _Atomic unsigned long lfq__test_futex_wakes;
 _Atomic int lfq__test_fail_alloc;
 #endif

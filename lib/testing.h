@@ -6,6 +6,11 @@
  * A test point is a named instant inside an operation (for example "a producer holds a free
  * slot but has not published it"). The lock-freedom tests install a hook that parks one chosen
  * thread forever at one point and check that every other thread still completes.
+ *
+ * A scheduling point (LFQ_SCHED_POINT) sits immediately before each shared atomic access of
+ * the ring. The interleaving checker (tests/sched/) installs a hook there that blocks the
+ * calling thread until its scheduler picks that thread again, so that exactly one thread runs
+ * at a time and the checker decides who runs at every shared access.
  */
 #ifndef LFQ_TESTING_H
 #define LFQ_TESTING_H
@@ -27,6 +32,8 @@ enum lfq__test_point {
 	LFQ_TP_CELL_POP_SEAL,  /* pop: found the closed ring empty, seal not yet done */
 	/* Any SCQ index ring (scq.h): a dequeue ticket failed, threshold not yet decremented. */
 	LFQ_TP_SCQ_DEQ_FAILED,
+	LFQ_TP_QUEUE_GROW, /* lfq_queue push: passed the segment limit, new segment not linked */
+	LFQ_TP_POOL_SUBMIT_COUNTED, /* pool submit: counted (S1), job not yet published */
 	LFQ_TP_COUNT
 };
 
@@ -35,6 +42,11 @@ enum lfq__test_point {
 
 /* Called at every test point when set; the argument is an enum lfq__test_point. */
 extern void (*_Atomic lfq__test_hook)(int point);
+/* Called at every scheduling point when set (see LFQ_SCHED_POINT), with the point's place. */
+extern void (*_Atomic lfq__sched_hook)(const char *file, int line);
+/* LFQ_SCQ_DEQ_SPINS in the testing build (64, as in the shipped one, unless a test changes
+ * it). Relaxed: set before the threads that read it start. */
+extern _Atomic int lfq__test_deq_spins;
 /* Number of futex wake system calls the library has made. */
 extern _Atomic unsigned long lfq__test_futex_wakes;
 /* While positive, each lfq_queue segment allocation fails (and decrements it). */
@@ -47,8 +59,17 @@ extern _Atomic int lfq__test_fail_alloc;
 		if (lfq__h && (p) >= 0)                                                            \
 			lfq__h(p);                                                                 \
 	} while (0)
+/* Relaxed as LFQ_TEST_POINT: installed before the checked threads start. */
+#define LFQ_SCHED_POINT()                                                                          \
+	do {                                                                                       \
+		void (*lfq__s)(const char *, int) =                                                \
+			atomic_load_explicit(&lfq__sched_hook, memory_order_relaxed);              \
+		if (lfq__s)                                                                        \
+			lfq__s(__FILE__, __LINE__);                                                \
+	} while (0)
 #else
 #define LFQ_TEST_POINT(p) ((void)(p))
+#define LFQ_SCHED_POINT() ((void)0)
 #endif
 
 #endif /* LFQ_TESTING_H */

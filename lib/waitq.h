@@ -22,6 +22,13 @@
  * either N1 sees the waiter, or the waiter's re-check sees the publish. A notify that lands
  * after the key was read changes `seq`, so the futex wait returns at once.
  *
+ * The notifier's side of the contract, in the C11 model: the publish that makes the
+ * condition true must be a seq_cst modification of a location the waiter's re-check reads
+ * (a seq_cst RMW or store), or be followed by a seq_cst fence before N1. A release store or
+ * an acq_rel RMW is not enough: C11 lets N1 read a stale `waiters` while the re-check reads
+ * the old value (x86-64 happens to forbid it; arm64 does for release writes but not for
+ * relaxed ones). docs/design.md lists every notify and the publish it relies on.
+ *
  * Labels: W1 fetch_add waiters seq_cst; W2 fence seq_cst; W3 load seq (key) acquire;
  *         W4 fetch_sub waiters relaxed; N1 load waiters seq_cst; N2 fetch_add seq release;
  *         N3 fetch_sub waiters (the woken) relaxed.

@@ -7,35 +7,76 @@
 #
 # Provides:
 #   LFQ_ROOT             absolute path of the project root (the directory above scripts/)
-#   LFQ_PACKAGES         the Debian packages a full test and benchmark run needs
-#   lfq_setup_packages   installs whichever of LFQ_PACKAGES are missing
+#   LFQ_TEST_PACKAGES    the Debian packages scripts/test needs
+#   LFQ_BENCH_PACKAGES   the Debian packages scripts/bench needs
+#   LFQ_BENCH_PEER_PACKAGES  the optional benchmark peers' packages, which scripts/bench
+#                        tries to install but can do without
+#   lfq_setup_packages   installs whichever of the given packages are missing, then disables
+#                        the system services that the installation enabled
+#   lfq_quiet_services   disables and stops the system services some packages ship
 #   lfq_configure        sets up or reconfigures a Meson build directory, idempotently
 
 set -euo pipefail
 
-# Everything the builds, tests, sanitizers, benchmarks and their plots need. Add new needs here.
-LFQ_PACKAGES=(
+# What building the library needs (both scripts use it).
+LFQ_BUILD_PACKAGES=(
 	meson
 	ninja-build
 	pkg-config
 	gcc
+	python3
+	liburcu-dev
+	libhiredis-dev
+)
+
+# What scripts/test needs: the build, the C++ header check, the sanitizer builds, the format
+# check, Criterion, the servers the tests start privately (redis-server, prometheus: the
+# tests never use the system services these packages install, see lfq_quiet_services), and
+# the consumer tests (CMake, make). Nothing that only the benchmarks use.
+# shellcheck disable=SC2034 # used by scripts/test
+LFQ_TEST_PACKAGES=(
+	"${LFQ_BUILD_PACKAGES[@]}"
 	g++
 	clang
 	clang-format
 	libclang-rt-14-dev
-	liburcu-dev
 	libcriterion-dev
+	redis-server
+	prometheus
+	cmake
+	make
+)
+
+# What scripts/bench needs: the build, Google Benchmark and the peers (Concurrency Kit, Boost,
+# oneTBB, Go), redis-server for the Redis suite, gnuplot for the plots.
+# shellcheck disable=SC2034 # used by scripts/bench
+LFQ_BENCH_PACKAGES=(
+	"${LFQ_BUILD_PACKAGES[@]}"
+	g++
 	libbenchmark-dev
-	python3
 	gnuplot-nox
 	golang-go
 	libck-dev
 	libboost-dev
 	libtbb-dev
-	prometheus
-	libhiredis-dev
 	redis-server
 )
+
+# The optional benchmark peers of issue 11 (bench/peers/meson.build): scripts/bench installs
+# them too, but a peer whose package cannot be installed is built without and listed as
+# skipped, and the run goes on.
+# shellcheck disable=SC2034 # used by scripts/bench
+LFQ_BENCH_PEER_PACKAGES=(
+	libdpdk-dev
+	libatomic-queue-dev
+	libconcurrentqueue-dev
+	libxenium-dev
+	libcds-dev
+)
+
+# Where a running systemd keeps its state; a variable so that tests/test_common.sh can
+# pretend either way.
+LFQ_SYSTEMD_RUNDIR=${LFQ_SYSTEMD_RUNDIR:-/run/systemd/system}
 
 LFQ_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -51,22 +92,93 @@ lfq_package_installed()
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# Installs the packages of LFQ_PACKAGES that are not installed yet. When all are present it
-# only asks dpkg, so it is fast to call on every run. Installs as root directly, otherwise
-# through a password-less `sudo -n`; if neither is possible it prints the one command the user
-# should run and exits 1. Returns 1 if apt-get fails.
+# Prints the installed packages, one name per line, sorted.
+lfq_installed_packages()
+{
+	dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
+		awk '$1 == "ii" { print $2 }' | sort -u
+}
+
+# How to run a command as root: empty as root, `sudo -n` otherwise (set by lfq_setup_packages).
+LFQ_AS_ROOT=()
+
+# lfq_quiet_services PKG...
+#
+# Disables, and stops, every system service the given installed packages ship (a systemd unit
+# in /lib/systemd/system, a SysV script in /etc/init.d): Debian starts and enables a service
+# when its package is installed, and lfq's tests start their own private servers instead.
+# With systemd running: `systemctl disable --now`. Without (a container, sysvinit):
+# `service NAME stop` and `update-rc.d NAME disable`, and `systemctl disable` (offline, it
+# only removes the unit's links) where systemctl exists. A command that fails is reported
+# and the rest still run; returns 0.
+lfq_quiet_services()
+{
+	local pkg path name
+	local -a units=() scripts=()
+	local -a root=(${LFQ_AS_ROOT[@]+"${LFQ_AS_ROOT[@]}"})
+
+	for pkg in "$@"; do
+		while IFS= read -r path; do
+			name=${path##*/}
+			case "$path" in
+			/lib/systemd/system/*.service | /usr/lib/systemd/system/*.service)
+				# A template (name@.service) is never enabled by an installation.
+				[[ "$name" == *@.service ]] || units+=("$name")
+				;;
+			/etc/init.d/*)
+				scripts+=("$name")
+				;;
+			esac
+		done < <(dpkg-query -L "$pkg" 2>/dev/null || true)
+	done
+	if ((${#units[@]} == 0 && ${#scripts[@]} == 0)); then
+		return 0
+	fi
+	lfq_log "disabling the services installed with them: ${units[*]-} ${scripts[*]-}"
+
+	if [[ -d "$LFQ_SYSTEMD_RUNDIR" ]]; then
+		for name in ${units[@]+"${units[@]}"}; do
+			${root[@]+"${root[@]}"} systemctl disable --now "$name" ||
+				lfq_log "could not disable $name"
+		done
+		return 0
+	fi
+	if command -v systemctl >/dev/null 2>&1; then
+		for name in ${units[@]+"${units[@]}"}; do
+			${root[@]+"${root[@]}"} systemctl disable "$name" ||
+				lfq_log "could not disable $name"
+		done
+	fi
+	for name in ${scripts[@]+"${scripts[@]}"}; do
+		${root[@]+"${root[@]}"} service "$name" stop >/dev/null 2>&1 || true
+		if command -v update-rc.d >/dev/null 2>&1; then
+			${root[@]+"${root[@]}"} update-rc.d "$name" disable ||
+				lfq_log "could not disable $name"
+		fi
+	done
+	return 0
+}
+
+# lfq_setup_packages PKG...
+#
+# Installs those of the given Debian packages that are not installed yet. When all are
+# present it only asks dpkg, so it is fast to call on every run. Installs as root directly,
+# otherwise through a password-less `sudo -n`; if neither is possible it prints the one
+# command the user should run and exits 1. Returns 1 if apt-get fails. Afterwards, every
+# system service that came with a package installed by this call (dependencies included) is
+# disabled and stopped (lfq_quiet_services). Services of packages that were installed before
+# are left as they are: they may be the user's.
 lfq_setup_packages()
 {
 	local pkg
-	local -a missing=()
-	local -a as_root=()
+	local -a missing=() before=() new=()
 
 	if ! command -v dpkg-query >/dev/null 2>&1; then
 		lfq_log "dpkg-query not found: not a Debian system, not checking packages"
 		return 0
 	fi
 
-	for pkg in "${LFQ_PACKAGES[@]}"; do
+	for pkg in "$@"; do
 		if ! lfq_package_installed "$pkg"; then
 			missing+=("$pkg")
 		fi
@@ -76,9 +188,10 @@ lfq_setup_packages()
 	fi
 
 	lfq_log "missing Debian packages: ${missing[*]}"
+	LFQ_AS_ROOT=()
 	if ((EUID != 0)); then
 		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-			as_root=(sudo -n)
+			LFQ_AS_ROOT=(sudo -n)
 		else
 			echo "lfq: cannot install packages without root; please run:" >&2
 			echo "sudo apt-get install -y --no-install-recommends ${missing[*]}"
@@ -86,12 +199,18 @@ lfq_setup_packages()
 		fi
 	fi
 
-	if ! ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update; then
+	mapfile -t before < <(lfq_installed_packages)
+	if ! ${LFQ_AS_ROOT[@]+"${LFQ_AS_ROOT[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update; then
 		echo "lfq: apt-get update failed" >&2
 		return 1
 	fi
-	if ! ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends "${missing[@]}"; then
+	local rc=0
+	${LFQ_AS_ROOT[@]+"${LFQ_AS_ROOT[@]}"} env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends "${missing[@]}" || rc=$?
+	# Even after a failed install: whatever did get installed may have enabled a service.
+	mapfile -t new < <(comm -13 <(printf '%s\n' ${before[@]+"${before[@]}"}) <(lfq_installed_packages))
+	lfq_quiet_services ${new[@]+"${new[@]}"}
+	if ((rc != 0)); then
 		echo "lfq: apt-get install failed for: ${missing[*]}" >&2
 		return 1
 	fi

@@ -8,5 +8,7 @@ int main()
 	lfq_ring *r = nullptr;
 	int rc = lfq_ring_create(&r, 4, LFQ_RING_FLAGS_NONE);
 	lfq_ring_destroy(r);
-	return rc == 0 ? 0 : 1;
+	const char *v = lfq_version();
+	const char *e = lfq_strerror(rc);
+	return rc == 0 && v != nullptr && e != nullptr ? 0 : 1;
 }

@@ -23,6 +23,7 @@ struct run {
 	_Atomic bool stop_sampling;
 	struct ledger ledger;
 	bool close_midway;
+	size_t limit; /* segments; producers then use push_wait with no deadline */
 };
 
 struct worker {
@@ -45,6 +46,13 @@ static void *producer(void *arg)
 		       !lfq_queue_is_closed(r->q))
 			sched_yield();
 		rnd = rnd * 1103515245u + 12345u;
+		if (r->limit) {
+			/* A lost wake-up under the limit hangs here (the test's timeout). */
+			cr_assert_eq(lfq_queue_push_wait(r->q, STRESS_ITEM(w->id, seq), -1), 0);
+			atomic_fetch_add_explicit(&r->accepted, 1, memory_order_relaxed);
+			seq++;
+			continue;
+		}
 		if (rnd & 0x10000) {
 			int rc = lfq_queue_push(r->q, STRESS_ITEM(w->id, seq));
 
@@ -134,15 +142,18 @@ static void *sampler(void *arg)
 	return NULL;
 }
 
-static void stress(unsigned producers, unsigned consumers, size_t segment, bool close_midway)
+static void stress_limited(unsigned producers, unsigned consumers, size_t segment,
+			   bool close_midway, size_t limit)
 {
-	struct run r = {.producers = producers, .close_midway = close_midway};
+	struct run r = {.producers = producers, .close_midway = close_midway, .limit = limit};
 	struct worker w[16];
 	pthread_t samp;
 
 	r.per_producer = stress_items(200000) / producers;
 	r.total = r.per_producer * producers;
 	cr_assert_eq(lfq_queue_create(&r.q, segment, 0), 0);
+	if (limit)
+		cr_assert_eq(lfq_queue_set_limit(r.q, limit), 0);
 	ledger_init(&r.ledger, producers, r.per_producer);
 	cr_assert_eq(pthread_create(&samp, NULL, sampler, &r), 0);
 	for (unsigned i = 0; i < producers + consumers; i++) {
@@ -182,6 +193,11 @@ static void stress(unsigned producers, unsigned consumers, size_t segment, bool 
 	lfq_queue_destroy(r.q);
 }
 
+static void stress(unsigned producers, unsigned consumers, size_t segment, bool close_midway)
+{
+	stress_limited(producers, consumers, segment, close_midway, 0);
+}
+
 Test(stress_queue, tiny_segments_4p4c, .timeout = 300)
 {
 	stress(4, 4, 4, false);
@@ -203,4 +219,13 @@ Test(stress_queue, close_drain_race_across_segments, .timeout = 300)
 {
 	stress(4, 4, 4, true);
 	stress(6, 2, 16, true);
+}
+
+Test(stress_queue, push_wait_under_a_segment_limit, .timeout = 300)
+{
+	/* Producers block on the limit all the time: every wake-up path (a segment retired, a
+	 * segment linked) is exercised, and a lost one hangs a producer. */
+	stress_limited(4, 4, 4, false, 2);
+	stress_limited(6, 2, 2, false, 3);
+	stress_limited(2, 6, 8, false, 2);
 }

@@ -171,3 +171,29 @@ Test(ring, destroy_accepts_null)
 {
 	lfq_ring_destroy(NULL);
 }
+
+/* Issue 13, item 5: NULL pointers are rejected in every build (a release build used to crash). */
+Test(ring, null_arguments_are_rejected_in_every_build)
+{
+	struct lfq_ring *r;
+	void *it = NULL;
+	void *items[2] = {NULL, NULL};
+
+	cr_assert_eq(lfq_ring_push(NULL, it), -EINVAL);
+	cr_assert_eq(lfq_ring_pop(NULL, &it), -EINVAL);
+	cr_assert_eq(lfq_ring_push_wait(NULL, it, 0), -EINVAL);
+	cr_assert_eq(lfq_ring_pop_wait(NULL, &it, 0), -EINVAL);
+	cr_assert_eq(lfq_ring_push_burst(NULL, items, 2), 0);
+	cr_assert_eq(lfq_ring_pop_burst(NULL, items, 2), 0);
+	lfq_ring_close(NULL);
+	cr_assert_not(lfq_ring_is_closed(NULL));
+	cr_assert_eq(lfq_ring_capacity(NULL), 0);
+	cr_assert_eq(lfq_ring_size(NULL), 0);
+	cr_assert_eq(lfq_ring_create(&r, 2, 0), 0);
+	cr_assert_eq(lfq_ring_pop(r, NULL), -EINVAL);
+	cr_assert_eq(lfq_ring_pop_wait(r, NULL, 0), -EINVAL);
+	cr_assert_eq(lfq_ring_push_burst(r, NULL, 2), 0);
+	cr_assert_eq(lfq_ring_pop_burst(r, NULL, 2), 0);
+	cr_assert_eq(lfq_ring_size(r), 0, "a rejected call changed the ring");
+	lfq_ring_destroy(r);
+}

@@ -91,12 +91,11 @@ static void teardown(void)
 	}
 }
 
-TestSuite(ring_cells, .init = setup, .fini = teardown, .timeout = 60);
-
 /* A push that passed the closed check before close, and a pop that seals the empty ring:
  * the seal wins, the push fails and keeps its item. */
-Test(ring_cells, push_racing_close_loses_to_the_seal)
+Test(ring_cells, push_racing_close_loses_to_the_seal, .timeout = 60)
 {
+	setup();
 	struct lfq_ring *r;
 	void *it;
 
@@ -111,12 +110,14 @@ Test(ring_cells, push_racing_close_loses_to_the_seal)
 	cr_assert_eq(lfq_ring_pop(r, &it), -EPIPE);
 	cr_assert_eq(lfq_ring_size(r), 0);
 	lfq_ring_destroy(r);
+	teardown();
 }
 
 /* The same race the other way round: the push fills the cell first, the sealing pop's CAS
  * fails and it returns the item instead; only then is the ring drained. */
-Test(ring_cells, push_racing_close_that_wins_is_popped)
+Test(ring_cells, push_racing_close_that_wins_is_popped, .timeout = 60)
 {
+	setup();
 	struct lfq_ring *r;
 	void *it;
 
@@ -134,11 +135,13 @@ Test(ring_cells, push_racing_close_that_wins_is_popped)
 	cr_assert_eq(pop.item, ITEM(2));
 	cr_assert_eq(lfq_ring_pop(r, &it), -EPIPE);
 	lfq_ring_destroy(r);
+	teardown();
 }
 
 /* A pop stopped just before sealing holds nothing: others still get -EPIPE, pushes -EPIPE. */
-Test(ring_cells, stopped_sealer_blocks_nobody)
+Test(ring_cells, stopped_sealer_blocks_nobody, .timeout = 60)
 {
+	setup();
 	struct lfq_ring *r;
 	void *it;
 
@@ -155,13 +158,15 @@ Test(ring_cells, stopped_sealer_blocks_nobody)
 	release(&pop);
 	cr_assert_eq(pop.rc, -EPIPE);
 	lfq_ring_destroy(r);
+	teardown();
 }
 
 /* Threads stopped between their CAS and their hint store, released after the others went
  * several laps: their stale stores move the hints back. Size stays exact, the ring keeps
  * working, and FIFO order holds. */
-Test(ring_cells, stale_hint_stores_cost_nothing_but_a_scan)
+Test(ring_cells, stale_hint_stores_cost_nothing_but_a_scan, .timeout = 60)
 {
+	setup();
 	struct lfq_ring *r;
 	void *it;
 	uintptr_t next_in = 100, next_out = 100;
@@ -207,4 +212,5 @@ Test(ring_cells, stale_hint_stores_cost_nothing_but_a_scan)
 	cr_assert_eq(lfq_ring_push(r, (void *)next_in), -EAGAIN, "capacity changed");
 	cr_assert_eq(lfq_ring_size(r), 5);
 	lfq_ring_destroy(r);
+	teardown();
 }

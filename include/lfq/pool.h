@@ -110,11 +110,12 @@ struct lfq_job {
 	uint16_t max_attempts;
 	/** 0 (lowest, the default) .. priorities-1 (highest); submit returns -EINVAL beyond. */
 	uint8_t priority;
-	/** Reserved; must be zero. */
+	/** Reserved; must be zero (submit returns -EINVAL otherwise). */
 	uint8_t reserved8;
-	/** Reserved; must be zero. */
+	/** Reserved; must be zero (submit returns -EINVAL otherwise). */
 	uint32_t reserved32;
-	/** Reserved (the pool keeps its bookkeeping here in its own copy); must be zero. */
+	/** Reserved (the pool keeps its bookkeeping here in its own copy); must be zero (submit
+	 *  returns -EINVAL otherwise). */
 	uint64_t reserved[4];
 };
 
@@ -178,7 +179,10 @@ struct lfq_pool_config {
 	 * lfq_pool_destroy), one job at a time, never concurrently with itself; on_dead follows
 	 * for the same job. NULL (and on_dead NULL): the pool has nowhere to hand jobs back, so
 	 * a timed-out shutdown still runs all of them, retries included (and returns
-	 * -ETIMEDOUT when they are done).
+	 * -ETIMEDOUT when they are done). It may submit (-ESHUTDOWN) and read stats; an
+	 * lfq_pool_shutdown or lfq_pool_wait_idle it calls returns -EDEADLK at once (the
+	 * shutdown it runs inside cannot finish before it returns). Must not call
+	 * lfq_pool_destroy.
 	 */
 	void (*on_cancelled)(const struct lfq_job *job, void *ctx);
 	/** Passed as ctx to every hook (on_error, on_cancelled, on_dead, log, clock). */
@@ -194,13 +198,16 @@ struct lfq_pool_config {
 	 * (after on_cancelled, if that is set too). Different workers may call it at once. The
 	 * job counts as finished (wait_idle) only once it returned. NULL: dead jobs are only
 	 * counted; a timed-out shutdown cancels jobs only if this or on_cancelled is set.
+	 * lfq_pool_shutdown and lfq_pool_wait_idle called from it return -EDEADLK, on a worker
+	 * (as from a job) and on the shutdown's thread alike. Must not call lfq_pool_destroy.
 	 */
 	void (*on_dead)(const struct lfq_job *job, int reason, unsigned attempts, int last_result,
 			void *ctx);
 	/** Log hook: an event at a level (enum lfq_log_level) with a message and key=value
 	 *  fields, valid during the call only. Called from any pool thread and from the threads
 	 *  in create and shutdown, possibly at once. NULL: the pool logs nothing (it never
-	 *  prints by itself). */
+	 *  prints by itself). Like on_dead, it gets -EDEADLK from lfq_pool_shutdown and
+	 *  lfq_pool_wait_idle while the shutdown that called it is in progress. */
 	void (*log)(int level, const char *msg, const struct lfq_log_field *fields, size_t nfields,
 		    void *ctx);
 	/** Most verbose level passed to log; 0: LFQ_LOG_INFO. */
@@ -257,11 +264,16 @@ struct lfq_pool_stats {
 	uint64_t queued_by_priority[LFQ_POOL_PRIORITIES_MAX];
 };
 
-/** Per-worker counters (see lfq_pool_stats). */
+/** Per-worker counters (see lfq_pool_stats). They count runs, not jobs: a job retried on
+ *  several workers shows in each of them. */
 struct lfq_pool_worker_stats {
-	uint64_t completed; /**< jobs this worker ran that returned 0 */
-	uint64_t failed;    /**< jobs this worker ran that returned nonzero */
-	int cpu;	    /**< the CPU it is pinned to, or -1 if unpinned */
+	uint64_t completed; /**< runs on this worker that returned 0 (jobs that succeeded) */
+	/** runs on this worker that returned nonzero: permanent failures and LFQ_JOB_RETRY
+	 *  alike (one per on_error call this worker made). Summed over the workers it is
+	 *  lfq_pool_stats' failed + exhausted + retried + (runs that asked for a retry their
+	 *  deadline did not allow), not its job count `failed`. */
+	uint64_t failed;
+	int cpu; /**< the CPU it is pinned to, or -1 if unpinned */
 };
 
 /** Latency distribution of a pool (see lfq_pool_metrics), in ns of the pool's clock. The
@@ -316,11 +328,13 @@ LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
 
 /**
  * Copies @p job into the queue; a worker will run it.
- * @param job  fn must be non-NULL and the reserved fields zero (asserted). The pool keeps a
- *             copy: @p job may be reused as soon as the call returns.
+ * @param job  the job; the pool keeps a copy: @p job may be reused as soon as the call
+ *             returns.
  * @return 0 if the job was accepted: it will succeed (after at most max_attempts runs) or
  *           go to on_dead exactly once (and to on_cancelled, if cancelled);
- *         -EINVAL if job->priority is not below the pool's priority levels;
+ *         -EINVAL if @p pool or @p job is NULL, job->fn is NULL, a reserved field of the
+ *                 job (reserved8, reserved32, reserved[]) is nonzero, or job->priority is
+ *                 not below the pool's priority levels (checked in every build);
  *         -EAGAIN if the queue is full (the job was not accepted);
  *         -ESHUTDOWN if a shutdown has begun (the job was not accepted), also from jobs.
  * Thread-safety: any thread, jobs included; lock-free. Makes a wake-up system call only if a
@@ -333,7 +347,7 @@ LFQ_API LFQ_NODISCARD int lfq_pool_submit(struct lfq_pool *pool, const struct lf
  * @param timeout_ns  < 0: as long as it takes; 0: one try; > 0: nanoseconds on
  *                    CLOCK_MONOTONIC. Signals do not cut it short.
  * @return 0 if the job was accepted;
- *         -EINVAL if job->priority is not below the pool's priority levels;
+ *         -EINVAL as for lfq_pool_submit;
  *         -ETIMEDOUT if the queue stayed full for the whole timeout (-EAGAIN if it was 0);
  *         -ESHUTDOWN if a shutdown has begun or begins while waiting (waiters wake promptly).
  * Thread-safety: any thread; may sleep. From a job, a negative timeout can deadlock if every
@@ -350,7 +364,10 @@ LFQ_API LFQ_NODISCARD int lfq_pool_submit_wait(struct lfq_pool *pool, const stru
  * @return 0 once the pool was idle at some instant during the call (every job whose submit
  *           returned before the call began has finished by then);
  *         -ETIMEDOUT if it was not idle during the whole timeout (-EAGAIN if it was 0);
- *         -EDEADLK if called from one of this pool's jobs (it would wait for itself).
+ *         -EDEADLK if called from one of this pool's jobs, or from a hook (on_dead,
+ *                  on_cancelled, log) run by this pool's shutdown on the shutdown's thread:
+ *                  it would wait for itself;
+ *         -EINVAL if @p pool is NULL.
  * Thread-safety: any thread; may sleep. Workers that finish a job wake the waiters only
  * when the queue is empty, and only if there are waiters.
  */
@@ -378,7 +395,10 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  *         -EDEADLK if called from one of this pool's jobs: intake stops and the pool drains,
  *                  but a job cannot wait for the workers (its own among them): the call
  *                  returns at once, and the owner must still call shutdown or destroy,
- *                  which joins.
+ *                  which joins; also if called from a hook (on_cancelled, on_dead, log)
+ *                  that a shutdown of this pool is running on this thread (intake is
+ *                  already stopped; the outer shutdown goes on);
+ *         -EINVAL if @p pool is NULL.
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns);
@@ -389,10 +409,13 @@ LFQ_API LFQ_NODISCARD int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain
  * the reader sums. Under concurrency the snapshot may be stale, and its fields are read at
  * slightly different instants; finished counts (completed, failed, cancelled) are read before
  * submitted, so completed + failed + cancelled <= submitted always holds in a snapshot.
+ * `submitted` never goes down, even while a shutdown refuses submits that were in flight.
  * @param stats       out: the totals.
- * @param per_worker  out (may be NULL): up to @p n entries, one per worker, in worker order.
+ * @param per_worker  out (may be NULL): up to @p n entries, one per worker, in worker order;
+ *                    entries beyond the workers are left untouched.
  * @param n           entries in @p per_worker.
- * @return 0, or -EINVAL if @p pool or @p stats is NULL, or @p per_worker is NULL with n > 0.
+ * @return the number of @p per_worker entries filled, min(n, workers) (so 0 when n is 0);
+ *         -EINVAL if @p pool or @p stats is NULL, or @p per_worker is NULL with n > 0.
  * Thread-safety: any thread; wait-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
@@ -433,7 +456,7 @@ LFQ_API LFQ_NODISCARD int64_t lfq_pool_metrics_prometheus(const struct lfq_pool 
  * time did not: sleeping workers wake up and re-check their retry timers. Needed only with
  * a clock that does not run at CLOCK_MONOTONIC's pace (a test's fake clock); harmless
  * otherwise. Ordering: a retry due at or before the clock's value when this is called runs
- * (or expires) without waiting for real time to pass.
+ * (or expires) without waiting for real time to pass. NULL is ignored.
  * Thread-safety: any thread, jobs included; lock-free (one wake-up system call if a worker
  * sleeps).
  */
@@ -441,7 +464,7 @@ LFQ_API void lfq_pool_clock_changed(struct lfq_pool *pool);
 
 /**
  * @return the index (0 .. workers-1) of the worker running the calling thread if it is one of
- *         @p pool's workers (that is, from inside a job), else -1.
+ *         @p pool's workers (that is, from inside a job), else -1 (also for NULL).
  * Thread-safety: any thread; wait-free.
  */
 LFQ_API int lfq_pool_worker_index(const struct lfq_pool *pool);

@@ -27,7 +27,9 @@
  * from any number of threads at once, in any combination. `destroy` must not run
  * concurrently with any other call on the same ring.
  *
- * Errors are negative errno values; nothing sets `errno`.
+ * Errors are negative errno values; nothing sets `errno`. Every call checks its pointer
+ * arguments in every build: a NULL ring (or a NULL out-pointer) makes a fallible call return
+ * -EINVAL, a burst return 0, close do nothing, is_closed false, capacity and size 0.
  */
 #ifndef LFQ_RING_H
 #define LFQ_RING_H
@@ -77,7 +79,8 @@ LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
  * Appends one item (any value, NULL included).
  * @return 0 if the item was accepted;
  *         -EAGAIN if the ring is full (the item is still the caller's);
- *         -EPIPE if the ring is closed (the item is still the caller's).
+ *         -EPIPE if the ring is closed (the item is still the caller's);
+ *         -EINVAL if @p ring is NULL.
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
@@ -89,7 +92,8 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
  *         -EAGAIN if the ring is empty (and open);
  *         -EPIPE if the ring is closed and drained: no item whose push returned 0 is left
  *                for this or any later pop (an item already claimed by a concurrent pop is
- *                returned by that pop).
+ *                returned by that pop);
+ *         -EINVAL if @p ring or @p item is NULL.
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_pop(struct lfq_ring *ring, void **item);
@@ -118,7 +122,8 @@ LFQ_API size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
  *                    CLOCK_MONOTONIC (a few microseconds work). Signals do not cut it short.
  * @return 0 if the item was accepted;
  *         -ETIMEDOUT if the ring stayed full for the whole timeout (-EAGAIN if it was 0);
- *         -EPIPE if the ring is or becomes closed (waiters wake promptly).
+ *         -EPIPE if the ring is or becomes closed (waiters wake promptly);
+ *         -EINVAL if @p ring is NULL.
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns);
@@ -128,7 +133,8 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push_wait(struct lfq_ring *ring, void *item, 
  * @param timeout_ns  as for lfq_ring_push_wait.
  * @return 0 if an item was removed into @p item;
  *         -ETIMEDOUT if the ring stayed empty for the whole timeout (-EAGAIN if it was 0);
- *         -EPIPE if the ring is closed and drained (see lfq_ring_pop).
+ *         -EPIPE if the ring is closed and drained (see lfq_ring_pop);
+ *         -EINVAL if @p ring or @p item is NULL.
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* ck_ring_peer: Concurrency Kit's MPMC ring behind lfq's calling convention. */
+/* ck_ring_peer: Concurrency Kit's ring, in its four modes, behind lfq's calling convention. */
 #include "ck_ring_peer.h"
 
 #include <errno.h>
@@ -72,4 +72,34 @@ size_t ck_ring_peer_pop_burst(struct ck_ring_peer *r, void **items, size_t n)
 	while (i < n && ck_ring_dequeue_mpmc(&r->ring, r->buffer, &items[i]))
 		i++;
 	return i;
+}
+
+int ck_ring_peer_push_spsc(struct ck_ring_peer *r, void *item)
+{
+	return ck_ring_enqueue_spsc(&r->ring, r->buffer, item) ? 0 : -EAGAIN;
+}
+
+int ck_ring_peer_pop_spsc(struct ck_ring_peer *r, void **item)
+{
+	return ck_ring_dequeue_spsc(&r->ring, r->buffer, item) ? 0 : -EAGAIN;
+}
+
+int ck_ring_peer_push_mpsc(struct ck_ring_peer *r, void *item)
+{
+	return ck_ring_enqueue_mpsc(&r->ring, r->buffer, item) ? 0 : -EAGAIN;
+}
+
+int ck_ring_peer_pop_mpsc(struct ck_ring_peer *r, void **item)
+{
+	return ck_ring_dequeue_mpsc(&r->ring, r->buffer, item) ? 0 : -EAGAIN;
+}
+
+int ck_ring_peer_push_spmc(struct ck_ring_peer *r, void *item)
+{
+	return ck_ring_enqueue_spmc(&r->ring, r->buffer, item) ? 0 : -EAGAIN;
+}
+
+int ck_ring_peer_pop_spmc(struct ck_ring_peer *r, void **item)
+{
+	return ck_ring_dequeue_spmc(&r->ring, r->buffer, item) ? 0 : -EAGAIN;
 }

@@ -5,10 +5,10 @@
  * Why: Criterion 2.4 cannot start under TSan ("Could not initialize inheritable arena",
  * Criterion issue #274, still open): its sandbox allocator looks for free address space
  * inside the range TSan reserves for shadow memory. Every other build uses real Criterion.
- * This header implements just the subset the suites use (Test, cr_assert*) so that the very
- * same test sources run under TSan: tests run in-process, one after the other; the first
- * failed assertion prints its location and message and fails the run. It prints Criterion's
- * synthesis line so the suite's counting is the same.
+ * This header implements just the subset the suites use (Test, TestSuite, cr_assert*) so
+ * that the very same test sources run under TSan: tests run in-process, one after the other;
+ * the first failed assertion prints its location and message and fails the run. It prints
+ * Criterion's synthesis line so the suite's counting is the same.
  */
 #ifndef LFQ_TESTS_CRITERION_SHIM_H
 #define LFQ_TESTS_CRITERION_SHIM_H
@@ -26,6 +26,31 @@ struct shim_test {
 
 static struct shim_test *shim_tests;
 static const struct shim_test *shim_current;
+
+/* TestSuite's options: .init and .fini run before and after each test of the suite; the
+ * others (.timeout, ...) are accepted and ignored. `unused` lets the option list be empty. */
+struct shim_suite_opts {
+	void (*init)(void);
+	void (*fini)(void);
+	double timeout;
+	int unused;
+};
+
+struct shim_suite {
+	const char *name;
+	struct shim_suite_opts opts;
+	struct shim_suite *next;
+};
+
+static struct shim_suite *shim_suites;
+
+static inline const struct shim_suite *shim_find_suite(const char *name)
+{
+	for (const struct shim_suite *s = shim_suites; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
 
 static inline void shim_register(struct shim_test *t)
 {
@@ -61,6 +86,17 @@ shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 		shim_register(&suite##_##name##_desc);                                             \
 	}                                                                                          \
 	static void suite##_##name##_fn(void)
+
+/* TestSuite(suite, options...): .init / .fini for every test of the suite. */
+#define TestSuite(...) SHIM_SUITE(__VA_ARGS__, .unused = 0)
+#define SHIM_SUITE(suite, ...)                                                                     \
+	static struct shim_suite suite##_suite_desc = {#suite, {__VA_ARGS__}, NULL};               \
+	__attribute__((constructor)) static void suite##_suite_reg(void)                           \
+	{                                                                                          \
+		suite##_suite_desc.next = shim_suites;                                             \
+		shim_suites = &suite##_suite_desc;                                                 \
+	}                                                                                          \
+	struct shim_suite_opts /* a declaration, so that the macro takes a semicolon */
 
 /* Every assertion takes an optional printf-style message, as Criterion's do. */
 #define SHIM_ASSERT(cond, ...)                                                                     \
@@ -99,7 +135,12 @@ int main(int argc, char **argv)
 		if (filter && !strstr(full, filter))
 			continue;
 		shim_current = t;
+		const struct shim_suite *s = shim_find_suite(t->suite);
+		if (s && s->opts.init)
+			s->opts.init();
 		t->fn();
+		if (s && s->opts.fini)
+			s->opts.fini();
 		fprintf(stderr, "[PASS] %s::%s\n", t->suite, t->name);
 		n++;
 	}

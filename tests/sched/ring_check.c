@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/* The lfq_ring scenarios, history and FIFO specification of the interleaving checker. */
+#include "ring_check.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lfq/ring.h>
+
+#include "testing.h"
+
+#define MAX_OPS 16  /* calls per thread */
+#define MAX_BURST 4 /* items per burst */
+#define MAX_SOPS 96 /* single steps of the specification per history */
+#define MAX_ITEMS 16
+
+/* One call as a thread made it. inv and resp are ticks of a clock that only the thread
+ * holding the scheduler's baton advances, so they order calls in real time exactly. */
+struct call {
+	char kind; /* 'u', 'o', 'U', 'O', 'c' */
+	int n;	   /* burst size */
+	uintptr_t in[MAX_BURST], out[MAX_BURST];
+	int rc;	  /* single calls */
+	size_t k; /* bursts */
+	unsigned inv, resp;
+};
+
+/*
+ * The specification: a FIFO of published items, a count of free slots, and the closed flag.
+ * A call is one or more atomic steps inside its interval; an order of all steps that respects
+ * real time and each call's own step order must give every call its observed result.
+ *
+ * A push is two steps, taking a free slot (ACQ) and publishing its item (PUB); a pop takes
+ * the oldest item (TAKE) and later frees its slot (REL). That is the documented contract of
+ * the two-ring design: while a push is between its steps the ring can be full for pushers and
+ * empty for poppers at once (strictly linearizable full/empty reports would forbid it; the
+ * `strict` mode checks that stronger form, which lfq_ring does not have). A failed call is one
+ * CHECK step (full: no free slot and open; closed; empty: no item); a failed push may hold
+ * slots it gives back (GRAB before, DROP after: after a close a push returns its slot).
+ * Bursts are the steps of their items, ACQ/TAKE in order, PUB/REL in order, each item's ACQ
+ * before its PUB (TAKE before REL), then, if short, one failed call.
+ */
+enum sop_kind { S_ACQ, S_PUB, S_TAKE, S_REL, S_GRAB, S_CHECK, S_DROP, S_CLOSE, S_PUSH1, S_POP1 };
+enum sop_want { W_OK, W_FULL, W_CLOSED, W_FULL_OR_CLOSED, W_EMPTY_OPEN, W_EMPTY_CLOSED, W_EMPTY };
+struct sop {
+	enum sop_kind kind;
+	enum sop_want want; /* S_CHECK */
+	uintptr_t v;	    /* S_PUB, S_TAKE */
+	int grab;	    /* S_GRAB: at most this many slots */
+	unsigned inv, resp;
+	int prev, prev2; /* steps that must come first, or -1 */
+	int call;	 /* index of the call's first step (GRAB/DROP pair up by it) */
+	int tid;	 /* -1: unscheduled (prefill, quiescent checks) */
+	char label;	 /* the call: 'u', 'o', 'U', 'O', 'c' */
+	int rc;
+	size_t k, n;
+	uintptr_t show; /* the call's first item, for the report */
+};
+
+struct spec {
+	uintptr_t items[MAX_ITEMS];
+	int count;
+	int free;
+	bool closed;
+	uint8_t held[MAX_SOPS]; /* slots a failing push holds, by its first step */
+};
+
+struct ctx {
+	const struct ring_scenario *s;
+	struct lfq_ring *ring;
+	int nthreads;
+	bool strict;
+	unsigned clock;
+	struct call calls[SCHED_MAX_THREADS][MAX_OPS];
+	int ncalls[SCHED_MAX_THREADS];
+	struct sop sops[MAX_SOPS];
+	int nsops;
+	size_t capacity;
+	/* Memo of (steps placed, state) pairs from which no order exists. */
+	uint64_t memo[1 << 14][2];
+	unsigned memo_gen[1 << 14], gen;
+};
+
+static bool check_want(const struct spec *q, enum sop_want w)
+{
+	switch (w) {
+	case W_OK:
+		return true;
+	case W_FULL:
+		return q->free == 0 && !q->closed;
+	case W_CLOSED:
+		return q->closed;
+	case W_FULL_OR_CLOSED:
+		return q->free == 0 || q->closed;
+	case W_EMPTY_OPEN:
+		return q->count == 0 && !q->closed;
+	case W_EMPTY_CLOSED:
+		return q->count == 0 && q->closed;
+	case W_EMPTY:
+		return q->count == 0;
+	}
+	return false;
+}
+
+/* Applies step i; for S_GRAB, `take` is how many slots it takes. */
+static bool spec_apply(struct spec *q, const struct sop *o, int i, int take)
+{
+	switch (o->kind) {
+	case S_ACQ:
+		if (q->free == 0)
+			return false;
+		q->free--;
+		return true;
+	case S_PUB:
+		if (q->closed || q->count == MAX_ITEMS)
+			return false;
+		q->items[q->count++] = o->v;
+		return true;
+	case S_TAKE:
+		if (q->count == 0 || q->items[0] != o->v)
+			return false;
+		memmove(q->items, q->items + 1, (size_t)(q->count - 1) * sizeof(q->items[0]));
+		q->count--;
+		return true;
+	case S_REL:
+		q->free++;
+		return true;
+	case S_GRAB:
+		if (take > q->free)
+			return false;
+		q->free -= take;
+		q->held[i] = (uint8_t)take;
+		return true;
+	case S_CHECK:
+		return check_want(q, o->want);
+	case S_DROP:
+		q->free += q->held[o->call];
+		q->held[o->call] = 0;
+		return true;
+	case S_CLOSE:
+		q->closed = true;
+		return true;
+	case S_PUSH1:
+		if (q->free == 0 || q->closed)
+			return false;
+		q->free--;
+		q->items[q->count++] = o->v;
+		return true;
+	case S_POP1:
+		if (q->count == 0 || q->items[0] != o->v)
+			return false;
+		memmove(q->items, q->items + 1, (size_t)(q->count - 1) * sizeof(q->items[0]));
+		q->count--;
+		q->free++;
+		return true;
+	}
+	return false;
+}
+
+static uint64_t spec_hash(const struct spec *q, int n)
+{
+	uint64_t h = 1469598103934665603ull;
+	const unsigned char *p = (const unsigned char *)q;
+	const size_t len = offsetof(struct spec, held) + (size_t)n;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static bool memo_failed(struct ctx *c, uint64_t done, uint64_t h, bool insert)
+{
+	const size_t slot = (size_t)((done * 0x9e3779b97f4a7c15ull ^ h) >> 50);
+
+	if (insert) {
+		c->memo[slot][0] = done;
+		c->memo[slot][1] = h;
+		c->memo_gen[slot] = c->gen;
+		return true;
+	}
+	return c->memo_gen[slot] == c->gen && c->memo[slot][0] == done && c->memo[slot][1] == h;
+}
+
+/* Depth-first search for an order of sops[0..n-1] from state q. done: steps placed. */
+static bool linearize(struct ctx *c, int n, uint64_t done, const struct spec *q, struct spec *final)
+{
+	if (done == (n == 64 ? ~0ull : (1ull << n) - 1)) {
+		*final = *q;
+		return true;
+	}
+	const uint64_t h = spec_hash(q, n);
+
+	if (memo_failed(c, done, h, false))
+		return false;
+	/* The earliest response among the steps not placed: a step invoked after it cannot
+	 * come next. */
+	unsigned min_resp = ~0u;
+
+	for (int i = 0; i < n; i++)
+		if (!(done & (1ull << i)) && c->sops[i].resp < min_resp)
+			min_resp = c->sops[i].resp;
+	for (int i = 0; i < n; i++) {
+		const struct sop *o = &c->sops[i];
+
+		if ((done & (1ull << i)) || o->inv > min_resp)
+			continue;
+		if ((o->prev >= 0 && !(done & (1ull << o->prev))) ||
+		    (o->prev2 >= 0 && !(done & (1ull << o->prev2))))
+			continue;
+		for (int take = 0; take <= (o->kind == S_GRAB ? o->grab : 0); take++) {
+			struct spec next = *q;
+
+			if (spec_apply(&next, o, i, take) &&
+			    linearize(c, n, done | (1ull << i), &next, final))
+				return true;
+		}
+	}
+	memo_failed(c, done, h, true);
+	return false;
+}
+
+static bool linearizable(struct ctx *c, int n, struct spec *final)
+{
+	struct spec q = {.free = (int)c->capacity};
+
+	c->gen++;
+	return linearize(c, n, 0, &q, final);
+}
+
+static int add_sop(struct ctx *c, const struct call *k, int tid, enum sop_kind kind,
+		   enum sop_want want, uintptr_t v, int prev, int prev2, int call)
+{
+	if (c->nsops >= MAX_SOPS)
+		return -1;
+	const int i = c->nsops++;
+
+	c->sops[i] = (struct sop){.kind = kind,
+				  .want = want,
+				  .v = v,
+				  .inv = k->inv,
+				  .resp = k->resp,
+				  .prev = prev,
+				  .prev2 = prev2,
+				  .call = call < 0 ? i : call,
+				  .tid = tid,
+				  .label = k->kind,
+				  .rc = k->rc,
+				  .k = k->k,
+				  .n = (size_t)k->n,
+				  .show = k->kind == 'u' ? k->in[0] : k->out[0]};
+	return i;
+}
+
+/* A failed push: GRAB (up to `grab` slots), CHECK, DROP. */
+static void add_failed_push(struct ctx *c, const struct call *k, int tid, enum sop_want want,
+			    int grab, int prev)
+{
+	if (c->strict || grab == 0) {
+		add_sop(c, k, tid, S_CHECK, want, 0, prev, -1, -1);
+		return;
+	}
+	const int g = add_sop(c, k, tid, S_GRAB, W_OK, 0, prev, -1, -1);
+
+	if (g < 0)
+		return;
+	c->sops[g].grab = grab;
+	const int ch = add_sop(c, k, tid, S_CHECK, want, 0, g, -1, g);
+
+	add_sop(c, k, tid, S_DROP, W_OK, 0, ch, -1, g);
+}
+
+/* Appends the steps of one call (unscheduled calls too). */
+static void add_call(struct ctx *c, const struct call *k, int tid)
+{
+	const bool push = k->kind == 'u' || k->kind == 'U';
+	const bool single = k->kind == 'u' || k->kind == 'o';
+	const size_t ok = single ? (k->rc == 0) : k->k;
+	int first = -1, second = -1;
+
+	if (k->kind == 'c') {
+		add_sop(c, k, tid, S_CLOSE, W_OK, 0, -1, -1, -1);
+		return;
+	}
+	for (size_t j = 0; j < ok; j++) {
+		const uintptr_t v = push ? k->in[j] : k->out[j];
+
+		if (c->strict) { /* one step per item: slot and item at once */
+			first = add_sop(c, k, tid, push ? S_PUSH1 : S_POP1, W_OK, v, first, -1, -1);
+			continue;
+		}
+		const int a = add_sop(c, k, tid, push ? S_ACQ : S_TAKE, W_OK, push ? 0 : v, first,
+				      -1, -1);
+		const int b =
+			add_sop(c, k, tid, push ? S_PUB : S_REL, W_OK, push ? v : 0, a, second, -1);
+
+		first = a;
+		second = b;
+	}
+	const int last = c->strict ? first : second;
+
+	if (single && k->rc == 0)
+		return;
+	if (!single && k->k == (size_t)k->n)
+		return;
+	if (push) {
+		const enum sop_want w = !single		   ? W_FULL_OR_CLOSED
+					: k->rc == -EAGAIN ? W_FULL
+							   : W_CLOSED;
+		/* A push that fails on a closed ring may hold the slots it got (a burst: up to
+		 * the rest of its items) until it gives them back. */
+		add_failed_push(c, k, tid, w, w == W_FULL ? 0 : k->n - (int)ok, last);
+	} else {
+		const enum sop_want w = !single		   ? W_EMPTY
+					: k->rc == -EAGAIN ? W_EMPTY_OPEN
+							   : W_EMPTY_CLOSED;
+
+		add_sop(c, k, tid, S_CHECK, w, 0, last, -1, -1);
+	}
+}
+
+static const char *step_name(enum sop_kind k)
+{
+	static const char *const names[] = {"acq",   "pub",  "take",  "rel",  "grab",
+					    "check", "drop", "close", "push", "pop"};
+	return names[k];
+}
+
+/* The calls of the history, one per first step. */
+static void describe(const struct ctx *c, char *msg, size_t len)
+{
+	size_t at = strlen(msg);
+	const size_t start = at;
+
+	for (int i = 0; i < c->nsops && at + 48 < len; i++) {
+		const struct sop *o = &c->sops[i];
+		int w;
+
+		if (o->call != i ||
+		    (i > 0 && c->sops[i - 1].inv == o->inv && c->sops[i - 1].tid == o->tid))
+			continue;
+		if (o->label == 'u' || o->label == 'o')
+			w = snprintf(msg + at, len - at, "%s%c%d %s%s %lx [%u,%u]",
+				     at > start ? ", " : "", o->tid < 0 ? 'Q' : 'T',
+				     o->tid < 0 ? 0 : o->tid, o->label == 'u' ? "push" : "pop",
+				     o->rc == 0		? ""
+				     : o->rc == -EAGAIN ? " -EAGAIN"
+							: " -EPIPE",
+				     (unsigned long)o->show, o->inv, o->resp);
+		else if (o->label == 'c')
+			w = snprintf(msg + at, len - at, "%sT%d close [%u,%u]",
+				     at > start ? ", " : "", o->tid, o->inv, o->resp);
+		else
+			w = snprintf(msg + at, len - at, "%sT%d %s %zu/%zu [%u,%u]",
+				     at > start ? ", " : "", o->tid,
+				     o->label == 'U' ? "push_burst" : "pop_burst", o->k, o->n,
+				     o->inv, o->resp);
+		if (w > 0)
+			at += (size_t)w;
+	}
+	(void)step_name;
+}
+
+/* An unscheduled call, recorded as a step after everything before it. */
+static int quiet_push(struct ctx *c, uintptr_t v)
+{
+	struct call k = {.kind = 'u', .in = {v}, .inv = ++c->clock};
+
+	k.rc = lfq_ring_push(c->ring, (void *)v);
+	k.resp = ++c->clock;
+	add_call(c, &k, -1);
+	return k.rc;
+}
+
+static int quiet_pop(struct ctx *c)
+{
+	struct call k = {.kind = 'o', .inv = ++c->clock};
+	void *p = NULL;
+
+	k.rc = lfq_ring_pop(c->ring, &p);
+	k.out[0] = (uintptr_t)p;
+	k.resp = ++c->clock;
+	add_call(c, &k, -1);
+	return k.rc;
+}
+
+static void setup(void *arg)
+{
+	struct ctx *c = arg;
+
+	/* The previous ring; after a livelock the scheduler stops before coming back here. */
+	lfq_ring_destroy(c->ring);
+	c->ring = NULL;
+	if (lfq_ring_create(&c->ring, c->s->capacity, 0) != 0)
+		abort();
+	c->clock = 0;
+	c->nsops = 0;
+	memset(c->ncalls, 0, sizeof(c->ncalls));
+	for (int i = 0; i < c->s->prefill; i++)
+		quiet_push(c, 0x1000 + (uintptr_t)i);
+}
+
+static void thread_body(void *arg, int tid)
+{
+	struct ctx *c = arg;
+	const char *p = c->s->script[tid];
+	uintptr_t next = 0x100 * (uintptr_t)(tid + 1);
+
+	while (*p && c->ncalls[tid] < MAX_OPS) {
+		struct call *k = &c->calls[tid][c->ncalls[tid]++];
+		void *items[MAX_BURST];
+
+		*k = (struct call){.kind = *p++};
+		if (k->kind == 'U' || k->kind == 'O') {
+			k->n = *p >= '1' && *p <= '0' + MAX_BURST ? *p++ - '0' : 2;
+			for (int j = 0; j < k->n; j++)
+				k->in[j] = k->kind == 'U' ? ++next : 0;
+		} else if (k->kind == 'u') {
+			k->in[0] = ++next;
+		}
+		k->inv = ++c->clock;
+		switch (k->kind) {
+		case 'u':
+			k->rc = lfq_ring_push(c->ring, (void *)k->in[0]);
+			break;
+		case 'o':
+			k->rc = lfq_ring_pop(c->ring, &items[0]);
+			k->out[0] = k->rc == 0 ? (uintptr_t)items[0] : 0;
+			break;
+		case 'U':
+			for (int j = 0; j < k->n; j++)
+				items[j] = (void *)k->in[j];
+			k->k = lfq_ring_push_burst(c->ring, items, (size_t)k->n);
+			break;
+		case 'O':
+			k->k = lfq_ring_pop_burst(c->ring, items, (size_t)k->n);
+			for (size_t j = 0; j < k->k; j++)
+				k->out[j] = (uintptr_t)items[j];
+			break;
+		case 'c':
+			lfq_ring_close(c->ring);
+			break;
+		}
+		k->resp = ++c->clock;
+	}
+}
+
+static bool check(void *arg, char *msg, size_t len)
+{
+	struct ctx *c = arg;
+	struct spec final;
+	for (int t = 0; t < c->nthreads; t++)
+		for (int i = 0; i < c->ncalls[t]; i++)
+			add_call(c, &c->calls[t][i], t);
+	const int concurrent = c->nsops;
+
+	if (!linearizable(c, concurrent, &final)) {
+		snprintf(msg, len, "linearizability: no legal FIFO order for: ");
+		describe(c, msg, len);
+		return false;
+	}
+	/* Quiescent: size() is exact. Every linearization ends with the same count. */
+	const size_t size = lfq_ring_size(c->ring);
+
+	if (size != (size_t) final.count) {
+		snprintf(msg, len,
+			 "size: %zu at quiescence, the specification holds %d; history: ", size,
+			 final.count);
+		describe(c, msg, len);
+		return false;
+	}
+	/* Quiescent: drain, refill to capacity (+1 that must fail), drain again. */
+	for (size_t i = 0; i <= c->capacity && quiet_pop(c) == 0; i++)
+		;
+	for (size_t i = 0; i <= c->capacity && quiet_push(c, 0x2000 + (uintptr_t)i) == 0; i++)
+		;
+	const size_t full = lfq_ring_size(c->ring);
+
+	for (size_t i = 0; i <= c->capacity && quiet_pop(c) == 0; i++)
+		;
+	if (c->nsops >= MAX_SOPS || c->nsops > 64) {
+		snprintf(msg, len, "checker: history too long (%d steps)", c->nsops);
+		return false;
+	}
+	if (!linearizable(c, c->nsops, &final)) {
+		snprintf(
+			msg, len,
+			"quiescent wedge: draining, refilling and draining the quiet ring does not "
+			"fit the history: ");
+		describe(c, msg, len);
+		return false;
+	}
+	if (!final.closed && full != c->capacity) {
+		snprintf(msg, len, "size: %zu when refilled to capacity %zu", full, c->capacity);
+		return false;
+	}
+	return true;
+}
+
+int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
+	       struct sched_result *r)
+{
+	static struct ctx c; /* large; one check at a time */
+	struct sched_test t = {.ctx = &c, .setup = setup, .thread = thread_body, .check = check};
+
+	lfq_ring_destroy(c.ring);
+	memset(&c, 0, sizeof(c));
+	c.s = s;
+	c.strict = strict;
+	c.capacity = s->capacity;
+	while (c.nthreads < SCHED_MAX_THREADS && s->script[c.nthreads])
+		c.nthreads++;
+	t.nthreads = c.nthreads;
+	static int same[SCHED_MAX_THREADS];
+
+	for (int i = 0; i < c.nthreads; i++) {
+		same[i] = i;
+		for (int j = 0; j < i; j++)
+			if (strcmp(s->script[i], s->script[j]) == 0) {
+				same[i] = j;
+				break;
+			}
+	}
+	t.same = same;
+	/* A dequeuer re-reads an empty entry LFQ_SCQ_DEQ_SPINS times before it gives up on the
+	 * enqueuer of its ticket. The count is a tuning choice that correctness cannot depend
+	 * on (that enqueuer may be stopped for any time); 64 re-reads are 64 scheduling points
+	 * the search would spend its preemptions on, so the checker uses LFQ_CHECK_SPINS
+	 * (default 2). */
+	const int spins = atomic_load_explicit(&lfq__test_deq_spins, memory_order_relaxed);
+
+	atomic_store_explicit(&lfq__test_deq_spins, (int)sched_env("LFQ_CHECK_SPINS", 2),
+			      memory_order_relaxed);
+	const int rc = sched_explore(&t, o, r);
+
+	atomic_store_explicit(&lfq__test_deq_spins, spins, memory_order_relaxed);
+
+	if (!r->failed) {
+		lfq_ring_destroy(c.ring);
+		c.ring = NULL;
+	}
+	return rc;
+}
