@@ -252,7 +252,7 @@ static void reaped(struct run *run, pid_t pid, int status, bool killed)
 		run->exits++;
 		return;
 	}
-	cr_assert_fail("unknown child %d", (int)pid);
+	cr_assert(0, "unknown child %d", (int)pid);
 }
 
 static double scale(void)
@@ -302,7 +302,7 @@ static void watch(struct watchdog *w, const struct run *run, const char *phase, 
 		for (unsigned i = 0; i < WORKERS; i++)
 			if (run->slots[i].pid > 0)
 				kill(run->slots[i].pid, SIGKILL);
-		cr_assert_fail("%s: no operation completed for %.1f s", phase, w->window / 1e9);
+		cr_assert(0, "%s: no operation completed for %.1f s", phase, w->window / 1e9);
 	}
 }
 
@@ -399,11 +399,12 @@ static void kill_storm(size_t capacity)
 				phantom += popped;
 		}
 	}
-	cr_log_info("capacity %zu: %lu producer and %lu consumer kills, %lu producers retired, "
-		    "%lu items acknowledged, %lu lost in a killed consumer's pop, %lu recovered "
-		    "from killed consumers' hands, %lu interrupted pushes popped",
-		    capacity, run.kills_p, run.kills_c, run.retired, acked_total, lost,
-		    run.resolved, interrupted_popped);
+	fprintf(stderr,
+		"capacity %zu: %lu producer and %lu consumer kills, %lu producers retired, "
+		"%lu items acknowledged, %lu lost in a killed consumer's pop, %lu recovered "
+		"from killed consumers' hands, %lu interrupted pushes popped\n",
+		capacity, run.kills_p, run.kills_c, run.retired, acked_total, lost, run.resolved,
+		interrupted_popped);
 	cr_assert_eq(phantom, 0, "%lu items popped that no push was given", phantom);
 	cr_assert_leq(lost, run.kills_c, "%lu acknowledged items never popped, %lu consumer kills",
 		      lost, run.kills_c);
