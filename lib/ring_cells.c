@@ -12,42 +12,93 @@
 
 #include "ring_internal.h"
 
-int lfq__ring_create(struct lfq_ring **ring, size_t capacity)
+uint64_t lfq__cell_ring_bytes(size_t capacity)
+{
+	const uint64_t cell_bytes = (uint64_t)capacity * sizeof(struct lfq__cell);
+
+	/* A multiple of the line: aligned_alloc wants one, and a shared region ends on one. */
+	return (LFQ_RING_CELLS_OFFSET + cell_bytes + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE *
+	       LFQ_CACHE_LINE;
+}
+
+/* One 64-bit mixing step (a multiply-xorshift in the style of splitmix64's finalizer). */
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15u + (h << 6) + (h >> 2);
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9u;
+	h ^= h >> 29;
+	return h;
+}
+
+uint64_t lfq__cell_ring_check(const struct lfq_ring *r)
+{
+	/* Relaxed: the magic is read-only once the ring is shared; init computes the check
+	 * before it publishes the magic, attach after it read the magic (acquire). */
+	uint64_t h =
+		mix(0, atomic_load_explicit(&((struct lfq_ring *)r)->magic, memory_order_relaxed));
+
+	h = mix(h, r->version);
+	h = mix(h, r->mask);
+	h = mix(h, r->lap);
+	h = mix(h, r->bits);
+	h = mix(h, r->shared);
+	h = mix(h, r->capacity);
+	h = mix(h, r->cells_offset);
+	h = mix(h, r->bytes);
+	h = mix(h, r->not_empty.shared);
+	h = mix(h, r->not_full.shared);
+	return h;
+}
+
+void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared)
 {
 	unsigned bits = 0;
 
 	while (((uint64_t)1 << bits) < capacity)
 		bits++;
-	const uint64_t head_bytes =
-		(sizeof(struct lfq_ring) + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE;
-	const uint64_t cell_bytes = (uint64_t)capacity * sizeof(struct lfq__cell);
-	/* aligned_alloc wants a multiple of the alignment. */
-	const uint64_t total =
-		(head_bytes + cell_bytes + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE;
-
-	if (total > SIZE_MAX)
-		return -ENOMEM;
-	char *mem = aligned_alloc(LFQ_CACHE_LINE, (size_t)total);
-
-	if (!mem)
-		return -ENOMEM;
-	struct lfq_ring *r = (struct lfq_ring *)mem;
-
 	memset(r, 0, sizeof(*r));
-	r->cells = (struct lfq__cell *)(mem + head_bytes);
+	r->version = LFQ_RING_LAYOUT_VERSION;
 	r->bits = bits;
 	r->lap = (uint64_t)1 << bits;
 	r->mask = r->lap - 1;
+	r->shared = shared;
 	r->capacity = capacity;
-	lfq__waitq_init(&r->not_empty);
-	lfq__waitq_init(&r->not_full);
+	r->cells_offset = LFQ_RING_CELLS_OFFSET;
+	r->bytes = lfq__cell_ring_bytes(capacity);
+	if (shared) {
+		lfq__waitq_init_shared(&r->not_empty);
+		lfq__waitq_init_shared(&r->not_full);
+	} else {
+		lfq__waitq_init(&r->not_empty);
+		lfq__waitq_init(&r->not_full);
+	}
 	lfq__ring_reset(r);
+	/* The check covers the magic: set it first (relaxed: not yet published). */
+	atomic_store_explicit(&r->magic, LFQ_RING_MAGIC, memory_order_relaxed);
+	r->check = lfq__cell_ring_check(r);
+}
+
+int lfq__ring_create(struct lfq_ring **ring, size_t capacity)
+{
+	const uint64_t total = lfq__cell_ring_bytes(capacity);
+
+	if (total > SIZE_MAX)
+		return -ENOMEM;
+	struct lfq_ring *r = aligned_alloc(LFQ_CACHE_LINE, (size_t)total);
+
+	if (!r)
+		return -ENOMEM;
+	lfq__cell_ring_format(r, capacity, false);
 	*ring = r;
 	return 0;
 }
 
 void lfq__ring_destroy(struct lfq_ring *ring)
 {
+	/* A shared ring lives in its creator's region: lfq_ring_shared_detach, not destroy. */
+	if (ring->shared)
+		return;
 	free(ring);
 }
 
@@ -58,9 +109,11 @@ void lfq__ring_destroy(struct lfq_ring *ring)
 void lfq__ring_reset(struct lfq_ring *r)
 {
 	for (uint64_t i = 0; i < r->capacity; i++) {
-		atomic_store_explicit(&r->cells[i].seq, lfq__cell_seq(i, LFQ_CELL_FREE),
+		struct lfq__cell *c = lfq__cell_at(r, i);
+
+		atomic_store_explicit(&c->seq, lfq__cell_seq(i, LFQ_CELL_FREE),
 				      memory_order_relaxed);
-		atomic_store_explicit(&r->cells[i].item, 0, memory_order_relaxed);
+		atomic_store_explicit(&c->item, 0, memory_order_relaxed);
 	}
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);

@@ -76,14 +76,27 @@ struct lfq__cell {
 	_Atomic uint64_t item; /* a void *; only written together with seq (lfq__cas128) */
 };
 
+/*
+ * The ring is position-independent: nothing in it is a pointer, and its `capacity` cells
+ * follow the header at the fixed offset LFQ_RING_CELLS_OFFSET from the ring's own address
+ * (lfq__cell_at). So the same bytes work wherever they are mapped, and a shared ring
+ * (ring_shared.c) is this very struct laid out in a caller's memory region; its first line
+ * is then the region's header, which attach validates.
+ */
 struct lfq_ring {
-	/* Read-only after create, but for `closed` (written once, by close). */
-	struct lfq__cell *cells; /* capacity cells */
-	uint64_t mask;		 /* lap - 1: position -> cell index */
-	uint64_t lap;		 /* 2^bits >= capacity: a position's step to its cell's next lap */
+	/* Read-only after create / init, but for `closed` (written once, by close). Exactly one
+	 * cache line, as before the header fields were added. */
+	_Atomic uint32_t magic; /* LFQ_RING_MAGIC, stored last by init (release) */
+	uint32_t version;	/* LFQ_RING_LAYOUT_VERSION */
 	unsigned bits;
+	uint32_t shared; /* 1: laid out by lfq_ring_shared_init (destroy leaves it alone) */
+	uint64_t mask;	 /* lap - 1: position -> cell index */
+	uint64_t lap;	 /* 2^bits >= capacity: a position's step to its cell's next lap */
 	size_t capacity;
+	uint64_t bytes;	       /* lfq__cell_ring_bytes(capacity) */
+	uint32_t cells_offset; /* LFQ_RING_CELLS_OFFSET, recorded for attach to check */
 	_Atomic uint32_t closed;
+	uint64_t check; /* lfq__cell_ring_check of the fields above but `closed` */
 	/* Producers' hint: a lower bound of the first unfilled position. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t tail;
 	/* Consumers' hint: a lower bound of the first unconsumed position. */
@@ -94,6 +107,21 @@ struct lfq_ring {
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
 	LFQ_CACHE_ALIGNED char pad_end;
 };
+
+#define LFQ_RING_MAGIC 0x6c667172u /* "lfqr" */
+/* Bump on any change of struct lfq_ring, struct lfq__cell or struct lfq__waitq. */
+#define LFQ_RING_LAYOUT_VERSION 1u
+/* Cells start on the first cache line after the header. */
+_Static_assert(offsetof(struct lfq_ring, tail) == LFQ_CACHE_LINE, "the header fills one line");
+#define LFQ_RING_CELLS_OFFSET                                                                      \
+	((sizeof(struct lfq_ring) + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE)
+
+/* Bytes of a ring of `capacity` cells, header included, a multiple of the cache line. */
+uint64_t lfq__cell_ring_bytes(size_t capacity);
+/* Lays out an empty, open ring at r (LFQ_CACHE_LINE-aligned, lfq__cell_ring_bytes long). */
+void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared);
+/* A hash of the header's read-only fields: a flipped byte anywhere in them changes it. */
+uint64_t lfq__cell_ring_check(const struct lfq_ring *r);
 
 static inline uint64_t lfq__cell_seq(uint64_t pos, unsigned state)
 {
@@ -108,7 +136,8 @@ static inline uint64_t lfq__cell_next(const struct lfq_ring *r, uint64_t p)
 
 static inline struct lfq__cell *lfq__cell_at(const struct lfq_ring *r, uint64_t p)
 {
-	return &r->cells[p & r->mask];
+	/* The same cost as indexing a stored pointer: the offset is a constant. */
+	return (struct lfq__cell *)((char *)r + LFQ_RING_CELLS_OFFSET) + (p & r->mask);
 }
 
 static inline bool lfq__cell_closed(const struct lfq_ring *r)

@@ -18,6 +18,13 @@ int64_t lfq__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Process-private futexes skip the kernel's lookup of the backing page; shared ones (a ring
+ * in memory several processes map, each at its own address) are keyed by that page. */
+static int private_flag(const struct lfq__waitq *w)
+{
+	return w->shared ? 0 : FUTEX_PRIVATE_FLAG;
+}
+
 bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 {
 	struct timespec abs, *tsp = NULL;
@@ -30,7 +37,7 @@ bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 	/* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a wait restarted
 	 * after a signal does not stretch the timeout. EINTR, EAGAIN (seq already changed) and
 	 * ETIMEDOUT all return to the caller, which re-checks its condition and the clock. */
-	return syscall(SYS_futex, &w->seq, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, key, tsp, NULL,
+	return syscall(SYS_futex, &w->seq, FUTEX_WAIT_BITSET | private_flag(w), key, tsp, NULL,
 		       FUTEX_BITSET_MATCH_ANY) == 0;
 }
 
@@ -42,7 +49,7 @@ void lfq__waitq_wake(struct lfq__waitq *w, int n)
 	atomic_fetch_add_explicit(&lfq__test_futex_wakes, 1, memory_order_relaxed);
 #endif
 	const long woken =
-		syscall(SYS_futex, &w->seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, n, NULL, NULL, 0);
+		syscall(SYS_futex, &w->seq, FUTEX_WAKE | private_flag(w), n, NULL, NULL, 0);
 
 	/* N3: the woken threads' announcements, withdrawn for them (see waitq.h). */
 	if (woken > 0)

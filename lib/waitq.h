@@ -45,6 +45,9 @@
 struct lfq__waitq {
 	_Atomic uint32_t seq;	  /* futex word: changes on every notify that found waiters */
 	_Atomic uint32_t waiters; /* threads between prepare and done */
+	/* 1: the futex may be shared between processes (a shared ring, ring_shared.c), so
+	 * sleep and wake use non-private futex operations; 0: FUTEX_PRIVATE_FLAG, cheaper. */
+	uint32_t shared;
 };
 
 /* Wake every sleeper: for close. */
@@ -54,6 +57,14 @@ static inline void lfq__waitq_init(struct lfq__waitq *w)
 {
 	atomic_init(&w->seq, 0);
 	atomic_init(&w->waiters, 0);
+	w->shared = 0;
+}
+
+/* For a waitq in memory that several processes map (any address in each). */
+static inline void lfq__waitq_init_shared(struct lfq__waitq *w)
+{
+	lfq__waitq_init(w);
+	w->shared = 1;
 }
 
 static inline uint32_t lfq__waitq_prepare(struct lfq__waitq *w)

@@ -69,7 +69,8 @@ LFQ_API LFQ_NODISCARD int lfq_ring_create(struct lfq_ring **ring, size_t capacit
 
 /**
  * Frees the ring. Items still inside are not touched (they are the caller's to own).
- * NULL is accepted and ignored.
+ * NULL is accepted and ignored. A shared ring (lfq_ring_shared_attach) is not freed: this
+ * call returns without touching it; use lfq_ring_shared_detach.
  * Thread-safety: must not run concurrently with any other call on @p ring.
  */
 LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
@@ -162,6 +163,107 @@ LFQ_API size_t lfq_ring_capacity(const struct lfq_ring *ring);
  * Thread-safety: any thread; wait-free (at most capacity + 1 cell reads per hint).
  */
 LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
+
+/**
+ * @name Rings in memory shared between processes
+ *
+ * A ring can live in a memory region that several processes map (`memfd_create` or
+ * `shm_open`, then `mmap(MAP_SHARED)`; or an anonymous `MAP_SHARED` mapping inherited
+ * through `fork`). One process lays the ring out with lfq_ring_shared_init; every process,
+ * the initializing one included, gets a handle with lfq_ring_shared_attach, and then uses
+ * every ring call above on it unchanged: push, pop, the bursts, close, size, capacity and
+ * the `_wait` calls, which sleep and wake across processes (shared futexes). Each process
+ * may map the region at a different address: nothing inside it is a pointer.
+ *
+ * Items are 64-bit values carried as `void *`. A pointer means nothing in another process:
+ * pass offsets into a shared region, or indices.
+ *
+ * The guarantee when processes die. A process may be killed (SIGKILL, a crash) at any
+ * instruction, inside any ring call. Then:
+ *  - the other processes keep completing their operations: the ring never wedges (a ring
+ *    that is not full accepts a push, one that is not empty yields a pop);
+ *  - every item whose push returned 0 is popped exactly once (unless the ring is never
+ *    drained, and apart from an item that a killed consumer had already popped: that pop
+ *    completed, and the item died with its consumer);
+ *  - an item whose push was interrupted by the death of its producer is popped at most
+ *    once: the push either took effect or did not;
+ *  - nothing is ever popped twice.
+ * Every operation takes effect at one atomic instruction, and a process holds nothing
+ * between them, so there is nothing for a dead process to leave half done. One leftover
+ * only costs time: a process killed inside a `_wait` call after it announced itself as a
+ * sleeper leaves that announcement counted, so every later push (or pop, for a push_wait
+ * sleeper) on that ring makes one futex wake-up system call that wakes nobody, until the
+ * region is initialized again.
+ *
+ * These calls are available on the cell backend (x86-64). On the portable SCQ backend,
+ * lfq_ring_shared_size returns 0 and init and attach return -ENOTSUP.
+ * @{
+ */
+
+/**
+ * @return the number of bytes a shared ring of @p capacity items needs (a multiple of 64),
+ *         or 0 if @p capacity is 0 or above LFQ_RING_CAPACITY_MAX, @p flags has an unknown
+ *         bit, or the backend has no shared rings.
+ * Thread-safety: any thread; wait-free (pure).
+ */
+LFQ_API size_t lfq_ring_shared_size(size_t capacity, unsigned flags);
+
+/**
+ * Lays out an empty, open ring of @p capacity items at @p mem, overwriting the first
+ * lfq_ring_shared_size(capacity, flags) bytes. Does not allocate; the region stays the
+ * caller's. Processes then use it through lfq_ring_shared_attach.
+ *
+ * @param mem       the region; 64-byte aligned (a mapping's start is).
+ * @param bytes     the region's length: at least lfq_ring_shared_size(capacity, flags).
+ * @param capacity  1 .. LFQ_RING_CAPACITY_MAX.
+ * @param flags     0 (LFQ_RING_FLAGS_NONE).
+ * @return 0 on success;
+ *         -EINVAL if @p mem is NULL or not 64-byte aligned, @p capacity or @p flags is
+ *                 invalid, or @p bytes is too small (nothing is written);
+ *         -ENOTSUP on the SCQ backend.
+ * Ordering: a process that attaches after it observed init's return (through any
+ * synchronization, fork included) sees the whole layout.
+ * Thread-safety: must not run while any thread or process uses a ring in the region;
+ * not lock-free (writes every cell).
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_shared_init(void *mem, size_t bytes, size_t capacity,
+					       unsigned flags);
+
+/**
+ * Validates the ring that lfq_ring_shared_init laid out at @p mem and returns a handle on
+ * it for this process. The handle is @p mem itself: it stays valid while the region stays
+ * mapped at that address; every ring call accepts it.
+ *
+ * Attach reads only the first @p bytes of @p mem, and checks everything before it uses
+ * anything: the alignment, that @p bytes covers the header, the magic number and layout
+ * version, the capacity and every size derived from it against @p bytes, the flags, a
+ * check word over the header, and the form of every cell. A foreign region, garbage, a
+ * flipped byte in the header, a layout of another version of this library: -EINVAL, never
+ * a crash. (Memory that a faulty process scribbles over while the ring is in use cannot be
+ * detected.)
+ *
+ * @param ring   out: the handle; untouched on error.
+ * @param mem    where this process mapped the region; 64-byte aligned.
+ * @param bytes  the length of this process's mapping.
+ * @return 0 on success;
+ *         -EINVAL if @p ring or @p mem is NULL, @p mem is misaligned, @p bytes is smaller
+ *                 than the ring, or the region does not hold a valid shared ring;
+ *         -ENOTSUP on the SCQ backend.
+ * Thread-safety: any thread, concurrently with every call on the ring (other processes
+ * may be using it); wait-free, reads each cell once (O(capacity)).
+ */
+LFQ_API LFQ_NODISCARD int lfq_ring_shared_attach(struct lfq_ring **ring, void *mem, size_t bytes);
+
+/**
+ * Gives up this process's handle: after it returns, the caller may unmap the region. The
+ * ring itself is untouched and other processes keep using it; items inside stay there.
+ * Never call lfq_ring_destroy on a shared ring (it would do nothing: the ring's memory is
+ * the caller's region). NULL is accepted and ignored.
+ * Thread-safety: must not run concurrently with this process's other calls on @p ring.
+ */
+LFQ_API void lfq_ring_shared_detach(struct lfq_ring *ring);
+
+/** @} */
 
 #ifdef __cplusplus
 }
