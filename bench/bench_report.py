@@ -495,7 +495,7 @@ def ring_markdown_of(grid, ctx, program, ratio_to):
     return "\n".join(lines) + "\n"
 
 
-def write_ring_tables(rows, contexts, docs):
+def write_ring_tables(rows, contexts, docs, results_dir=None):
     ok = True
     ring = ring_grid(rows, "ring", "mpmc", "pushpop")
     if ring:
@@ -504,6 +504,12 @@ def write_ring_tables(rows, contexts, docs):
         print(md)
         if docs:
             ok = fill_docs(docs, md, RING_BEGIN, RING_END) and ok
+    shared = os.path.join(results_dir, "ring_shared.txt") if results_dir else None
+    if shared and os.path.exists(shared) and docs:
+        with open(shared, encoding="utf-8") as f:
+            text = f.read().strip()
+        ok = fill_docs(docs, "```\n" + text + "\n```\n", "<!-- ring-shared:begin -->",
+                       "<!-- ring-shared:end -->") and ok
     designs = ring_grid(rows, "ring_proto", "mpmc", "pushpop")
     if designs:
         md = ring_markdown_of(designs, contexts.get("designs.json", {}), "bench_ring_proto",
@@ -776,7 +782,7 @@ def main(argv):
               f"{ctx.get('peers_skipped') or '(none)'}")
     print_tables(rows)
     status = 0
-    if not write_ring_tables(rows, contexts, docs):
+    if not write_ring_tables(rows, contexts, docs, directory):
         status = 1
     frows = freeze_rows(rows)
     if frows:
