@@ -12,16 +12,19 @@
  *         S3 attach: load each cell's seq relaxed (only its form is checked, and every
  *            value a ring operation writes keeps that form).
  *
- * The portable SCQ backend does not support shared rings: its calls answer -ENOTSUP.
+ * Where the ring cannot be atomic between processes its calls answer -ENOTSUP: on the
+ * portable SCQ backend (not laid out for it), and in ThreadSanitizer builds, where the cell's
+ * 16-byte CAS is TSan's emulation under a lock that lives inside each process (arch.h).
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include <lfq/ring.h>
 
+#include "arch.h"
 #include "ring_internal.h"
 
-#if LFQ_RING_CELLS
+#if LFQ_RING_CELLS && !defined(LFQ_TSAN)
 
 /* The region's start: struct lfq_ring is cache-line aligned, its cells 16-byte aligned. */
 static bool aligned(const void *mem)
@@ -113,7 +116,7 @@ void lfq_ring_shared_detach(struct lfq_ring *ring)
 	(void)ring;
 }
 
-#else /* the SCQ backend */
+#else /* the SCQ backend, or a ThreadSanitizer build */
 
 size_t lfq_ring_shared_size(size_t capacity, unsigned flags)
 {

@@ -196,7 +196,9 @@ LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
  * region is initialized again.
  *
  * These calls are available on the cell backend (x86-64). On the portable SCQ backend,
- * lfq_ring_shared_size returns 0 and init and attach return -ENOTSUP.
+ * and in ThreadSanitizer builds (TSan emulates the cell's 16-byte CAS under a lock inside
+ * each process, which is not atomic between processes), lfq_ring_shared_size returns 0 and
+ * init and attach return -ENOTSUP.
  * @{
  */
 
@@ -220,7 +222,7 @@ LFQ_API size_t lfq_ring_shared_size(size_t capacity, unsigned flags);
  * @return 0 on success;
  *         -EINVAL if @p mem is NULL or not 64-byte aligned, @p capacity or @p flags is
  *                 invalid, or @p bytes is too small (nothing is written);
- *         -ENOTSUP on the SCQ backend.
+ *         -ENOTSUP on the SCQ backend and in ThreadSanitizer builds.
  * Ordering: a process that attaches after it observed init's return (through any
  * synchronization, fork included) sees the whole layout.
  * Thread-safety: must not run while any thread or process uses a ring in the region;
@@ -248,7 +250,7 @@ LFQ_API LFQ_NODISCARD int lfq_ring_shared_init(void *mem, size_t bytes, size_t c
  * @return 0 on success;
  *         -EINVAL if @p ring or @p mem is NULL, @p mem is misaligned, @p bytes is smaller
  *                 than the ring, or the region does not hold a valid shared ring;
- *         -ENOTSUP on the SCQ backend.
+ *         -ENOTSUP on the SCQ backend and in ThreadSanitizer builds.
  * Thread-safety: any thread, concurrently with every call on the ring (other processes
  * may be using it); wait-free, reads each cell once (O(capacity)).
  */
