@@ -36,6 +36,7 @@
  */
 #include "bench_common.h"
 #include "bench_mpmc.h"
+#include "bench_ring_single.h"
 
 #include <algorithm>
 #include <chrono>
@@ -47,60 +48,8 @@
 namespace
 {
 
-constexpr size_t kCapacity = 1024; /* single-thread benchmarks */
-constexpr size_t kBurst = lfqbench::kBurst;
-
-inline void *encode(uint64_t producer, uint64_t seq)
-{
-	return lfqbench::encode_item(producer, seq);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Single thread. */
-
-template <class I> void BM_Ring_PushPop(benchmark::State &state)
-{
-	lfqbench::RingHandle<I> ring(kCapacity);
-	if (!ring.ok()) {
-		state.SkipWithError("ring create failed");
-		return;
-	}
-	void *in = encode(0, 0);
-	void *out = nullptr;
-	for (auto _ : state) {
-		if (I::push(ring.get(), in) != 0 || I::pop(ring.get(), &out) != 0 || out != in) {
-			state.SkipWithError(
-				"push or pop failed on a ring that is neither full nor empty");
-			break;
-		}
-		benchmark::DoNotOptimize(out);
-	}
-	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-}
-
-template <class I> void BM_Ring_Burst32(benchmark::State &state)
-{
-	static_assert(!lfqbench::BlockingCalls<I>::value, "no bursts with blocking calls");
-	lfqbench::RingHandle<I> ring(kCapacity);
-	if (!ring.ok()) {
-		state.SkipWithError("ring create failed");
-		return;
-	}
-	void *in[kBurst];
-	void *out[kBurst];
-	for (size_t i = 0; i < kBurst; i++)
-		in[i] = encode(0, i);
-	for (auto _ : state) {
-		if (I::push_burst(ring.get(), in, kBurst) != kBurst ||
-		    I::pop_burst(ring.get(), out, kBurst) != kBurst ||
-		    out[kBurst - 1] != in[kBurst - 1]) {
-			state.SkipWithError("a burst of 32 did not go through a ring of 1024");
-			break;
-		}
-		benchmark::DoNotOptimize(out);
-	}
-	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBurst));
-}
 
 template <class I>
 void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumers, size_t capacity,
@@ -160,10 +109,11 @@ void register_ring_benchmarks()
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
 		const std::string impl = I::kName;
-		benchmark::RegisterBenchmark(("ring/pushpop/" + impl).c_str(), BM_Ring_PushPop<I>);
+		benchmark::RegisterBenchmark(("ring/pushpop/" + impl).c_str(),
+					     lfqbench::BM_Ring_PushPop<I>);
 		if constexpr (!lfqbench::BlockingCalls<I>::value)
 			benchmark::RegisterBenchmark(("ring/burst32/" + impl).c_str(),
-						     BM_Ring_Burst32<I>);
+						     lfqbench::BM_Ring_Burst32<I>);
 	});
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;

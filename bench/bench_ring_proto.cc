@@ -16,6 +16,7 @@
  */
 #include "bench_common.h"
 #include "bench_mpmc.h"
+#include "bench_ring_single.h"
 
 #include "ringb.h"
 
@@ -62,50 +63,6 @@ using RingbSpread = RingbAdapter<RINGB_FLAGS_SPREAD, kRingbSpreadName>;
 using ProtoImpls = lfqbench::ImplList<Ringb, RingbSpread, lfqbench::VyukovRing, lfqbench::LfqRing,
 				      lfqbench::MutexRing>;
 
-constexpr size_t kBurst = lfqbench::kBurst;
-
-template <class I> void BM_PushPop(benchmark::State &state)
-{
-	lfqbench::RingHandle<I> ring(1024);
-	if (!ring.ok()) {
-		state.SkipWithError("ring create failed");
-		return;
-	}
-	void *in = lfqbench::encode_item(0, 0);
-	void *out = nullptr;
-	for (auto _ : state) {
-		if (I::push(ring.get(), in) != 0 || I::pop(ring.get(), &out) != 0 || out != in) {
-			state.SkipWithError("push or pop failed on a ring of 1024 holding nothing");
-			break;
-		}
-		benchmark::DoNotOptimize(out);
-	}
-	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
-}
-
-template <class I> void BM_Burst32(benchmark::State &state)
-{
-	lfqbench::RingHandle<I> ring(1024);
-	if (!ring.ok()) {
-		state.SkipWithError("ring create failed");
-		return;
-	}
-	void *in[kBurst];
-	void *out[kBurst];
-	for (size_t i = 0; i < kBurst; i++)
-		in[i] = lfqbench::encode_item(0, i);
-	for (auto _ : state) {
-		if (I::push_burst(ring.get(), in, kBurst) != kBurst ||
-		    I::pop_burst(ring.get(), out, kBurst) != kBurst ||
-		    out[kBurst - 1] != in[kBurst - 1]) {
-			state.SkipWithError("a burst of 32 did not go through a ring of 1024");
-			break;
-		}
-		benchmark::DoNotOptimize(out);
-	}
-	state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBurst));
-}
-
 template <class I> void BM_Mpmc(benchmark::State &state, unsigned n, size_t capacity, bool burst)
 {
 	lfqbench::MpmcParams p;
@@ -125,8 +82,10 @@ void register_proto_benchmarks()
 	lfqbench::for_each_impl(ProtoImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
 		const std::string impl = I::kName;
-		benchmark::RegisterBenchmark(("ring_proto/pushpop/" + impl).c_str(), BM_PushPop<I>);
-		benchmark::RegisterBenchmark(("ring_proto/burst32/" + impl).c_str(), BM_Burst32<I>);
+		benchmark::RegisterBenchmark(("ring_proto/pushpop/" + impl).c_str(),
+					     lfqbench::BM_Ring_PushPop<I>);
+		benchmark::RegisterBenchmark(("ring_proto/burst32/" + impl).c_str(),
+					     lfqbench::BM_Ring_Burst32<I>);
 	});
 	lfqbench::for_each_impl(ProtoImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
