@@ -48,6 +48,7 @@
 #ifndef LFQ_POOL_H
 #define LFQ_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -468,6 +469,58 @@ LFQ_API void lfq_pool_clock_changed(struct lfq_pool *pool);
  * Thread-safety: any thread; wait-free.
  */
 LFQ_API int lfq_pool_worker_index(const struct lfq_pool *pool);
+
+/**
+ * Asks the pool to stop, without waiting: the first half of lfq_pool_shutdown, and the call
+ * to make from a signal handler. Intake closes at once: every later submit returns
+ * -ESHUTDOWN and threads sleeping in submit_wait wake up with it. What was accepted is kept
+ * and still runs: the workers go on taking queued jobs and due retries, and exit once
+ * nothing is left; running jobs (and queued ones, when they start) see
+ * lfq_pool_stop_requested return true and may end early. Nothing is joined or freed: the
+ * owner still calls lfq_pool_shutdown (whose drain timeout then applies: the grace period)
+ * and lfq_pool_destroy. Calling it again, or after a shutdown, changes nothing.
+ *
+ * The SIGTERM grace-period pattern (Kubernetes sends SIGTERM, waits
+ * terminationGracePeriodSeconds, then SIGKILL): the handler calls request_stop; the main
+ * thread notices (its submits fail with -ESHUTDOWN, or it polls lfq_pool_stop_requested)
+ * and calls lfq_pool_shutdown(pool, grace) with a little less than the grace period, so that
+ * jobs not started by then are handed to on_dead (CANCELLED) rather than lost to the SIGKILL.
+ *
+ * @return 0, or -EINVAL if @p pool is NULL.
+ * Thread-safety: any thread, jobs and hooks included; async-signal-safe: only atomic
+ * stores and loads and futex wake-ups, no lock, no allocation, errno preserved. Wait-free
+ * apart from those system calls. The pool must not have been destroyed (a handler must be
+ * uninstalled, or the signal blocked, before lfq_pool_destroy).
+ */
+LFQ_API int lfq_pool_request_stop(struct lfq_pool *pool);
+
+/**
+ * @return true once a stop was requested: lfq_pool_request_stop or lfq_pool_shutdown has
+ *         begun (from then on submits return -ESHUTDOWN); false before, and for NULL. A job
+ *         that runs long should check it now and then and return early when it is true
+ *         (with whatever result fits: a job that returns LFQ_JOB_RETRY is retried, and the
+ *         drain waits for its retries, so a job cut short usually returns a failure, or 0
+ *         after saving its progress).
+ * Thread-safety: any thread; async-signal-safe; wait-free: one load.
+ */
+LFQ_API bool lfq_pool_stop_requested(const struct lfq_pool *pool);
+
+/**
+ * @return the pool's clock now, in ns: the config's clock hook if it has one, else
+ *         CLOCK_MONOTONIC. lfq_job.deadline_ns is absolute on this clock, so a deadline 2 s
+ *         from now is `lfq_pool_now_ns(pool) + 2000000000`. -EINVAL if @p pool is NULL.
+ * Thread-safety: any thread (with a clock hook: whatever the hook allows); wait-free
+ *         without a hook.
+ */
+LFQ_API int64_t lfq_pool_now_ns(const struct lfq_pool *pool);
+
+/**
+ * @return the name of an enum lfq_dead_reason value, as the log hook's "job dead" event
+ *         spells it: "failed", "exhausted", "expired", "cancelled"; "unknown" for any other
+ *         value. A static string, never NULL.
+ * Thread-safety: any thread; async-signal-safe; wait-free.
+ */
+LFQ_API const char *lfq_dead_reason_name(int reason);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a job (or any thread) may ask a pool about: its clock, whether a stop was requested,
+ * the names of dead reasons; and the request to stop, which a signal handler may make.
+ *
+ * Labels (docs/design.md section 3 has the argument):
+ *   R1  request_stop: close the ready rings     seq_cst, as K1 in pool.c (the same store); then
+ *                                               N1 on not_empty and not_full, as close_intake
+ *   R2  stop_requested: load closed             seq_cst, as K2 (one plain load on x86)
+ *
+ * A stop request is the first half of a shutdown: intake closes (every later submit returns
+ * -ESHUTDOWN, sleeping submit_wait callers wake with it), the workers go on running what was
+ * accepted, retries included, and exit once nothing is left; lfq_pool_shutdown later waits
+ * for that with its drain timeout and joins. Nothing here locks or allocates: R1 is one store
+ * per level and the wake-ups are futex system calls, all async-signal-safe.
+ */
+#include <errno.h>
+
+#include <lfq/pool.h>
+
+#include "pool_internal.h"
+
+const char *lfq_dead_reason_name(int reason)
+{
+	switch (reason) {
+	case LFQ_DEAD_FAILED:
+		return "failed";
+	case LFQ_DEAD_EXHAUSTED:
+		return "exhausted";
+	case LFQ_DEAD_EXPIRED:
+		return "expired";
+	case LFQ_DEAD_CANCELLED:
+		return "cancelled";
+	default:
+		return "unknown";
+	}
+}
+
+int64_t lfq_pool_now_ns(const struct lfq_pool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	return pool->clock ? pool->clock(pool->ctx) : lfq__now_ns();
+}
+
+int lfq_pool_request_stop(struct lfq_pool *pool)
+{
+	if (!pool)
+		return -EINVAL;
+	const int saved = errno; /* a signal handler must leave errno as it found it */
+
+	lfq__slotq_close(&pool->q); /* R1 (K1) */
+	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
+	lfq__waitq_notify(&pool->not_full, LFQ_WAITQ_ALL);
+	errno = saved;
+	return 0;
+}
+
+bool lfq_pool_stop_requested(const struct lfq_pool *pool)
+{
+	if (!pool)
+		return false;
+	/* R2: every level is closed by the same call; level 0 always exists. */
+	return lfq__slotq_closed(&((struct lfq_pool *)pool)->q, 0);
+}
