@@ -148,7 +148,10 @@ def ring_other(rows, in_grid, impl_key, run):
     rest = [r for r in rows.values() if r["group"] == "ring" and r["name"] not in in_grid]
     if not rest:
         return None
-    lines = case_table(rest, "items_per_second", m, impl_key)
+    # One-thread benchmarks (no shape): say so, and list them after the threaded cases.
+    label = lambda r: r["case"] if r["producers"] != "" else f"one thread: {r['case']}"
+    order = lambda c: (c.startswith("one thread"), case_key(c))
+    lines = case_table(rest, "items_per_second", m, impl_key, label=label, order=order)
     return block(lines, "M items/s (× the mutex ring); `pin`: threads pinned round-robin to "
                  "the allowed CPUs; single-side modes appear only at the shapes they allow.",
                  run, rest)
