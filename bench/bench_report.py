@@ -37,6 +37,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_docs  # noqa: E402  (the generated parts of the docs)
@@ -541,8 +542,16 @@ PALETTE = {"lfq": "#d62728", "lfq_ring": "#d62728", "lfq_queue": "#ff7f0e",
            "ck_spmc": "#de9ed6"}
 
 
+# Implementations without a colour of their own (new peers) get one of these, chosen by a
+# hash of the name, so that two new rows do not share one grey line.
+SPARE_COLOURS = ["#e6550d", "#3182bd", "#31a354", "#756bb1", "#636363", "#fd8d3c",
+                 "#6baed6", "#74c476", "#9e9ac8", "#bdbdbd", "#a63603", "#08519c"]
+
+
 def color(impl):
-    return PALETTE.get(impl, "#333333")
+    if impl in PALETTE:
+        return PALETTE[impl]
+    return SPARE_COLOURS[zlib.crc32(impl.encode()) % len(SPARE_COLOURS)]
 
 
 def gnuplot(script, outdir, stem, size=(900, 520)):
