@@ -61,6 +61,8 @@ void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t,
 
 		pool->on_dead(&job, reason, t->attempts, t->last_result, pool->ctx);
 	}
+	if (pool->comp)
+		lfq__comp_post((struct lfq_pool *)pool, t, reason, t->last_result);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -82,6 +84,8 @@ void lfq__pool_free(struct lfq_pool *pool)
 	}
 	free(pool->workers);
 	free(pool->slots);
+	free(pool->slot_state);
+	lfq__comp_fini(pool);
 	lfq__slotq_fini(&pool->q);
 	free(pool);
 }
@@ -94,6 +98,15 @@ static int start_workers(struct lfq_pool *pool, const struct lfq__cpu_mask *mask
 
 	if (err)
 		return -err;
+	/* Workers start with process signals blocked (pool_context.c). */
+	sigset_t sigs;
+
+	lfq__pool_worker_sigmask(&sigs);
+	err = pthread_attr_setsigmask_np(&attr, &sigs);
+	if (err) {
+		pthread_attr_destroy(&attr);
+		return -err;
+	}
 	for (unsigned i = 0; i < pool->nworkers; i++) {
 		struct lfq__pool_worker *w = &pool->workers[i];
 
@@ -207,6 +220,15 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 	rc = alloc_pool(&pool, &sz, &lay, (cfg->flags & LFQ_POOL_METRICS) != 0);
 	if (rc)
 		return rc;
+	/* Issue 14: the slots' id states, and the completion channel if asked for. */
+	pool->slot_state = calloc(sz.capacity, sizeof(*pool->slot_state));
+	rc = !pool->slot_state			 ? -ENOMEM
+	     : cfg->flags & LFQ_POOL_COMPLETIONS ? lfq__comp_init(pool, sz.capacity + sz.nworkers)
+						 : 0;
+	if (rc) {
+		lfq__pool_free(pool);
+		return rc;
+	}
 	rc = -pthread_mutex_init(&pool->shutdown_lock, NULL);
 	if (rc) {
 		lfq__pool_free(pool);

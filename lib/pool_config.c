@@ -101,8 +101,8 @@ int lfq__pool_validate(const struct lfq_pool_config *cfg)
 	    base < 0 || cap < base)
 		return -EINVAL;
 	if (cfg->workers > LFQ_POOL_WORKERS_MAX || cfg->queue_capacity > LFQ_POOL_CAPACITY_MAX ||
-	    (cfg->flags & ~(LFQ_POOL_NO_PIN | LFQ_POOL_METRICS)) || (!cfg->cpus != !cfg->ncpus) ||
-	    (cfg->cpus && (cfg->flags & LFQ_POOL_NO_PIN)) ||
+	    (cfg->flags & ~(LFQ_POOL_NO_PIN | LFQ_POOL_METRICS | LFQ_POOL_COMPLETIONS)) ||
+	    (!cfg->cpus != !cfg->ncpus) || (cfg->cpus && (cfg->flags & LFQ_POOL_NO_PIN)) ||
 	    !lfq__all_zero(cfg->reserved, sizeof(cfg->reserved) / sizeof(cfg->reserved[0])))
 		return -EINVAL;
 	if (cfg->name && strlen(cfg->name) > sizeof(((struct lfq_pool *)0)->name) - 1)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a job (or any thread) may ask a pool about: its clock, whether a stop was requested,
- * the names of dead reasons; and the request to stop, which a signal handler may make.
+ * What a job (or any thread) may ask a pool about: the running job's attempt and id, its
+ * clock, whether a stop was requested, the names of dead reasons; the request to stop, which
+ * a signal handler may make; and the signal mask workers start with.
  *
  * Labels (docs/design.md section 3 has the argument):
  *   R1  request_stop: close the ready rings     seq_cst, as K1 in pool.c (the same store); then
@@ -15,6 +16,7 @@
  * per level and the wake-ups are futex system calls, all async-signal-safe.
  */
 #include <errno.h>
+#include <signal.h>
 
 #include <lfq/pool.h>
 
@@ -40,7 +42,7 @@ int64_t lfq_pool_now_ns(const struct lfq_pool *pool)
 {
 	if (!pool)
 		return -EINVAL;
-	return pool->clock ? pool->clock(pool->ctx) : lfq__now_ns();
+	return lfq__pool_now(pool);
 }
 
 int lfq_pool_request_stop(struct lfq_pool *pool)
@@ -49,11 +51,34 @@ int lfq_pool_request_stop(struct lfq_pool *pool)
 		return -EINVAL;
 	const int saved = errno; /* a signal handler must leave errno as it found it */
 
-	lfq__slotq_close(&pool->q); /* R1 (K1) */
-	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
-	lfq__waitq_notify(&pool->not_full, LFQ_WAITQ_ALL);
+	lfq__pool_close_intake(pool); /* R1: K1, then N1 on not_empty and not_full */
 	errno = saved;
 	return 0;
+}
+
+unsigned lfq_pool_job_attempt(const struct lfq_pool *pool)
+{
+	const struct lfq__pool_worker *w = lfq__pool_self(pool);
+
+	return w && w->current ? w->current->attempts : 0;
+}
+
+uint64_t lfq_pool_job_id(const struct lfq_pool *pool)
+{
+	const struct lfq__pool_worker *w = lfq__pool_self(pool);
+
+	return w && w->current && (w->current->flags & LFQ__TASK_HAS_ID) ? w->current->id : 0;
+}
+
+void lfq__pool_worker_sigmask(sigset_t *set)
+{
+	/* Blocking these would not stop a fault from raising them (the kernel kills the
+	 * process instead), and sanitizers and debuggers rely on their handlers. */
+	static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
+		sigdelset(set, synchronous[i]);
 }
 
 bool lfq_pool_stop_requested(const struct lfq_pool *pool)

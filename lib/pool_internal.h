@@ -24,6 +24,7 @@
 #define LFQ_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -56,13 +57,17 @@ struct lfq__task {
 	int64_t deadline_ns;
 	uint16_t max_attempts;
 	uint8_t priority;
-	uint8_t unused8;
+	uint8_t flags;	     /* LFQ__TASK_* */
 	uint32_t attempts;   /* runs started so far */
 	int64_t ready_ns;    /* when it became runnable (submit, or its retry's due time) */
 	int32_t last_result; /* the last run's result (0: never ran) */
 	uint32_t unused32;
-	uint64_t unused[2];
+	uint64_t id; /* lfq_pool_submit_id's id (with LFQ__TASK_HAS_ID), else 0 */
+	uint64_t unused;
 };
+
+/* lfq__task.flags: submitted with an id; its slot's state word is in use (pool_cancel.c). */
+#define LFQ__TASK_HAS_ID 0x1u
 
 /* A delayed retry. */
 struct lfq__timer {
@@ -88,6 +93,8 @@ struct lfq__pool_worker {
 	unsigned since_guard; /* jobs taken by priority since the last guard take */
 	unsigned guard_level; /* where the next guard scan starts */
 	bool has_redo;	      /* a retry that could not be delayed (no memory): run it next */
+	/* The task whose fn runs now, or NULL (the job context, pool_context.c). */
+	const struct lfq__task *current;
 	struct lfq__task redo;
 	/* Latency histograms (queue wait, run), NULL without LFQ_POOL_METRICS. */
 	struct lfq__hist *hist;
@@ -146,6 +153,14 @@ struct lfq_pool {
 	bool joined;		       /* workers joined, everything accounted for */
 
 	struct lfq__pool_shard shards[LFQ_POOL_SHARDS];
+
+	/* Issue 14. Per slot: generation << 3 | state of a job submitted with an id
+	 * (pool_cancel.c); allocated at create. */
+	_Atomic uint64_t *slot_state;
+	/* Jobs cancelled by lfq_pool_cancel (Q6, pool_cancel.c). */
+	LFQ_CACHE_ALIGNED _Atomic uint64_t cancelled_by_id;
+	/* The completion channel (pool_completion.c), NULL without LFQ_POOL_COMPLETIONS. */
+	struct lfq__pool_comp *comp;
 };
 
 _Static_assert(sizeof(struct lfq__task) == sizeof(struct lfq_job), "a task is a job");
@@ -244,7 +259,11 @@ bool lfq__pool_in_own_job(const struct lfq_pool *pool);
 int lfq__pool_take_from(struct lfq_pool *pool, unsigned first, bool upward, uint64_t *slot,
 			unsigned *level);
 /* Copies the task out of slot i and frees the slot (waking sleeping submit_waits). */
-void lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task);
+bool lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task);
+/* Gives slot i back to the free ring, waking sleeping submitters per the hysteresis. */
+void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i);
+/* The calling thread's worker if it is one of pool's, else NULL. */
+const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool);
 
 /* ---- Idle and shutdown (pool_shutdown.c). */
 
@@ -289,6 +308,26 @@ uint64_t lfq__splitmix64(uint64_t *state);
 /* Emits a log event if the pool has a hook and the level is enabled (pool.c). */
 void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
 		   const struct lfq_log_field *fields, size_t n);
+
+/* Issue 14 (pool_context.c, pool_cancel.c, pool_completion.c). */
+/* The signal mask workers start with: every signal but the synchronous ones a fault raises. */
+void lfq__pool_worker_sigmask(sigset_t *set);
+/* Submit side, holding slot i with its copy in *t (before the publish): gives the task an
+ * id (Q1). */
+void lfq__cancel_arm(struct lfq_pool *pool, uint64_t slot, struct lfq__task *t, uint64_t *id);
+/* Dequeue side, for a task with LFQ__TASK_HAS_ID copied out of slot i: true if the caller
+ * takes it (runs it, and frees the slot); false if it was cancelled (the slot is freed here
+ * or by the cancel: the caller must not touch it). */
+bool lfq__cancel_claim(struct lfq_pool *pool, uint64_t slot, const struct lfq__task *t);
+/* The completion channel of `capacity` records: 0, -ENOMEM or a negated eventfd error. */
+int lfq__comp_init(struct lfq_pool *pool, size_t capacity);
+void lfq__comp_fini(struct lfq_pool *pool);
+/* A submit's credit: false if none is left (the submit is refused with -EAGAIN). */
+bool lfq__comp_reserve(struct lfq_pool *pool);
+/* Gives back the credit of a submit that was not accepted. */
+void lfq__comp_unreserve(struct lfq_pool *pool);
+/* Records that t ended (reason 0: succeeded) with the last run's result. Never waits. */
+void lfq__comp_post(struct lfq_pool *pool, const struct lfq__task *t, int reason, int result);
 
 #ifdef LFQ_TESTING
 /* Test hook: called with each retry's attempt number (1 = first retry), its bound and the

@@ -156,7 +156,7 @@ int64_t lfq_pool_metrics_prometheus(const struct lfq_pool *pool, char *buf, size
 	counter(&o, label, "lfq_pool_jobs_expired_total",
 		"Jobs dead because their deadline passed before a run.", st.expired);
 	counter(&o, label, "lfq_pool_jobs_cancelled_total",
-		"Jobs dead because a shutdown's drain timeout passed.", st.cancelled);
+		"Jobs cancelled: lfq_pool_cancel, or a shutdown's drain timeout.", st.cancelled);
 	counter(&o, label, "lfq_pool_jobs_dead_total", "Jobs handed to the dead-letter hook.",
 		st.dead);
 	counter(&o, label, "lfq_pool_runs_started_total", "Runs started, retries included.",

@@ -157,14 +157,16 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 			while (lfq__pool_take_from(pool, 0, true, &slot, &level) == 0) {
 				struct lfq__task task;
 
-				lfq__pool_copy_out(pool, slot, &task);
+				const bool ours = lfq__pool_copy_out(pool, slot, &task);
+
 				/* Relaxed: read with `cancelled`, which P3 releases after it. */
 				atomic_store_explicit(&pool->reaped[level],
 						      atomic_load_explicit(&pool->reaped[level],
 									   memory_order_relaxed) +
 							      1,
 						      memory_order_relaxed);
-				hand_back(pool, &task);
+				if (ours) /* else lfq_pool_cancel took it already */
+					hand_back(pool, &task);
 			}
 		}
 	}

@@ -65,6 +65,8 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 	}
 	/* A1: pairs with P3. */
 	t->cancelled = atomic_load_explicit(&pool->cancelled, memory_order_acquire);
+	/* A1: pairs with Q6 (pool_cancel.c). */
+	t->cancelled += atomic_load_explicit(&pool->cancelled_by_id, memory_order_acquire);
 	for (unsigned l = 0; l < pool->levels; l++)
 		/* Relaxed: written with `cancelled`, before its P3. */
 		t->taken_by[l] += atomic_load_explicit(&pool->reaped[l], memory_order_relaxed);

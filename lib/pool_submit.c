@@ -43,17 +43,26 @@ static struct lfq__pool_shard *my_shard(struct lfq_pool *pool)
 	return &pool->shards[s - 1];
 }
 
-/* Accepts *job into a slot without the wake-up: returns 0, -EAGAIN or -ESHUTDOWN. */
-static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
+/* Accepts *job into a slot without the wake-up: returns 0, -EAGAIN or -ESHUTDOWN. With an
+ * id pointer, gives the job an id (pool_cancel.c). With the completion channel, takes a
+ * credit first (pool_completion.c). */
+static int submit_one(struct lfq_pool *pool, const struct lfq_job *job, uint64_t *id)
 {
 	const unsigned p = job->priority;
 	uint64_t i;
 
-	if (!lfq__slotq_get_free(&pool->q, &i))
+	if (pool->comp && !lfq__comp_reserve(pool))
 		return lfq__slotq_closed(&pool->q, p) ? -ESHUTDOWN : -EAGAIN; /* K2 */
+	if (!lfq__slotq_get_free(&pool->q, &i)) {
+		if (pool->comp)
+			lfq__comp_unreserve(pool);
+		return lfq__slotq_closed(&pool->q, p) ? -ESHUTDOWN : -EAGAIN; /* K2 */
+	}
 	struct lfq__task *t = &pool->slots[i]; /* ours alone: we hold index i */
 
 	memcpy(t, job, sizeof(*t));
+	if (id)
+		lfq__cancel_arm(pool, i, t, id); /* Q1, before the publish */
 	t->attempts = 0;
 	t->last_result = 0;
 	t->ready_ns = pool->metrics ? lfq__pool_now(pool) : 0;
@@ -67,6 +76,8 @@ static int submit_one(struct lfq_pool *pool, const struct lfq_job *job)
 		/* Shut down before our publish: not accepted; the slot goes back. */
 		atomic_fetch_sub_explicit(&shard->submitted[p], 1, memory_order_relaxed); /* S2 */
 		lfq__slotq_put_free(&pool->q, i);
+		if (pool->comp)
+			lfq__comp_unreserve(pool);
 		/* A wait_idle may have seen our S1 and be asleep waiting for it. I1: the S2
 		 * above is then visible to its re-check, or N1 sees it waiting. */
 		atomic_thread_fence(memory_order_seq_cst);
@@ -93,7 +104,18 @@ int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 {
 	if (!pool || !job_ok(pool, job))
 		return -EINVAL;
-	const int rc = submit_one(pool, job);
+	const int rc = submit_one(pool, job, NULL);
+
+	if (rc == 0)
+		lfq__waitq_notify(&pool->not_empty, 1);
+	return rc;
+}
+
+int lfq_pool_submit_id(struct lfq_pool *pool, const struct lfq_job *job, uint64_t *id)
+{
+	if (!pool || !id || !job_ok(pool, job))
+		return -EINVAL;
+	const int rc = submit_one(pool, job, id);
 
 	if (rc == 0)
 		lfq__waitq_notify(&pool->not_empty, 1);
@@ -104,19 +126,19 @@ int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64
 {
 	if (!pool || !job_ok(pool, job))
 		return -EINVAL;
-	int rc = submit_one(pool, job);
+	int rc = submit_one(pool, job, NULL);
 
 	if (rc == -EAGAIN && timeout_ns != 0) {
 		const int64_t deadline = lfq__deadline(timeout_ns);
 
 		for (unsigned i = 0; i < SUBMIT_WAIT_SPINS && rc == -EAGAIN; i++) {
 			lfq__cpu_relax();
-			rc = submit_one(pool, job);
+			rc = submit_one(pool, job, NULL);
 		}
 		while (rc == -EAGAIN) {
 			const uint32_t key = lfq__waitq_prepare(&pool->not_full);
 
-			rc = submit_one(pool, job);
+			rc = submit_one(pool, job, NULL);
 			if (rc == -EAGAIN && deadline >= 0 && lfq__now_ns() >= deadline)
 				rc = -ETIMEDOUT;
 			if (rc != -EAGAIN || !lfq__waitq_sleep(&pool->not_full, key, deadline))

@@ -116,10 +116,20 @@ static size_t free_slots(struct lfq_pool *pool)
 	return lfq__slotq_free_count(&pool->q);
 }
 
-/* Copies the task out of slot i and frees the slot (waking one submit_wait if any sleeps). */
-void lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task)
+/* Copies the task out of slot i and frees the slot; false if it was a job cancelled by
+ * lfq_pool_cancel (pool_cancel.c: the slot is dealt with, there is nothing to run). */
+bool lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task)
 {
 	*task = pool->slots[i]; /* ours alone until the enqueue below */
+	if ((task->flags & LFQ__TASK_HAS_ID) && !lfq__cancel_claim(pool, i, task))
+		return false;
+	lfq__pool_free_slot(pool, i);
+	return true;
+}
+
+/* Gives slot i back (waking one submit_wait if any sleeps). */
+void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i)
+{
 	lfq__slotq_put_free(&pool->q, i);
 	/* N1 (as in waitq.h): pairs with W1/W2 of a sleeping submit_wait. Only when one sleeps,
 	 * and only once wake_free slots are free (hysteresis): waking a submitter for every
@@ -171,10 +181,11 @@ static int take_task(struct lfq__pool_worker *w, struct lfq__task *task)
 {
 	uint64_t slot;
 	unsigned level;
-	const int rc = take_one(w, &slot, &level);
+	int rc;
+	bool ours = false;
 
-	if (rc == 0) {
-		lfq__pool_copy_out(w->pool, slot, task);
+	while (!ours && (rc = take_one(w, &slot, &level)) == 0) {
+		ours = lfq__pool_copy_out(w->pool, slot, task); /* false: cancelled, skip it */
 		/* M1: relaxed, statistics. */
 		atomic_store_explicit(&w->taken[level],
 				      atomic_load_explicit(&w->taken[level], memory_order_relaxed) +
@@ -331,7 +342,10 @@ static void run_task(struct lfq__pool_worker *w, struct lfq__task *t, uint64_t *
 	/* P1: statistics only (P2 releases it). */
 	atomic_store_explicit(&w->started, ++*started, memory_order_relaxed);
 	t->attempts++;
+	w->current = t; /* the job context (pool_context.c) */
 	const int result = t->fn(t->arg);
+
+	w->current = NULL;
 	int64_t end = 0;
 
 	if (pool->metrics) {
@@ -340,6 +354,8 @@ static void run_task(struct lfq__pool_worker *w, struct lfq__task *t, uint64_t *
 	}
 	*last_end = end;
 	if (result == 0) {
+		if (pool->comp)
+			lfq__comp_post(pool, t, 0, 0);
 		count_finished(&w->completed); /* P2 */
 		return;
 	}
@@ -410,6 +426,11 @@ void lfq_pool_clock_changed(struct lfq_pool *pool)
 	/* G1: the caller's clock store before N1; see the table. */
 	atomic_thread_fence(memory_order_seq_cst);
 	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
+}
+
+const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool)
+{
+	return lfq__pool_in_own_job(pool) ? tls_worker : NULL;
 }
 
 int lfq_pool_worker_index(const struct lfq_pool *pool)

@@ -131,7 +131,7 @@ Test(pool_context, request_stop_closes_intake_and_keeps_what_was_accepted)
 	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
 	cr_assert_eq(atomic_load(&ran), 6);
 	cr_assert_eq(atomic_load(&saw_stop), 6);
-	cr_assert_eq(lfq_pool_shutdown(pool, 0), 0);
+	cr_assert_eq(lfq_pool_shutdown(pool, -1), 0);
 	struct lfq_pool_stats st;
 
 	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
@@ -226,5 +226,108 @@ Test(pool_context, a_cooperative_job_ends_within_the_grace_period)
 	cr_assert_eq(lfq_pool_shutdown(pool, 10000 * MS), 0);
 	cr_assert_eq(atomic_load(&long_cut_short), 2);
 	cr_assert_eq(atomic_load(&dead_failed), 2);
+	lfq_pool_destroy(pool);
+}
+
+/* ---- the job's own context ---- */
+
+static struct lfq_pool *ctx_pool;
+static _Atomic unsigned attempts_seen[4];
+static _Atomic uint64_t id_seen;
+static _Atomic int worker_seen = -2;
+
+static int retrying(void *arg)
+{
+	(void)arg;
+	const unsigned a = lfq_pool_job_attempt(ctx_pool);
+
+	if (a >= 1 && a <= 3)
+		atomic_store(&attempts_seen[a], a);
+	atomic_store(&id_seen, lfq_pool_job_id(ctx_pool));
+	atomic_store(&worker_seen, lfq_pool_worker_index(ctx_pool));
+	return a < 3 ? LFQ_JOB_RETRY : 0;
+}
+
+static _Atomic unsigned dead_hook_attempt = 99;
+
+static void dead_hook(const struct lfq_job *job, int reason, unsigned attempts, int last, void *ctx)
+{
+	(void)job, (void)reason, (void)attempts, (void)last, (void)ctx;
+	atomic_store(&dead_hook_attempt, lfq_pool_job_attempt(ctx_pool)); /* a hook: 0 */
+}
+
+Test(pool_context, a_job_knows_its_attempt_id_and_worker)
+{
+	struct lfq_pool_config cfg = {.workers = 1,
+				      .flags = LFQ_POOL_NO_PIN,
+				      .retry_base_ns = 1000,
+				      .retry_cap_ns = 1000,
+				      .on_dead = dead_hook};
+
+	cr_assert_eq(lfq_pool_create(&ctx_pool, &cfg), 0);
+	uint64_t id = 0;
+
+	cr_assert_eq(lfq_pool_submit_id(ctx_pool, &(struct lfq_job){.fn = retrying}, &id), 0);
+	cr_assert_eq(lfq_pool_wait_idle(ctx_pool, -1), 0);
+	for (unsigned a = 1; a <= 3; a++)
+		cr_assert_eq(atomic_load(&attempts_seen[a]), a, "attempt %u not seen", a);
+	cr_assert_eq(atomic_load(&id_seen), id);
+	cr_assert_eq(atomic_load(&worker_seen), 0);
+	/* Without an id: 0; outside a job: 0. */
+	cr_assert_eq(lfq_pool_submit(ctx_pool, &(struct lfq_job){.fn = retrying}), 0);
+	cr_assert_eq(lfq_pool_wait_idle(ctx_pool, -1), 0);
+	cr_assert_eq(atomic_load(&id_seen), 0);
+	cr_assert_eq(lfq_pool_job_attempt(ctx_pool), 0);
+	cr_assert_eq(lfq_pool_job_id(ctx_pool), 0);
+	cr_assert_eq(lfq_pool_job_attempt(NULL), 0);
+	cr_assert_eq(lfq_pool_job_id(NULL), 0);
+	/* In a hook on the worker: 0 (the run is over). */
+	cr_assert_eq(
+		lfq_pool_submit(ctx_pool, &(struct lfq_job){.fn = retrying, .max_attempts = 1}), 0);
+	cr_assert_eq(lfq_pool_wait_idle(ctx_pool, -1), 0);
+	cr_assert_eq(atomic_load(&dead_hook_attempt), 0);
+	lfq_pool_destroy(ctx_pool);
+}
+
+static _Atomic int mask_checked;
+static _Atomic int mask_bad;
+
+static int check_mask(void *arg)
+{
+	(void)arg;
+	sigset_t cur;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	const int blocked[] = {SIGINT,	SIGTERM, SIGHUP,  SIGUSR1,
+			       SIGUSR2, SIGPIPE, SIGCHLD, SIGALRM};
+	const int open_[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+
+	for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++)
+		if (!sigismember(&cur, blocked[i]))
+			atomic_fetch_add(&mask_bad, 1);
+	for (size_t i = 0; i < sizeof(open_) / sizeof(open_[0]); i++)
+		if (sigismember(&cur, open_[i]))
+			atomic_fetch_add(&mask_bad, 1);
+	atomic_fetch_add(&mask_checked, 1);
+	return 0;
+}
+
+Test(pool_context, workers_block_process_signals_whatever_the_creators_mask)
+{
+	/* Before: the workers inherited the creating thread's mask, so a process-directed
+	 * SIGTERM could land on a worker in the middle of a job. */
+	sigset_t none, old;
+
+	sigemptyset(&none);
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &none, &old), 0);
+	struct lfq_pool *pool = make(2, 8);
+
+	cr_assert_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(lfq_pool_submit_wait(pool, &(struct lfq_job){.fn = check_mask}, -1),
+			     0);
+	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
+	cr_assert_eq(atomic_load(&mask_checked), 4);
+	cr_assert_eq(atomic_load(&mask_bad), 0);
 	lfq_pool_destroy(pool);
 }

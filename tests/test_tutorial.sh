@@ -4,6 +4,7 @@
 # SIGTERM midway and checks from its logfmt output that nothing was lost:
 #  - every accepted job ended exactly once: done (not a multiple of 7) or dead as exhausted
 #    after exactly 3 runs (a multiple of 7), never both, and no job ran that was not accepted;
+#  - each run printed its attempt number (lfq_pool_job_attempt): 1, 2, 3;
 #  - the SIGTERM came before all jobs were submitted, and the summary agrees with the lines;
 #  - the metrics endpoint answered with the pool's counters.
 # usage: test_tutorial.sh PATH-TO-tutorial
@@ -51,7 +52,9 @@ function val(key,   i, f) {
 	return ""
 }
 /msg="job accepted"/ { acc[val("job")]++; naccepted++ }
-/msg="job start"/    { start[val("job")]++ }
+/msg="job start"/    { j = val("job"); start[j]++
+		       if (val("attempt") != start[j])
+			       bad = bad "job " j ": start " start[j] " says attempt=" val("attempt") "\n" }
 /msg="job done"/     { done[val("job")]++; ndone++ }
 /msg="job dead"/     { dead[val("job")]++; ndead++; reason[val("job")] = val("reason");
 		       runs[val("job")] = val("attempts") }

@@ -76,7 +76,8 @@ static int work(void *arg)
 	const long id = (long)(intptr_t)arg;
 	const int worker = lfq_pool_worker_index(pool);
 
-	LOG("info", "msg=\"job start\" job=%ld worker=%d", id, worker);
+	LOG("info", "msg=\"job start\" job=%ld worker=%d attempt=%u", id, worker,
+	    lfq_pool_job_attempt(pool));
 	sleep_ms(work_ms);
 	if (id % 7 == 0) {
 		LOG("warn", "msg=\"job failed, will retry\" job=%ld worker=%d", id, worker);

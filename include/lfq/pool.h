@@ -11,13 +11,20 @@
  * Nothing accepted is lost: every job whose submit returned 0 ends exactly once, either as
  * succeeded (a run returned 0) or as dead, through the `on_dead` hook: failed (a permanent
  * failure), exhausted (LFQ_JOB_RETRY with no attempt left), expired (its deadline passed
- * before a run could start) or cancelled (a shutdown's drain timeout passed; `on_cancelled`
- * sees those too). lfq_pool_stats shows it: submitted = succeeded + dead once idle.
+ * before a run could start) or cancelled (lfq_pool_cancel, or a shutdown's drain timeout
+ * passed; `on_cancelled` sees the latter too). lfq_pool_stats shows it: submitted =
+ * succeeded + dead once idle.
  *
  * Production features: retries with exponential backoff and full jitter, kept in a timer
  * heap per worker (a delayed job holds no queue slot and no thread); absolute deadlines;
  * up to 8 priority levels with a starvation guard; per-worker counters and latency
- * histograms (p50 .. p99.9, Prometheus text output); a log hook; an injectable clock.
+ * histograms (p50 .. p99.9, Prometheus text output); a log hook; an injectable clock; job
+ * ids and cancellation; a stop request a signal handler may make, which running jobs can
+ * see; a completion channel (an eventfd) for event loops.
+ *
+ * Signals: the workers block every signal except the synchronous fault signals (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), whatever the creating thread's mask, so a
+ * process-directed signal is never delivered to a worker.
  *
  * Lifecycle:
  *
@@ -125,7 +132,8 @@ enum lfq_dead_reason {
 	LFQ_DEAD_FAILED = 1,	/**< it returned a permanent failure */
 	LFQ_DEAD_EXHAUSTED = 2, /**< it asked for a retry with no attempt left */
 	LFQ_DEAD_EXPIRED = 3,	/**< its deadline came before its (next) run could start */
-	LFQ_DEAD_CANCELLED = 4, /**< a shutdown's drain timeout passed before it could run */
+	LFQ_DEAD_CANCELLED = 4, /**< a shutdown's drain timeout passed before it could run, or
+				     lfq_pool_cancel cancelled it */
 };
 
 /** Levels of the log hook, most severe first. */
@@ -161,7 +169,8 @@ struct lfq_pool_config {
 	const unsigned *cpus;
 	/** Entries in cpus; must be 0 when cpus is NULL and nonzero when it is not. */
 	size_t ncpus;
-	/** LFQ_POOL_NO_PIN, LFQ_POOL_METRICS, or 0. Unknown bits are rejected with -EINVAL. */
+	/** LFQ_POOL_NO_PIN, LFQ_POOL_METRICS, LFQ_POOL_COMPLETIONS, or 0. Unknown bits are
+	 *  rejected with -EINVAL. */
 	unsigned flags;
 	/** Empty-queue attempts before an idle worker sleeps; 0: LFQ_POOL_DEFAULT_IDLE_SPIN. */
 	unsigned idle_spin;
@@ -238,6 +247,13 @@ struct lfq_pool_config {
  *  two clock reads per run and one per submit. Counters are always kept. */
 #define LFQ_POOL_METRICS 0x2u
 
+/** lfq_pool_config.flags: the completion channel (lfq_pool_completions_fd,
+ *  lfq_pool_completions_drain): every job that ends leaves a record there, and an eventfd
+ *  becomes readable. Costs, per job, one record in a ring and a fence (an eventfd write only
+ *  when it is not signalled already), and per submit one atomic operation on a shared
+ *  counter (the credits). */
+#define LFQ_POOL_COMPLETIONS 0x4u
+
 /**
  * Counters of a pool: a snapshot (see lfq_pool_stats). Every count only grows, except the
  * gauges queued, queued_by_priority, delayed and running.
@@ -250,7 +266,8 @@ struct lfq_pool_stats {
 	uint64_t submitted; /**< submits that returned 0 */
 	uint64_t completed; /**< jobs that succeeded (a run returned 0) */
 	uint64_t failed;    /**< jobs dead after a permanent failure */
-	uint64_t cancelled; /**< jobs dead because a shutdown's drain timeout passed */
+	uint64_t cancelled; /**< jobs dead because a shutdown's drain timeout passed, or
+				 cancelled by lfq_pool_cancel */
 	uint64_t queued;    /**< accepted, waiting in the queue (not delayed, started, dead) */
 	uint64_t running;   /**< runs started, not yet finished */
 	unsigned workers;   /**< worker threads */
@@ -356,6 +373,45 @@ LFQ_API LFQ_NODISCARD int lfq_pool_submit(struct lfq_pool *pool, const struct lf
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job,
 					       int64_t timeout_ns);
+
+/**
+ * Like lfq_pool_submit, and gives the job an id that lfq_pool_cancel takes (and that its
+ * completion record carries, see LFQ_POOL_COMPLETIONS).
+ * @param id  out: the job's id, never 0; written only when the call returns 0. An id stays
+ *            unique while its job is queued; once the job was taken and its queue slot
+ *            reused by a later submit_id, the old id is refused (-ENOENT) and never
+ *            confused with the new job (a 40-bit generation per slot: an id could repeat
+ *            only after 2^40 submits through one slot).
+ * @return as lfq_pool_submit; also -EINVAL if @p id is NULL.
+ * Thread-safety: any thread, jobs included; lock-free. Costs one store more than
+ *            lfq_pool_submit (the slot's state), and a worker one compare-and-swap more.
+ */
+LFQ_API LFQ_NODISCARD int lfq_pool_submit_id(struct lfq_pool *pool, const struct lfq_job *job,
+					     uint64_t *id);
+
+/**
+ * Cancels a job that was submitted with lfq_pool_submit_id and has not started: it never
+ * runs. Before this call returns, the job goes to the config's on_dead on this thread as
+ * LFQ_DEAD_CANCELLED (attempts 0, last_result 0; on_cancelled, which is the shutdown's hook,
+ * is not called), counts as cancelled and dead in lfq_pool_stats and as finished for
+ * lfq_pool_wait_idle, and leaves a completion record (LFQ_POOL_COMPLETIONS). Its queue slot
+ * stays taken until a worker reaches it in the queue and skips it (a ring has no delete).
+ *
+ * A cancel races fairly with the workers: for a job queued when the call began, exactly one
+ * of the two wins: the job runs (-EBUSY) or it is cancelled (0), never both, never neither.
+ * @return 0 if the job was cancelled;
+ *         -EBUSY if it had started (it is running, waiting for a retry, or finished: a
+ *                started job is not stopped; see lfq_pool_stop_requested for that);
+ *         -EALREADY if it was cancelled already;
+ *         -ENOENT if @p id is 0, was never returned by this pool, or its job was taken
+ *                 and its slot reused since (the job has long started);
+ *         -EINVAL if @p pool is NULL.
+ * Thread-safety: any thread, jobs and hooks included; lock-free: it never waits for a
+ *         worker and no worker waits for it (not async-signal-safe: it calls on_dead).
+ *         on_dead, called from here, must not call lfq_pool_wait_idle without a timeout
+ *         (the job counts as finished only once on_dead returned).
+ */
+LFQ_API LFQ_NODISCARD int lfq_pool_cancel(struct lfq_pool *pool, uint64_t id);
 
 /**
  * Waits until every accepted job has finished (run, or cancelled): no job queued or running.
@@ -471,6 +527,22 @@ LFQ_API void lfq_pool_clock_changed(struct lfq_pool *pool);
 LFQ_API int lfq_pool_worker_index(const struct lfq_pool *pool);
 
 /**
+ * The attempt the calling job is on: 1 on its first run, 2 on its first retry, and so on
+ * (the `attempts` on_dead will see if this run fails for good).
+ * @return the attempt number, from inside a job of @p pool (its fn, on the worker); 0
+ *         anywhere else (another thread, a hook, another pool's job, NULL).
+ * Thread-safety: any thread; wait-free (thread-local reads).
+ */
+LFQ_API unsigned lfq_pool_job_attempt(const struct lfq_pool *pool);
+
+/**
+ * @return the id of the calling job, if it was submitted with lfq_pool_submit_id and this
+ *         is one of @p pool's jobs running; 0 otherwise.
+ * Thread-safety: any thread; wait-free (thread-local reads).
+ */
+LFQ_API uint64_t lfq_pool_job_id(const struct lfq_pool *pool);
+
+/**
  * Asks the pool to stop, without waiting: the first half of lfq_pool_shutdown, and the call
  * to make from a signal handler. Intake closes at once: every later submit returns
  * -ESHUTDOWN and threads sleeping in submit_wait wake up with it. What was accepted is kept
@@ -521,6 +593,53 @@ LFQ_API int64_t lfq_pool_now_ns(const struct lfq_pool *pool);
  * Thread-safety: any thread; async-signal-safe; wait-free.
  */
 LFQ_API const char *lfq_dead_reason_name(int reason);
+
+/** A finished job, as lfq_pool_completions_drain hands it back. */
+struct lfq_pool_completion {
+	int (*fn)(void *arg); /**< the job's fn */
+	void *arg;	      /**< the job's arg */
+	uint64_t id;	      /**< its id (lfq_pool_submit_id), 0 if it was submitted without */
+	int reason;	      /**< 0: succeeded; else why it is dead (enum lfq_dead_reason) */
+	int result;	      /**< the last run's result (0 for success; 0 if it never ran) */
+	unsigned attempts;    /**< runs it had */
+};
+
+/**
+ * The completion channel's file descriptor: an eventfd (nonblocking, close-on-exec) that is
+ * readable while finished jobs wait to be drained, for epoll, poll or select. Owned by the
+ * pool (closed by lfq_pool_destroy): do not read, write or close it; drain instead.
+ * Level-triggered use is simplest: drain until a call returns fewer records than asked for;
+ * then the fd is unreadable until another job ends. (With EPOLLET, the same rule: drain
+ * until short.)
+ * @return the fd; -EOPNOTSUPP if the pool was created without LFQ_POOL_COMPLETIONS;
+ *         -EINVAL if @p pool is NULL.
+ * Thread-safety: any thread; wait-free.
+ */
+LFQ_API int lfq_pool_completions_fd(const struct lfq_pool *pool);
+
+/**
+ * Takes up to @p n records of finished jobs (succeeded or dead, every job exactly once, in
+ * roughly the order they ended) into @p out. Every job that ends leaves one: on the worker
+ * (succeeded, failed, exhausted, expired), in lfq_pool_cancel, or in a timed-out shutdown
+ * (cancelled), after its hooks returned and before it counts as finished for
+ * lfq_pool_wait_idle.
+ *
+ * Room: the jobs in flight (queued, running, waiting for a retry) plus the records not yet
+ * drained are at most queue_capacity + workers; a submit beyond that is refused like one on a
+ * full queue (-EAGAIN; submit_wait sleeps until a drain makes room). So the ring never
+ * overflows and nothing is dropped, but a pool whose records are never drained stops
+ * accepting jobs.
+ *
+ * @return the number of records written (0 .. n); fewer than @p n means the channel was
+ *         empty, and the fd is then reset (unreadable until the next job ends);
+ *         -EOPNOTSUPP without LFQ_POOL_COMPLETIONS; -EINVAL if @p pool is NULL or @p out is
+ *         NULL with n > 0.
+ * Thread-safety: any thread, usually the event loop's; several drainers at once are safe
+ *         (each record goes to one). Lock-free, apart from one read(2) of the eventfd when
+ *         the channel runs empty.
+ */
+LFQ_API LFQ_NODISCARD int lfq_pool_completions_drain(struct lfq_pool *pool,
+						     struct lfq_pool_completion *out, size_t n);
 
 #ifdef __cplusplus
 }
