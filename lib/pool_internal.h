@@ -116,6 +116,10 @@ struct lfq_pool {
 
 	/* Read-only after create. */
 	LFQ_CACHE_ALIGNED struct lfq__task *slots; /* slot i belongs to whoever holds index i */
+	/* Per slot: generation << 3 | state of a job submitted with an id (pool_cancel.c). */
+	_Atomic uint64_t *slot_state;
+	/* The completion channel (pool_completion.c), NULL without LFQ_POOL_COMPLETIONS. */
+	struct lfq__pool_comp *comp;
 	size_t capacity;
 	size_t wake_free; /* free slots before sleeping submitters are woken */
 	unsigned nworkers;
@@ -154,13 +158,9 @@ struct lfq_pool {
 
 	struct lfq__pool_shard shards[LFQ_POOL_SHARDS];
 
-	/* Issue 14. Per slot: generation << 3 | state of a job submitted with an id
-	 * (pool_cancel.c); allocated at create. */
-	_Atomic uint64_t *slot_state;
-	/* Jobs cancelled by lfq_pool_cancel (Q6, pool_cancel.c). */
+	/* Jobs cancelled by lfq_pool_cancel (Q6, pool_cancel.c), on a line of its own: the
+	 * fields above are read on every submit. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t cancelled_by_id;
-	/* The completion channel (pool_completion.c), NULL without LFQ_POOL_COMPLETIONS. */
-	struct lfq__pool_comp *comp;
 };
 
 _Static_assert(sizeof(struct lfq__task) == sizeof(struct lfq_job), "a task is a job");
