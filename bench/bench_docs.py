@@ -195,11 +195,32 @@ def pool(rows, impl_key, run):
     if not p:
         return None
     jobs = {"empty": "empty jobs", "1us": "1 µs jobs"}
-    label = lambda r: f"{jobs.get(r['job'], r['job'])}, W{r['workers']}, C{r['capacity']}"
+
+    def label(r):
+        s = f", S{r['submitters']}" if r.get("submitters") != "" else ""
+        return f"{jobs.get(r['job'], r['job'])}, W{r['workers']}{s}, C{r['capacity']}"
+
     order = lambda c: (not c.startswith("empty"), case_key(c))
     lines = case_table(p, "items_per_second", m, impl_key, label=label, order=order)
-    return block(lines, "M jobs/s (× the mutex pool); W submitters and W workers, queue "
-                 "capacity C.", run, p)
+    # The targets are ratios to GLib and to the Go pool: one column each.
+    cases = {}
+    for r in p:
+        cases.setdefault(label(r), {})[r["impl"]] = r
+    peers = [x for x in ("glib", "go") if any(x in c for c in cases.values())]
+    if peers:
+        lines[0] += "".join(f" `lfq` ÷ `{x}` |" for x in peers)
+        lines[1] += "---|" * len(peers)
+        for i, case in enumerate(sorted(cases, key=order)):
+            cells = []
+            for x in peers:
+                a, b = cases[case].get("lfq", {}), cases[case].get(x, {})
+                va, vb = a.get("items_per_second"), b.get("items_per_second")
+                ok = va and vb and not a.get("error") and not b.get("error")
+                cells.append(f" {va / vb:.2f} |" if ok else " |")
+            lines[2 + i] += "".join(cells)
+    return block(lines, "M jobs/s (× the mutex pool); W workers, S submitter threads (each "
+                 "submits its share with `lfq_pool_submit_wait`), queue capacity C; `lfq` is "
+                 "the default config, `lfq_pin` pins the workers.", run, p)
 
 
 def pool_latency(rows, impl_key, run):
