@@ -59,10 +59,17 @@ void lfq__waitq_wake(struct lfq__waitq *w, int n)
 
 /* This thread's spin budget B (waitq.h); 0 until its first adaptation. */
 static _Thread_local int64_t tls_spin_budget;
+/* How many more of this thread's waits yield from the start (waitq.h). */
+static _Thread_local unsigned tls_yield_first;
 
 int64_t lfq__waitq_spin_budget(void)
 {
 	return tls_spin_budget ? tls_spin_budget : LFQ_WAIT_SPIN_INIT_NS;
+}
+
+unsigned lfq__waitq_yield_first(void)
+{
+	return tls_yield_first;
 }
 
 int64_t lfq__waitq_adapt(int64_t budget_ns, int64_t spun_ns, int64_t slept_ns)
@@ -107,7 +114,13 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 
 	if (rc != -EAGAIN || timeout_ns == 0)
 		return rc;
-	const bool pause_spin = lfq__waitq_cpus() > 1;
+	/* No pause phase on one CPU, nor for a while after a yield was what helped: the thread we
+	 * wait for was on our CPU, and pausing only keeps it from running. */
+	const bool yield_first = tls_yield_first > 0;
+
+	if (yield_first)
+		tls_yield_first--;
+	const bool pause_spin = !yield_first && lfq__waitq_cpus() > 1;
 
 	/* A first block of tries before the clock is read: most hand-offs between running
 	 * threads complete within it (well under a microsecond). */
@@ -146,6 +159,10 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 			/* Only a yield helped: the one we waited for shares our CPU, and the pause
 			 * phase kept it from running. */
 			tls_spin_budget = lfq__waitq_adapt(budget, 0, INT64_MAX);
+			/* Armed only by a wait that paused first, so that every
+			 * LFQ_WAIT_YIELD_FIRST waits one probes whether pausing pays again. */
+			if (!yield_first)
+				tls_yield_first = LFQ_WAIT_YIELD_FIRST;
 			return rc;
 		}
 		now = lfq__now_ns();

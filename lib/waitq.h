@@ -119,13 +119,17 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
  * sleep, B doubles if the sleep was no longer than the spin (spinning twice as long would
  * have saved the sleep and the waker's system call), and halves otherwise (and after a
  * timeout): the spin was wasted CPU. A wait that a yield satisfied halves B too (the thread
- * it waited for shares its CPU, so pausing only delayed it); one that a pause-separated try
- * satisfied leaves B as it is.
+ * it waited for shares its CPU, so pausing only delayed it), and the thread's next
+ * LFQ_WAIT_YIELD_FIRST waits yield from the start, without a pause phase; the one after
+ * them probes with pauses again. A wait that a pause-separated try satisfied leaves B as
+ * it is.
  * Per thread, so the budget costs no shared write and follows that thread's own pattern.
  */
 #define LFQ_WAIT_SPIN_MIN_NS 1000
 #define LFQ_WAIT_SPIN_INIT_NS 4000
 #define LFQ_WAIT_SPIN_MAX_NS 64000
+/* Waits that skip the pause phase after one that only a yield satisfied. */
+#define LFQ_WAIT_YIELD_FIRST 32
 /* Tries between two clock reads in the pause phase (a clock read costs tens of ns). */
 #define LFQ_WAIT_SPIN_BLOCK 16
 
@@ -135,6 +139,9 @@ int64_t lfq__waitq_adapt(int64_t budget_ns, int64_t spun_ns, int64_t slept_ns);
 
 /* The calling thread's current B (LFQ_WAIT_SPIN_INIT_NS before its first wait). */
 int64_t lfq__waitq_spin_budget(void);
+
+/* How many more of the calling thread's waits will yield from the start (tests). */
+unsigned lfq__waitq_yield_first(void);
 
 /* CPUs the process may use (the main thread's affinity, read once per thread);
  * pause-spinning is skipped when it is 1. */

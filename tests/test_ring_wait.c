@@ -406,3 +406,65 @@ Test(ring_wait, one_cpu_process_hands_off_without_pause_spinning)
 	cr_assert_eq(disorder, 0);
 	lfq_ring_destroy(o.r);
 }
+
+struct same_cpu {
+	struct lfq_ring *r;
+	cpu_set_t cpu;
+	long n;
+	long bad;
+	unsigned yield_first_max;
+};
+
+static void *same_cpu_producer(void *arg)
+{
+	struct same_cpu *s = arg;
+
+	pthread_setaffinity_np(pthread_self(), sizeof(s->cpu), &s->cpu);
+	for (long i = 1; i <= s->n; i++)
+		if (lfq_ring_push_wait(s->r, ITEM(i), -1) != 0)
+			s->bad++;
+	return NULL;
+}
+
+static void *same_cpu_consumer(void *arg)
+{
+	struct same_cpu *s = arg;
+	void *it;
+
+	pthread_setaffinity_np(pthread_self(), sizeof(s->cpu), &s->cpu);
+	for (long i = 1; i <= s->n; i++) {
+		if (lfq_ring_pop_wait(s->r, &it, -1) != 0 || (uintptr_t)it != (uintptr_t)i)
+			s->bad++;
+		const unsigned y = lfq__waitq_yield_first();
+
+		if (y > s->yield_first_max)
+			s->yield_first_max = y;
+	}
+	return NULL;
+}
+
+/* Two threads on one CPU in a process with more: pausing cannot help them (the other cannot
+ * run meanwhile), a yield does, and then they skip the pause phase for a while. */
+Test(ring_wait, waits_on_a_shared_cpu_learn_to_yield_first)
+{
+	struct same_cpu s = {.r = make(1), .n = 2000};
+	cpu_set_t mine;
+	pthread_t p, c;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	CPU_ZERO(&s.cpu);
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (CPU_ISSET(i, &mine)) {
+			CPU_SET(i, &s.cpu);
+			break;
+		}
+	}
+	cr_assert_eq(pthread_create(&c, NULL, same_cpu_consumer, &s), 0);
+	cr_assert_eq(pthread_create(&p, NULL, same_cpu_producer, &s), 0);
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	cr_assert_eq(s.bad, 0);
+	cr_assert_gt(s.yield_first_max, 0, "no wait was satisfied by a yield");
+	cr_assert_leq(s.yield_first_max, LFQ_WAIT_YIELD_FIRST);
+	lfq_ring_destroy(s.r);
+}
