@@ -157,6 +157,27 @@ def ring_other(rows, in_grid, impl_key, run):
                  run, rest)
 
 
+def ratio_columns(lines, rows, label, order, metric, mine, peers):
+    """Appends a `mine` ÷ peer column per peer present to a case_table's lines (same label
+    and order), for targets stated as ratios to a peer."""
+    cases = {}
+    for r in rows:
+        cases.setdefault(label(r), {})[r["impl"]] = r
+    peers = [x for x in peers if any(x in c for c in cases.values())]
+    if not peers:
+        return
+    lines[0] += "".join(f" `{mine}` ÷ `{x}` |" for x in peers)
+    lines[1] += "---|" * len(peers)
+    for i, case in enumerate(sorted(cases, key=order)):
+        cells = []
+        for x in peers:
+            a, b = cases[case].get(mine, {}), cases[case].get(x, {})
+            va, vb = a.get(metric), b.get(metric)
+            ok = va and vb and not a.get("error") and not b.get("error")
+            cells.append(f" {va / vb:.2f} |" if ok else " |")
+        lines[2 + i] += "".join(cells)
+
+
 def ring_wait(rows, impl_key, run):
     rw = [r for r in rows.values() if r["group"] == "ring_wait"]
     if not rw:
@@ -171,9 +192,11 @@ def ring_wait(rows, impl_key, run):
                 table.append(dict(r, case=f"ping-pong {name}", value=r.get(metric), fmt=us))
     order = lambda c: (not c.startswith("throughput"), case_key(c))
     lines = case_table(table, "value", None, impl_key, order=order)
+    ratio_columns(lines, table, lambda r: r["case"], order, "value", "lfq", ("go",))
     return block(lines, "Blocking calls only (`push_wait`/`pop_wait`, close to end); "
                  "ping-pong: capacity 1, hand-off latency; (× the mutex + condvar ring: above "
-                 "1 is more items/s, below 1 is lower latency).", run, rw)
+                 "1 is more items/s, below 1 is lower latency; the same for `lfq` ÷ `go`).",
+                 run, rw)
 
 
 def queue(rows, impl_key, run):
@@ -195,11 +218,18 @@ def pool(rows, impl_key, run):
     if not p:
         return None
     jobs = {"empty": "empty jobs", "1us": "1 µs jobs"}
-    label = lambda r: f"{jobs.get(r['job'], r['job'])}, W{r['workers']}, C{r['capacity']}"
+
+    def label(r):
+        s = f", S{r['submitters']}" if r.get("submitters") != "" else ""
+        return f"{jobs.get(r['job'], r['job'])}, W{r['workers']}{s}, C{r['capacity']}"
+
     order = lambda c: (not c.startswith("empty"), case_key(c))
     lines = case_table(p, "items_per_second", m, impl_key, label=label, order=order)
-    return block(lines, "M jobs/s (× the mutex pool); W submitters and W workers, queue "
-                 "capacity C.", run, p)
+    # The issue's targets are ratios to GLib and to the Go pool: one column each.
+    ratio_columns(lines, p, label, order, "items_per_second", "lfq", ("glib", "go"))
+    return block(lines, "M jobs/s (× the mutex pool); W workers, S submitter threads (each "
+                 "submits its share with `lfq_pool_submit_wait`), queue capacity C; `lfq` is "
+                 "the default config, `lfq_pin` pins the workers.", run, p)
 
 
 def pool_latency(rows, impl_key, run):

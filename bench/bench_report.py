@@ -45,11 +45,11 @@ import bench_docs  # noqa: E402  (the generated parts of the docs)
 SUFFIXES = re.compile(r"/(iterations:\d+|process_time|manual_time|real_time|repeats:\d+)")
 
 # Display order of implementations; others follow alphabetically.
-IMPL_ORDER = ["lfq", "lfq_scq", "ringb", "ringb_spread", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
+IMPL_ORDER = ["lfq", "lfq_spsc", "lfq_mpsc", "lfq_spmc", "lfq_pin", "lfq_scq", "ringb", "ringb_spread", "lfq_nopin", "lfq_queue", "lfq_queue_lim", "lfq_ring", "mutex", "spin",
               "vyukov", "ck", "ck_spsc", "ck_mpsc", "ck_spmc", "boost", "tbb", "dpdk",
               "dpdk_rts", "dpdk_hts", "dpdk_spsc", "aq_b2", "aq_b", "aq_b2_blk", "aq_b_blk",
               "aq_b2_spsc", "aq_b_spsc", "moodycamel", "xenium", "libcds", "wfcq", "rculfq",
-              "go"]
+              "glib", "uv", "go"]
 
 
 def impl_key(name):
@@ -63,8 +63,8 @@ def parse(name):
     if len(parts) < 3:
         return None
     row = {"name": name, "group": parts[0], "bench": parts[1], "impl": parts[2],
-           "producers": "", "consumers": "", "workers": "", "capacity": "", "pinned": 0,
-           "job": ""}
+           "producers": "", "consumers": "", "workers": "", "submitters": "", "capacity": "",
+           "pinned": 0, "job": ""}
     shape = []
     for p in parts[3:]:
         m = re.fullmatch(r"P(\d+)C(\d+)", p)
@@ -80,6 +80,12 @@ def parse(name):
         m = re.fullmatch(r"W(\d+)", p)
         if m:
             row["workers"] = int(m[1])
+            shape.append(p)
+            continue
+        # Submitter threads: only the pool throughput grid (redis's S<n>/B<n> is its job).
+        m = re.fullmatch(r"S(\d+)", p) if parts[:2] == ["pool", "throughput"] else None
+        if m:
+            row["submitters"] = int(m[1])
             shape.append(p)
             continue
         if p == "pin":

@@ -101,8 +101,10 @@ int lfq__pool_validate(const struct lfq_pool_config *cfg)
 	    base < 0 || cap < base)
 		return -EINVAL;
 	if (cfg->workers > LFQ_POOL_WORKERS_MAX || cfg->queue_capacity > LFQ_POOL_CAPACITY_MAX ||
-	    (cfg->flags & ~(LFQ_POOL_NO_PIN | LFQ_POOL_METRICS | LFQ_POOL_COMPLETIONS)) ||
+	    (cfg->flags &
+	     ~(LFQ_POOL_NO_PIN | LFQ_POOL_PIN | LFQ_POOL_METRICS | LFQ_POOL_COMPLETIONS)) ||
 	    (!cfg->cpus != !cfg->ncpus) || (cfg->cpus && (cfg->flags & LFQ_POOL_NO_PIN)) ||
+	    ((cfg->flags & LFQ_POOL_PIN) && (cfg->flags & LFQ_POOL_NO_PIN)) ||
 	    !lfq__all_zero(cfg->reserved, sizeof(cfg->reserved) / sizeof(cfg->reserved[0])))
 		return -EINVAL;
 	if (cfg->name && strlen(cfg->name) > sizeof(((struct lfq_pool *)0)->name) - 1)
@@ -159,7 +161,11 @@ int lfq__pool_assign_cpus(struct lfq_pool *pool, const struct lfq_pool_config *c
 			  const struct lfq__cpu_mask *mask)
 {
 	const unsigned nallowed = (unsigned)CPU_COUNT_S(mask->size, mask->set);
-	const bool pin = !(cfg->flags & LFQ_POOL_NO_PIN);
+	/* Pinned only when asked: a pinned worker can only run on its CPU, so when that CPU is
+	 * busy (a submitter, another worker, another process) a woken worker waits there
+	 * although another CPU may be idle; unpinned, the scheduler moves it (docs/tuning.md,
+	 * "Pinning"). */
+	const bool pin = cfg->cpus || (cfg->flags & LFQ_POOL_PIN);
 	/* Worker i's CPU: cpus[i % ncpus], or the (i % nallowed)-th allowed CPU. */
 	unsigned *allowed = NULL;
 

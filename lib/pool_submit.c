@@ -122,6 +122,30 @@ int lfq_pool_submit_id(struct lfq_pool *pool, const struct lfq_job *job, uint64_
 	return rc;
 }
 
+size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job *jobs, size_t n, int *err)
+{
+	int rc = 0;
+	size_t done = 0;
+
+	if (!pool || !jobs)
+		rc = n ? -EINVAL : 0;
+	for (; rc == 0 && done < n; done++) {
+		if (!job_ok(pool, &jobs[done]))
+			rc = -EINVAL;
+		else
+			rc = submit_one(pool, &jobs[done], NULL);
+		if (rc != 0)
+			break;
+	}
+	if (err)
+		*err = rc;
+	/* One wake-up call for the burst: up to one sleeping worker per job accepted. */
+	if (done > 0)
+		lfq__waitq_notify(&pool->not_empty,
+				  done < pool->nworkers ? (int)done : (int)pool->nworkers);
+	return done;
+}
+
 int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64_t timeout_ns)
 {
 	if (!pool || !job_ok(pool, job))

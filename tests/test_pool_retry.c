@@ -511,7 +511,7 @@ Test(pool_retry, create_rejects_bad_retry_and_priority_configs)
 	cr_assert_eq(lfq_pool_create(&pool, &cfg), -EINVAL);
 	cfg = (struct lfq_pool_config){.workers = 1, .log_level = LFQ_LOG_DEBUG + 1};
 	cr_assert_eq(lfq_pool_create(&pool, &cfg), -EINVAL);
-	cfg = (struct lfq_pool_config){.workers = 1, .flags = 0x8}; /* the first unknown bit */
+	cfg = (struct lfq_pool_config){.workers = 1, .flags = 0x10}; /* the first unknown bit */
 	cr_assert_eq(lfq_pool_create(&pool, &cfg), -EINVAL);
 	cr_assert_null(pool);
 }
