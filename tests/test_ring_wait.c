@@ -447,7 +447,7 @@ static void *same_cpu_consumer(void *arg)
  * run meanwhile), a yield does, and then they skip the pause phase for a while. */
 Test(ring_wait, waits_on_a_shared_cpu_learn_to_yield_first)
 {
-	struct same_cpu s = {.r = make(1), .n = 2000};
+	struct same_cpu s = {.n = 2000};
 	cpu_set_t mine;
 	pthread_t p, c;
 
@@ -459,12 +459,18 @@ Test(ring_wait, waits_on_a_shared_cpu_learn_to_yield_first)
 			break;
 		}
 	}
-	cr_assert_eq(pthread_create(&c, NULL, same_cpu_consumer, &s), 0);
-	cr_assert_eq(pthread_create(&p, NULL, same_cpu_producer, &s), 0);
-	pthread_join(p, NULL);
-	pthread_join(c, NULL);
-	cr_assert_eq(s.bad, 0);
-	cr_assert_gt(s.yield_first_max, 0, "no wait was satisfied by a yield");
+	/* Whether some wait ends in the yield phase is the scheduler's choice (a preemption
+	 * during the pause phase, or a slow sanitizer build, can make a round end every wait in
+	 * another phase): a few rounds, each with fresh threads (the budget is per thread). */
+	for (int round = 0; round < 8 && s.yield_first_max == 0; round++) {
+		s.r = make(1);
+		cr_assert_eq(pthread_create(&c, NULL, same_cpu_consumer, &s), 0);
+		cr_assert_eq(pthread_create(&p, NULL, same_cpu_producer, &s), 0);
+		pthread_join(p, NULL);
+		pthread_join(c, NULL);
+		lfq_ring_destroy(s.r);
+		cr_assert_eq(s.bad, 0);
+	}
+	cr_assert_gt(s.yield_first_max, 0, "no wait was satisfied by a yield in 8 rounds");
 	cr_assert_leq(s.yield_first_max, LFQ_WAIT_YIELD_FIRST);
-	lfq_ring_destroy(s.r);
 }
