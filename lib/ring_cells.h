@@ -370,6 +370,10 @@ static inline bool lfq__cell_fill_sp(struct lfq__cell *c, uint64_t *s, uint64_t 
 	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 	/* O3 */
 	LFQ_SCHED_POINT();
+#ifdef LFQ_MUTANT_CELL_SP_PLAIN_FILL /* test-only mutant: a release store, blind to a seal */
+	atomic_store_explicit(&c->seq, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_release);
+	return true;
+#endif
 	return atomic_compare_exchange_strong_explicit(&c->seq, s, lfq__cell_seq(t, LFQ_CELL_FULL),
 						       memory_order_seq_cst, memory_order_acquire);
 #endif
