@@ -3,15 +3,21 @@
  * lfq_pool against the mutex+condvar pool (bench/baselines/mutex_pool) and, in a separate
  * program, a Go pool on a buffered channel (bench/peers/go/pool). Same jobs, same checks.
  *
- *   pool/throughput/<impl>/<job>/W<w>/C<c>   submitters = workers = w, queue capacity c;
- *                                            <job> is "empty" or "1us" (spins 1 us on the
- *                                            monotonic clock); LFQ_BENCH_ITEMS jobs (1us:
- *                                            a fifth of them) split over the submitters
+ *   pool/throughput/<impl>/<job>/W<w>/S<s>/C<c>   w workers, s submitter threads, queue
+ *                                            capacity c; <job> is "empty" or "1us" (spins 1 us on
+ *                                            the monotonic clock); each submitter submits
+ *                                            LFQ_BENCH_POOL_JOBS jobs (default 100000; 1us: a
+ *                                            fifth of them)
  *   pool/latency/<impl>                      2 workers, capacity 1024: one job at a time on an
  *                                            idle pool (200 us pause before each, so lfq's
  *                                            workers are asleep): submit -> job starts
  *
- * <impl>: lfq (workers pinned, the default), lfq_nopin (LFQ_POOL_NO_PIN), mutex.
+ * <impl>: lfq (the default config), lfq_pin (workers pinned to the allowed CPUs,
+ * round-robin), lfq_nopin (LFQ_POOL_NO_PIN), mutex, and the peers glib (GThreadPool) and uv
+ * (libuv's threadpool) where found. GThreadPool's and libuv's queues are unbounded (C is
+ * ignored) and libuv has one threadpool per process: its rows exist for W = its size only
+ * (UV_THREADPOOL_SIZE, which this program sets to LFQ_BENCH_UV_THREADS, default 2, the
+ * latency benchmark's, unless it is set already).
  *
  *   pool/features/<variant>/empty/W<w>/C1024   the cost of issue 6's features, same jobs:
  *                                            plain (no metrics, 1 level), metrics
@@ -22,9 +28,10 @@
  *                                            and repetitions, so that drift hits all alike.
  *
  * Every submitter uses the blocking submit (lfq_pool_submit_wait(-1), mutex_pool_submit_wait,
- * a channel send in Go). Time runs from opening the start gate to wait_idle returning. Each
- * job adds its argument to its worker's padded tally; a run whose tallies do not add up to
- * exactly the jobs submitted (count and sum) is reported with SkipWithError.
+ * g_thread_pool_push and uv_queue_work, which never block, a channel send in Go). Time runs from
+ * opening the start gate to wait_idle returning. Each job adds its argument to its worker's padded
+ * tally; a run whose tallies do not add up to exactly the jobs submitted (count and sum) is
+ * reported with SkipWithError.
  *
  * Run: build/poolbench/bench/bench_pool --benchmark_repetitions=5
  *          --benchmark_report_aggregates_only=true
@@ -35,6 +42,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <thread>
@@ -47,6 +55,9 @@
 #include "mutex_pool.h"
 
 using lfqbench::kMaxWorkers;
+using lfqbench::kPinAll;
+using lfqbench::kPinDefault;
+using lfqbench::kPinNone;
 using lfqbench::LfqPoolImpl;
 using lfqbench::MutexPoolImpl;
 using lfqbench::now_ns;
@@ -70,7 +81,7 @@ void spin_ns(int64_t ns)
 /* lfq_pool with issue 6's features on or off (see the file comment). */
 enum Features { kPlain, kMetrics, kPrio8, kMetricsPrio8 };
 
-template <Features F> struct LfqFeatureImpl : LfqPoolImpl<true> {
+template <Features F> struct LfqFeatureImpl : LfqPoolImpl<lfqbench::kPinDefault> {
 	static constexpr const char *kName = F == kPlain     ? "features/plain"
 					     : F == kMetrics ? "features/metrics"
 					     : F == kPrio8   ? "features/prio8"
@@ -114,12 +125,17 @@ template <class I, bool Work> int job(void *arg)
 
 /* ---- throughput ---- */
 
-template <class I, bool Work>
-void BM_Pool_Throughput(benchmark::State &state, unsigned workers, size_t capacity)
+uint64_t jobs_per_submitter(bool work)
 {
-	const uint64_t items = std::max<uint64_t>(workers, Work ? lfqbench::bench_items() / 5
-								: lfqbench::bench_items());
-	const unsigned submitters = workers;
+	const uint64_t n = lfqbench::env_u64("LFQ_BENCH_POOL_JOBS", 100000);
+	return std::max<uint64_t>(1, work ? n / 5 : n);
+}
+
+template <class I, bool Work>
+void BM_Pool_Throughput(benchmark::State &state, unsigned workers, unsigned submitters,
+			size_t capacity)
+{
+	const uint64_t items = jobs_per_submitter(Work) * submitters;
 	std::string error;
 	double seconds = 0;
 
@@ -256,34 +272,49 @@ template <class I> void register_features()
 	for (unsigned w : {1u, 2u}) {
 		const std::string name =
 			std::string("pool/") + I::kName + "/empty/W" + std::to_string(w) + "/C1024";
-		benchmark::RegisterBenchmark(name.c_str(), BM_Pool_Throughput<I, false>, w, 1024)
+		benchmark::RegisterBenchmark(name.c_str(), BM_Pool_Throughput<I, false>, w, w, 1024)
 			->UseManualTime()
 			->Iterations(1)
 			->Unit(benchmark::kMillisecond);
 	}
 }
 
-template <class I> void register_impl()
+void register_throughput(const std::string &name,
+			 void (*fn)(benchmark::State &, unsigned, unsigned, size_t), unsigned w,
+			 unsigned s, size_t c)
 {
-	const unsigned workers[] = {1, 2, 4, 8};
-	const size_t capacities[] = {64, 1024, 65536};
+	benchmark::RegisterBenchmark(name.c_str(), fn, w, s, c)
+		->UseManualTime()
+		->Iterations(1)
+		->Unit(benchmark::kMillisecond);
+}
+
+/* W in {1,2,4,8} x S in {1,4} at capacity 1024, and W2 x S in {1,4} at 64 and 65536. */
+template <class I> void register_impl(unsigned only_workers = 0)
+{
 	for (int work = 0; work < 2; work++) {
-		for (unsigned w : workers) {
-			for (size_t c : capacities) {
-				const std::string name = std::string("pool/throughput/") +
-							 I::kName + (work ? "/1us" : "/empty") +
-							 "/W" + std::to_string(w) + "/C" +
-							 std::to_string(c);
-				auto *b = work ? benchmark::RegisterBenchmark(
-							 name.c_str(), BM_Pool_Throughput<I, true>,
-							 w, c)
-					       : benchmark::RegisterBenchmark(
-							 name.c_str(), BM_Pool_Throughput<I, false>,
-							 w, c);
-				b->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+		for (unsigned w : {1u, 2u, 4u, 8u}) {
+			if (only_workers && w != only_workers)
+				continue;
+			for (unsigned s : {1u, 4u}) {
+				for (size_t c : {size_t{64}, size_t{1024}, size_t{65536}}) {
+					if (c != 1024 && w != 2)
+						continue;
+					const std::string name =
+						std::string("pool/throughput/") + I::kName +
+						(work ? "/1us" : "/empty") + "/W" +
+						std::to_string(w) + "/S" + std::to_string(s) +
+						"/C" + std::to_string(c);
+					register_throughput(name,
+							    work ? BM_Pool_Throughput<I, true>
+								 : BM_Pool_Throughput<I, false>,
+							    w, s, c);
+				}
 			}
 		}
 	}
+	if (only_workers && only_workers != 2)
+		return; /* the latency benchmark has 2 workers */
 	benchmark::RegisterBenchmark((std::string("pool/latency/") + I::kName).c_str(),
 				     BM_Pool_Latency<I>)
 		->UseManualTime()
@@ -295,10 +326,22 @@ template <class I> void register_impl()
 
 int main(int argc, char **argv)
 {
+#ifdef LFQ_BENCH_HAVE_UV
+	/* libuv sizes its one threadpool from this, once, at its first use (below). */
+	const std::string uv_threads = std::to_string(lfqbench::env_u64("LFQ_BENCH_UV_THREADS", 2));
+	setenv("UV_THREADPOOL_SIZE", uv_threads.c_str(), 0);
+#endif
 	return lfqbench::run_main(argc, argv, [] {
-		register_impl<LfqPoolImpl<true>>();
-		register_impl<LfqPoolImpl<false>>();
+		register_impl<LfqPoolImpl<kPinDefault>>();
+		register_impl<LfqPoolImpl<kPinAll>>();
+		register_impl<LfqPoolImpl<kPinNone>>();
 		register_impl<MutexPoolImpl>();
+#ifdef LFQ_BENCH_HAVE_GLIB
+		register_impl<lfqbench::GlibPoolImpl>();
+#endif
+#ifdef LFQ_BENCH_HAVE_UV
+		register_impl<lfqbench::UvPoolImpl>(uv_pool_threads());
+#endif
 		register_features<LfqFeatureImpl<kPlain>>();
 		register_features<LfqFeatureImpl<kMetrics>>();
 		register_features<LfqFeatureImpl<kPrio8>>();

@@ -9,11 +9,20 @@
 
 #include <cstdint>
 #include <ctime>
+#include <vector>
+
+#include <sched.h>
 
 #include <lfq/pool.h>
 
 #include "bench_common.h"
 #include "mutex_pool.h"
+#ifdef LFQ_BENCH_HAVE_GLIB
+#include "glib_pool_peer.h"
+#endif
+#ifdef LFQ_BENCH_HAVE_UV
+#include "uv_pool_peer.h"
+#endif
 
 namespace lfqbench
 {
@@ -26,17 +35,43 @@ inline int64_t now_ns()
 	return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-/** lfq_pool, workers pinned (the default) or not. */
-template <bool Pin> struct LfqPoolImpl {
+/** How LfqPoolImpl places the workers: the library's default, pinned to the allowed CPUs
+ * round-robin (an explicit cpus list), or LFQ_POOL_NO_PIN. */
+enum PinMode { kPinDefault, kPinAll, kPinNone };
+
+/* The CPUs this process may run on, in order (at least one entry: CPU 0 if unknown). */
+inline std::vector<unsigned> allowed_cpus()
+{
+	std::vector<unsigned> cpus;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (unsigned c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				cpus.push_back(c);
+	if (cpus.empty())
+		cpus.push_back(0);
+	return cpus;
+}
+
+/** lfq_pool in one of the PinModes. */
+template <PinMode Pin> struct LfqPoolImpl {
 	using pool_type = struct lfq_pool;
-	static constexpr const char *kName = Pin ? "lfq" : "lfq_nopin";
+	static constexpr const char *kName = Pin == kPinDefault ? "lfq"
+					     : Pin == kPinAll	? "lfq_pin"
+								: "lfq_nopin";
 
 	static int create(pool_type **p, unsigned workers, size_t capacity)
 	{
+		static const std::vector<unsigned> cpus = allowed_cpus();
 		struct lfq_pool_config cfg = {};
 		cfg.workers = workers;
 		cfg.queue_capacity = capacity;
-		cfg.flags = Pin ? 0 : LFQ_POOL_NO_PIN;
+		cfg.flags = Pin == kPinNone ? LFQ_POOL_NO_PIN : 0;
+		if (Pin == kPinAll) {
+			cfg.cpus = cpus.data();
+			cfg.ncpus = cpus.size();
+		}
 		/* LFQ_BENCH_POOL_SPIN: idle_spin (0: the library's default). */
 		cfg.idle_spin = static_cast<unsigned>(env_u64("LFQ_BENCH_POOL_SPIN", 0));
 		return lfq_pool_create(p, &cfg);
@@ -88,6 +123,66 @@ struct MutexPoolImpl {
 		return mutex_pool_worker_index(p);
 	}
 };
+
+#ifdef LFQ_BENCH_HAVE_GLIB
+/** GLib's GThreadPool (bench/peers/glib): unbounded, so capacity is ignored. */
+struct GlibPoolImpl {
+	using pool_type = struct glib_pool;
+	static constexpr const char *kName = "glib";
+
+	static int create(pool_type **p, unsigned workers, size_t)
+	{
+		return glib_pool_create(p, workers);
+	}
+	static void destroy(pool_type *p)
+	{
+		glib_pool_destroy(p);
+	}
+	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
+	{
+		/* GLib refuses NULL items: the latency job, which reads no argument, gets a
+		 * dummy. */
+		return glib_pool_submit(p, fn, arg ? arg : reinterpret_cast<void *>(1));
+	}
+	static int wait_idle(pool_type *p)
+	{
+		return glib_pool_wait_idle(p);
+	}
+	static int worker_index(const pool_type *p)
+	{
+		return glib_pool_worker_index(p);
+	}
+};
+#endif
+
+#ifdef LFQ_BENCH_HAVE_UV
+/** libuv's threadpool (bench/peers/uv): one per process, uv_pool_threads() workers. */
+struct UvPoolImpl {
+	using pool_type = struct uv_pool;
+	static constexpr const char *kName = "uv";
+
+	static int create(pool_type **p, unsigned workers, size_t)
+	{
+		return uv_pool_create(p, workers);
+	}
+	static void destroy(pool_type *p)
+	{
+		uv_pool_destroy(p);
+	}
+	static int submit_wait(pool_type *p, int (*fn)(void *), void *arg)
+	{
+		return uv_pool_submit(p, fn, arg);
+	}
+	static int wait_idle(pool_type *p)
+	{
+		return uv_pool_wait_idle(p);
+	}
+	static int worker_index(const pool_type *p)
+	{
+		return uv_pool_worker_index(p);
+	}
+};
+#endif
 
 constexpr unsigned kMaxWorkers = 64;
 

@@ -9,7 +9,7 @@
  *                                               CPU-bound
  *
  * for workers w = 1, 2, 4, 8 and queue capacity q = 10, 100, 1000. <impl>: lfq (lfq_pool,
- * workers pinned: the library's default), lfq_nopin (LFQ_POOL_NO_PIN), mutex (the mutex +
+ * the default config), lfq_nopin (LFQ_POOL_NO_PIN), mutex (the mutex +
  * condvar pool of bench/baselines). Counters: ideal_ms = jobs x S / w, seconds in real_time,
  * efficiency = ideal / measured (1.0 = perfect scaling), speedup_vs_1 is left to the report.
  * Sleeping jobs scale with workers whatever the core count; spinning jobs stop scaling at
@@ -168,8 +168,8 @@ template <class I> void register_impl()
 int main(int argc, char **argv)
 {
 	return lfqbench::run_main(argc, argv, [] {
-		register_impl<LfqPoolImpl<true>>();
-		register_impl<LfqPoolImpl<false>>();
+		register_impl<LfqPoolImpl<lfqbench::kPinDefault>>();
+		register_impl<LfqPoolImpl<lfqbench::kPinNone>>();
 		register_impl<MutexPoolImpl>();
 	});
 }

@@ -24,6 +24,7 @@
 #define LFQ_POOL_INTERNAL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -156,7 +157,7 @@ _Static_assert(offsetof(struct lfq__task, max_attempts) == offsetof(struct lfq_j
 _Static_assert(offsetof(struct lfq__task, priority) == offsetof(struct lfq_job, priority),
 	       "same layout");
 
-/* A snapshot of every counter (pool.c). */
+/* A snapshot of every counter (pool_stats.c). */
 struct lfq__pool_totals {
 	uint64_t started, completed, failed, exhausted, expired, expired_after_run, retried,
 		cancelled, delayed;
@@ -179,6 +180,99 @@ struct lfq__pool_layout {
 };
 int lfq__pool_layout(size_t capacity, unsigned levels, unsigned nworkers, uint64_t size_max,
 		     struct lfq__pool_layout *out);
+
+/* The finished jobs of a snapshot: each ends as exactly one of these. */
+static inline uint64_t lfq__pool_finished(const struct lfq__pool_totals *t)
+{
+	return t->completed + t->failed + t->exhausted + t->expired + t->cancelled;
+}
+
+/* ---- Configuration (pool_config.c). */
+
+/* Whether n words are all zero (reserved fields). */
+static inline bool lfq__all_zero(const uint64_t *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (words[i])
+			return false;
+	return true;
+}
+
+/* The CPUs this process may run on (sched_getaffinity already leaves out offline ones). */
+struct lfq__cpu_mask {
+	cpu_set_t *set;
+	size_t size;
+	long nconf;
+};
+/* 0, -ENOMEM or sched_getaffinity's negated errno. */
+int lfq__cpu_mask_get(struct lfq__cpu_mask *m);
+void lfq__cpu_mask_free(struct lfq__cpu_mask *m);
+
+/* 0 or -EINVAL: every field within the public limits (the CPUs are checked apart). */
+int lfq__pool_validate(const struct lfq_pool_config *cfg);
+/* 0 or -EINVAL: every CPU in cfg->cpus is one this process may run on. */
+int lfq__pool_check_cpus(const struct lfq_pool_config *cfg, const struct lfq__cpu_mask *mask);
+
+/* What a validated config asks for, defaults filled in. */
+struct lfq__pool_sizes {
+	unsigned nworkers;
+	size_t capacity;
+	unsigned levels;
+};
+void lfq__pool_sizes(const struct lfq_pool_config *cfg, const struct lfq__cpu_mask *mask,
+		     struct lfq__pool_sizes *out);
+/* Copies the settings (defaults filled in) into a pool whose capacity is set. */
+void lfq__pool_apply_config(struct lfq_pool *pool, const struct lfq_pool_config *cfg);
+/* Sets each worker's cpu (-1: unpinned): 0 or -ENOMEM. */
+int lfq__pool_assign_cpus(struct lfq_pool *pool, const struct lfq_pool_config *cfg,
+			  const struct lfq__cpu_mask *mask);
+
+/* ---- Create (pool.c). */
+
+/* Frees everything create allocated; the workers are already joined (or never started). */
+void lfq__pool_free(struct lfq_pool *pool);
+
+/* ---- Workers (pool_worker.c). */
+
+/* The thread body of a worker (arg: its struct lfq__pool_worker). */
+void *lfq__pool_worker_main(void *arg);
+/* Is the calling thread one of this pool's workers (running one of its jobs or hooks)? */
+bool lfq__pool_in_own_job(const struct lfq_pool *pool);
+/* Takes a job's slot from the levels in order (upward: `first` up to the top, then first-1
+ * down to 0; else `first` down to 0): 0 with the slot and its level, -EAGAIN if every level
+ * is empty, -EPIPE if every level is closed and drained. */
+int lfq__pool_take_from(struct lfq_pool *pool, unsigned first, bool upward, uint64_t *slot,
+			unsigned *level);
+/* Copies the task out of slot i and frees the slot (waking sleeping submit_waits). */
+void lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *task);
+
+/* ---- Idle and shutdown (pool_shutdown.c). */
+
+/* Stops intake (K1) and wakes everyone who waits for a change. */
+void lfq__pool_close_intake(struct lfq_pool *pool);
+/* The pool may be idle now: fence (I1), then wake wait_idle callers if any sleep. */
+void lfq__pool_notify_idle(struct lfq_pool *pool);
+
+/* ---- Shared helpers. */
+
+/* The pool's clock. */
+static inline int64_t lfq__pool_now(const struct lfq_pool *pool)
+{
+	return pool->clock ? pool->clock(pool->ctx) : lfq__now_ns();
+}
+
+/* The public view of a task. */
+static inline struct lfq_job lfq__pool_job_of(const struct lfq__task *t)
+{
+	return (struct lfq_job){.fn = t->fn,
+				.arg = t->arg,
+				.deadline_ns = t->deadline_ns,
+				.max_attempts = t->max_attempts,
+				.priority = t->priority};
+}
+
+/* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished). pool.c */
+void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason);
 
 /* Timer heap and backoff (pool_timer.c). */
 /* Pushes a timer; returns false if memory ran out (nothing changed). */

@@ -2,7 +2,7 @@
 /*
  * lfq_pool's metrics on read: the workers' latency histograms merged into percentiles, and
  * the Prometheus text exposition of every counter, gauge and histogram. Nothing here writes
- * shared state: the workers record (histogram.h, pool.c), readers only load (H2, A1/A2).
+ * shared state: the workers record (histogram.h, pool_worker.c), readers only load (H2, A1/A2).
  */
 #include <errno.h>
 #include <stdarg.h>

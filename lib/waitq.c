@@ -2,6 +2,7 @@
 /* The system-call half of the eventcount (waitq.h). */
 #include <errno.h>
 #include <sched.h>
+#include <stdint.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -57,6 +58,56 @@ void lfq__waitq_wake(struct lfq__waitq *w, int n)
 		atomic_fetch_sub_explicit(&w->waiters, (uint32_t)woken, memory_order_relaxed);
 }
 
+/* This thread's spin budget B (waitq.h); 0 until its first adaptation. */
+static _Thread_local int64_t tls_spin_budget;
+/* How many more of this thread's waits yield from the start (waitq.h). */
+static _Thread_local unsigned tls_yield_first;
+
+int64_t lfq__waitq_spin_budget(void)
+{
+	return tls_spin_budget ? tls_spin_budget : LFQ_WAIT_SPIN_INIT_NS;
+}
+
+unsigned lfq__waitq_yield_first(void)
+{
+	return tls_yield_first;
+}
+
+int64_t lfq__waitq_adapt(int64_t budget_ns, int64_t spun_ns, int64_t slept_ns)
+{
+	const int64_t b = slept_ns <= spun_ns ? budget_ns * 2 : budget_ns / 2;
+
+	return b < LFQ_WAIT_SPIN_MIN_NS	  ? LFQ_WAIT_SPIN_MIN_NS
+	       : b > LFQ_WAIT_SPIN_MAX_NS ? LFQ_WAIT_SPIN_MAX_NS
+					  : b;
+}
+
+int lfq__waitq_cpus(void)
+{
+	/* Per thread, read at its first wait: no shared cache line, and a process whose CPUs
+	 * change sees it in its new threads. */
+	static _Thread_local int tls_cpus;
+
+	if (tls_cpus == 0) {
+		cpu_set_t set;
+		int n;
+
+		/* The main thread's mask (its id is the process id), not the caller's: a thread
+		 * pinned to one CPU may well wait for threads on other CPUs. */
+		if (sched_getaffinity(getpid(), sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+		else
+			n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+		tls_cpus = n < 1 ? 1 : n;
+	}
+	return tls_cpus;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
 int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), void *obj, void *arg,
 		    int64_t timeout_ns)
 {
@@ -64,32 +115,77 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 
 	if (rc != -EAGAIN || timeout_ns == 0)
 		return rc;
-	const int64_t deadline = lfq__deadline(timeout_ns);
+	/* No pause phase on one CPU, nor for a while after a yield was what helped: the thread we
+	 * wait for was on our CPU, and pausing only keeps it from running. */
+	const bool yield_first = tls_yield_first > 0;
 
-	/* Spin: most hand-offs between running threads complete within microseconds, far
-	 * sooner than a futex sleep and wake-up round trip. */
-	for (unsigned i = 0; i < LFQ_WAIT_SPINS; i++) {
-		lfq__cpu_relax();
-		rc = try(obj, arg);
-		if (rc != -EAGAIN)
-			return rc;
+	if (yield_first)
+		tls_yield_first--;
+	const bool pause_spin = !yield_first && lfq__waitq_cpus() > 1;
+
+	/* A first block of tries before the clock is read: most hand-offs between running
+	 * threads complete within it (well under a microsecond). */
+	if (pause_spin) {
+		for (unsigned i = 0; i < LFQ_WAIT_SPIN_BLOCK; i++) {
+			lfq__cpu_relax();
+			rc = try(obj, arg);
+			if (rc != -EAGAIN)
+				return rc;
+		}
 	}
-	const int64_t spin_end = lfq__now_ns() + LFQ_WAIT_SPIN_NS;
+	const int64_t start = lfq__now_ns();
+	const int64_t deadline =
+		timeout_ns < 0 || timeout_ns > INT64_MAX - start ? -1 : start + timeout_ns;
+	const int64_t budget = lfq__waitq_spin_budget();
+	const int64_t limit = deadline < 0 ? INT64_MAX : deadline;
+	const int64_t pause_end = min64(pause_spin ? start + budget : start, limit);
+	const int64_t spin_end = min64(pause_end + budget, limit);
+	int64_t now = start;
 
-	do {
-		sched_yield(); /* lets the thread we wait for run, if it shares our CPU */
+	/* Spin: pause-separated tries while the thread we wait for is likely running on another
+	 * CPU, then yields, which let it run if it shares our CPU. */
+	while (now < pause_end) {
+		for (unsigned i = 0; i < LFQ_WAIT_SPIN_BLOCK; i++) {
+			lfq__cpu_relax();
+			rc = try(obj, arg);
+			if (rc != -EAGAIN)
+				return rc;
+		}
+		now = lfq__now_ns();
+	}
+	while (now < spin_end) {
+		sched_yield();
 		rc = try(obj, arg);
-		if (rc != -EAGAIN)
+		if (rc != -EAGAIN) {
+			/* Only a yield helped: the one we waited for shares our CPU, and the pause
+			 * phase kept it from running. */
+			tls_spin_budget = lfq__waitq_adapt(budget, 0, INT64_MAX);
+			/* Armed only by a wait that paused first, so that every
+			 * LFQ_WAIT_YIELD_FIRST waits one probes whether pausing pays again. */
+			if (!yield_first)
+				tls_yield_first = LFQ_WAIT_YIELD_FIRST;
 			return rc;
-	} while (lfq__now_ns() < spin_end && (deadline < 0 || lfq__now_ns() < deadline));
-	/* Sleep. */
+		}
+		now = lfq__now_ns();
+	}
+	/* Sleep. The adaptation compares the sleep with the planned spin (a preempted yield can
+	 * stretch the actual one). */
+	const int64_t planned = spin_end - start, slept_from = now;
+
 	for (;;) {
 		const uint32_t key = lfq__waitq_prepare(wq);
 
 		rc = try(obj, arg);
-		if (rc != -EAGAIN || (deadline >= 0 && lfq__now_ns() >= deadline)) {
+		const bool late =
+			rc == -EAGAIN && deadline >= 0 && (now = lfq__now_ns()) >= deadline;
+
+		if (rc != -EAGAIN || late) {
 			lfq__waitq_done(wq);
-			return rc == -EAGAIN ? -ETIMEDOUT : rc;
+			if (!late)
+				now = lfq__now_ns();
+			tls_spin_budget = lfq__waitq_adapt(budget, planned,
+							   late ? INT64_MAX : now - slept_from);
+			return late ? -ETIMEDOUT : rc;
 		}
 		if (!lfq__waitq_sleep(wq, key, deadline))
 			lfq__waitq_done(wq);

@@ -125,18 +125,49 @@ static inline void lfq__waitq_notify(struct lfq__waitq *w, int n)
 
 /*
  * The whole waiting recipe for a _wait call: try(obj, arg) until it returns anything but
- * -EAGAIN, first spinning (LFQ_WAIT_SPINS pause-separated tries, then sched_yield-separated
- * tries for up to LFQ_WAIT_SPIN_NS), then sleeping on wq between tries, until timeout_ns
- * (< 0: none; 0: one try). Returns try's result, or -ETIMEDOUT (-EAGAIN for a zero timeout).
- * try must be lock-free: sleeping stays outside the lock-free core.
+ * -EAGAIN, first spinning (pause-separated tries, then sched_yield-separated tries, for the
+ * calling thread's adaptive spin budget, below), then sleeping on wq between tries, until
+ * timeout_ns (< 0: none; 0: one try). Returns try's result, or -ETIMEDOUT (-EAGAIN for a
+ * zero timeout). try must be lock-free: sleeping stays outside the lock-free core.
  */
 int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), void *obj, void *arg,
 		    int64_t timeout_ns);
 
-/* Spin phase of lfq__waitq_wait. Short: a waiter that spins too long steals the CPU that
- * the thread it waits for may need (threads outnumber cores in many servers). */
-#define LFQ_WAIT_SPINS 64
-#define LFQ_WAIT_SPIN_NS 20000
+/*
+ * Adaptive spinning (docs/design.md, "Sleeping"). Each thread keeps a spin budget B: a wait
+ * that the first try does not satisfy tries with a pause in between for B ns (not at all
+ * when the process may use only one CPU: the thread it waits for cannot run meanwhile),
+ * then with sched_yield in between for another B ns, then sleeps. After a wait that had to
+ * sleep, B doubles if the sleep was no longer than the spin (spinning twice as long would
+ * have saved the sleep and the waker's system call), and halves otherwise (and after a
+ * timeout): the spin was wasted CPU. A wait that a yield satisfied halves B too (the thread
+ * it waited for shares its CPU, so pausing only delayed it), and the thread's next
+ * LFQ_WAIT_YIELD_FIRST waits yield from the start, without a pause phase; the one after
+ * them probes with pauses again. A wait that a pause-separated try satisfied leaves B as
+ * it is.
+ * Per thread, so the budget costs no shared write and follows that thread's own pattern.
+ */
+#define LFQ_WAIT_SPIN_MIN_NS 1000
+#define LFQ_WAIT_SPIN_INIT_NS 4000
+#define LFQ_WAIT_SPIN_MAX_NS 64000
+/* Waits that skip the pause phase after one that only a yield satisfied. */
+#define LFQ_WAIT_YIELD_FIRST 32
+/* Tries between two clock reads in the pause phase (a clock read costs tens of ns). */
+#define LFQ_WAIT_SPIN_BLOCK 16
+
+/* B after a wait that spun for spun_ns and then slept for slept_ns (INT64_MAX: it timed out),
+ * within [LFQ_WAIT_SPIN_MIN_NS, LFQ_WAIT_SPIN_MAX_NS]. Pure, for the tests. */
+int64_t lfq__waitq_adapt(int64_t budget_ns, int64_t spun_ns, int64_t slept_ns);
+
+/* The calling thread's current B (LFQ_WAIT_SPIN_INIT_NS before its first wait). */
+int64_t lfq__waitq_spin_budget(void);
+
+/* How many more of the calling thread's waits will yield from the start (tests). */
+unsigned lfq__waitq_yield_first(void);
+
+/* CPUs the process may use (the main thread's affinity, read once per thread);
+ * pause-spinning is skipped when it is 1. */
+int lfq__waitq_cpus(void);
 
 /* CLOCK_MONOTONIC now, in ns. */
 int64_t lfq__now_ns(void);

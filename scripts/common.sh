@@ -62,11 +62,13 @@ LFQ_BENCH_PACKAGES=(
 	redis-server
 )
 
-# The optional benchmark peers of issue 11 (bench/peers/meson.build): scripts/bench installs
-# them too, but a peer whose package cannot be installed is built without and listed as
-# skipped, and the run goes on.
+# The optional benchmark peers of issues 11 and 12 (bench/peers/meson.build): scripts/bench
+# installs them too, but a peer whose package cannot be installed is built without and listed
+# as skipped, and the run goes on.
 # shellcheck disable=SC2034 # used by scripts/bench
 LFQ_BENCH_PEER_PACKAGES=(
+	libglib2.0-dev
+	libuv1-dev
 	libdpdk-dev
 	libatomic-queue-dev
 	libconcurrentqueue-dev

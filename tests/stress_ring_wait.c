@@ -6,6 +6,9 @@
  *    returns; with one consumer, its EPIPE means nothing accepted was left behind.
  *  - no lost wake-up: only wait calls, capacities 1 and 2, hundreds of thousands of
  *    hand-offs; a lost wake-up hangs the test (and fails it by timeout).
+ *  - timed waits: the same with short, varied timeouts (which keep every thread's adaptive
+ *    spin budget moving between its bounds): no -ETIMEDOUT before its deadline, no item
+ *    lost or doubled.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -267,4 +270,119 @@ Test(stress_ring_wait, no_lost_wakeup_capacity_2, .timeout = 300)
 Test(stress_ring_wait, no_lost_wakeup_ping_pong_1p1c, .timeout = 300)
 {
 	no_lost_wakeup(1, 1, 1);
+}
+
+/* Timed hand-offs: every wait has a timeout between 1 us and ~4 ms, retried on -ETIMEDOUT. */
+struct timed {
+	struct lfq_ring *ring;
+	size_t per_producer;
+	struct ledger ledger;
+	_Atomic unsigned producers_left;
+	_Atomic size_t early; /* -ETIMEDOUT returned before its deadline */
+	_Atomic size_t timeouts;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t next_timeout(unsigned *rnd)
+{
+	*rnd = *rnd * 1103515245u + 12345u;
+	return 1000 << ((*rnd >> 16) % 13); /* 1 us .. 4 ms */
+}
+
+static void timed_result(struct timed *t, int rc, int64_t start, int64_t timeout)
+{
+	if (rc != -ETIMEDOUT)
+		return;
+	atomic_fetch_add_explicit(&t->timeouts, 1, memory_order_relaxed);
+	if (mono_ns() < start + timeout)
+		atomic_fetch_add_explicit(&t->early, 1, memory_order_relaxed);
+}
+
+static void *timed_producer(void *arg)
+{
+	struct worker *w = arg;
+	struct timed *t = (struct timed *)w->race;
+	unsigned rnd = w->id * 2654435761u + 7;
+
+	for (size_t seq = 1; seq <= t->per_producer;) {
+		const int64_t timeout = next_timeout(&rnd), start = mono_ns();
+		const int rc = lfq_ring_push_wait(t->ring, STRESS_ITEM(w->id, seq), timeout);
+
+		timed_result(t, rc, start, timeout);
+		if (rc == 0)
+			seq++;
+		else
+			cr_assert_eq(rc, -ETIMEDOUT);
+	}
+	if (atomic_fetch_sub_explicit(&t->producers_left, 1, memory_order_acq_rel) == 1)
+		lfq_ring_close(t->ring);
+	return NULL;
+}
+
+static void *timed_consumer(void *arg)
+{
+	struct worker *w = arg;
+	struct timed *t = (struct timed *)w->race;
+	struct order_check order = {{0}};
+	unsigned rnd = w->id * 2246822519u + 11;
+	void *it;
+
+	for (;;) {
+		const int64_t timeout = next_timeout(&rnd), start = mono_ns();
+		const int rc = lfq_ring_pop_wait(t->ring, &it, timeout);
+
+		timed_result(t, rc, start, timeout);
+		if (rc == -EPIPE)
+			return NULL;
+		if (rc == 0) {
+			ledger_record(&t->ledger, it);
+			order_record(&order, it);
+		} else {
+			cr_assert_eq(rc, -ETIMEDOUT);
+		}
+	}
+}
+
+static void timed_handoffs(unsigned producers, unsigned consumers, size_t capacity)
+{
+	struct timed t = {.producers_left = producers};
+	struct worker prod[8], cons[8];
+
+	t.per_producer = stress_items(100000) / producers;
+	cr_assert_eq(lfq_ring_create(&t.ring, capacity, 0), 0);
+	ledger_init(&t.ledger, producers, t.per_producer);
+	for (unsigned i = 0; i < consumers; i++) {
+		cons[i] = (struct worker){.race = (struct race *)&t, .id = i};
+		cr_assert_eq(pthread_create(&cons[i].thread, NULL, timed_consumer, &cons[i]), 0);
+	}
+	for (unsigned i = 0; i < producers; i++) {
+		prod[i] = (struct worker){.race = (struct race *)&t, .id = i};
+		cr_assert_eq(pthread_create(&prod[i].thread, NULL, timed_producer, &prod[i]), 0);
+	}
+	for (unsigned i = 0; i < producers; i++)
+		pthread_join(prod[i].thread, NULL);
+	for (unsigned i = 0; i < consumers; i++)
+		pthread_join(cons[i].thread, NULL);
+	cr_assert_eq(ledger_count(&t.ledger), t.per_producer * producers);
+	cr_assert_eq(atomic_load(&t.early), 0, "%zu of %zu timeouts came early",
+		     atomic_load(&t.early), atomic_load(&t.timeouts));
+	ledger_free(&t.ledger);
+	lfq_ring_destroy(t.ring);
+}
+
+Test(stress_ring_wait, timed_handoffs_6p6c_capacity_2, .timeout = 300)
+{
+	timed_handoffs(6, 6, 2);
+}
+
+Test(stress_ring_wait, timed_handoffs_1p1c_capacity_1, .timeout = 300)
+{
+	timed_handoffs(1, 1, 1);
 }

@@ -108,7 +108,8 @@ test_list=$(sed -n 's/^test: //p' <<<"$lists")
 bench_list=$(sed -n 's/^bench: //p' <<<"$lists")
 peer_list=$(sed -n 's/^peers: //p' <<<"$lists")
 # The optional peers: scripts/bench tries them separately, so a missing one is skipped.
-for p in libdpdk-dev libatomic-queue-dev libconcurrentqueue-dev libxenium-dev libcds-dev; do
+for p in libdpdk-dev libatomic-queue-dev libconcurrentqueue-dev libxenium-dev libcds-dev \
+	libglib2.0-dev libuv1-dev; do
 	[[ " $test_list " == *" $p "* ]] && fail "scripts/test would install the benchmark peer $p"
 	[[ " $bench_list " == *" $p "* ]] && fail "$p is optional, not in LFQ_BENCH_PACKAGES"
 	[[ " $peer_list " == *" $p "* ]] || fail "scripts/bench would not try to install $p"

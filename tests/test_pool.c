@@ -110,6 +110,8 @@ Test(pool, create_rejects_bad_configs)
 	cfg = (struct lfq_pool_config){
 		.workers = 1, .cpus = cpu0, .ncpus = 1, .flags = LFQ_POOL_NO_PIN};
 	cr_assert_eq(create_rc(&cfg), -EINVAL, "cpus with NO_PIN");
+	cfg = (struct lfq_pool_config){.workers = 1, .flags = LFQ_POOL_PIN | LFQ_POOL_NO_PIN};
+	cr_assert_eq(create_rc(&cfg), -EINVAL, "PIN with NO_PIN");
 	cfg = (struct lfq_pool_config){.workers = 1, .name = "twelve-chars"};
 	cr_assert_eq(create_rc(&cfg), -EINVAL, "name too long");
 	cfg = (struct lfq_pool_config){.workers = 1};
@@ -271,6 +273,101 @@ Test(pool, submit_wait_succeeds_when_a_slot_frees)
 	pthread_join(t, NULL);
 	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
 	cr_assert_eq(atomic_load(&ran), 3);
+	lfq_pool_destroy(pool);
+}
+
+/* ---- submit_burst ---- */
+
+static _Atomic unsigned order_next;
+static _Atomic unsigned order_seen[16];
+
+static int order_job(void *arg)
+{
+	atomic_store(&order_seen[atomic_fetch_add(&order_next, 1)], (unsigned)(uintptr_t)arg);
+	return 0;
+}
+
+Test(pool, submit_burst_queues_every_job_in_order)
+{
+	struct lfq_pool *pool = make(1, 16);
+	struct lfq_job jobs[10];
+	int err = 1;
+
+	gate_reset();
+	atomic_store(&order_next, 0);
+	/* The only worker waits at the gate, so the burst is queued whole before any runs. */
+	cr_assert_eq(lfq_pool_submit(pool, &gated), 0);
+	wait_entered(1);
+	for (unsigned i = 0; i < 10; i++)
+		jobs[i] = (struct lfq_job){.fn = order_job, .arg = (void *)(uintptr_t)(i + 1)};
+	cr_assert_eq(lfq_pool_submit_burst(pool, jobs, 10, &err), 10);
+	cr_assert_eq(err, 0);
+	atomic_store(&gate_open, 1);
+	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
+	cr_assert_eq(atomic_load(&order_next), 10, "each job ran once");
+	for (unsigned i = 0; i < 10; i++)
+		cr_assert_eq(atomic_load(&order_seen[i]), i + 1, "FIFO: run %u", i);
+	lfq_pool_destroy(pool);
+}
+
+Test(pool, submit_burst_stops_at_a_full_queue)
+{
+	struct lfq_pool *pool = make(1, 4);
+	struct lfq_job jobs[10];
+	struct lfq_pool_stats st;
+	int err = 0;
+
+	gate_reset();
+	cr_assert_eq(lfq_pool_submit(pool, &gated), 0);
+	wait_entered(1);
+	for (unsigned i = 0; i < 10; i++)
+		jobs[i] = count;
+	cr_assert_eq(lfq_pool_submit_burst(pool, jobs, 10, &err), 4, "capacity 4 is exact");
+	cr_assert_eq(err, -EAGAIN);
+	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
+	cr_assert_eq(st.submitted, 5);
+	cr_assert_eq(st.queued, 4);
+	atomic_store(&gate_open, 1);
+	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
+	cr_assert_eq(atomic_load(&ran), 5);
+	lfq_pool_destroy(pool);
+}
+
+Test(pool, submit_burst_stops_at_an_invalid_job)
+{
+	struct lfq_pool *pool = make(2, 16);
+	struct lfq_job jobs[5] = {count, count, {.fn = NULL}, count, count};
+	int err = 0;
+
+	gate_reset();
+	cr_assert_eq(lfq_pool_submit_burst(pool, jobs, 5, &err), 2);
+	cr_assert_eq(err, -EINVAL);
+	jobs[2] = count;
+	jobs[3].priority = 1; /* the pool has one level */
+	cr_assert_eq(lfq_pool_submit_burst(pool, jobs, 5, NULL), 3);
+	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
+	cr_assert_eq(atomic_load(&ran), 5);
+	cr_assert_eq(lfq_pool_submit_burst(NULL, jobs, 5, &err), 0);
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(lfq_pool_submit_burst(pool, NULL, 1, &err), 0);
+	cr_assert_eq(err, -EINVAL);
+	err = 1;
+	cr_assert_eq(lfq_pool_submit_burst(pool, jobs, 0, &err), 0);
+	cr_assert_eq(err, 0);
+	lfq_pool_destroy(pool);
+}
+
+Test(pool, submit_burst_after_shutdown_accepts_none)
+{
+	struct lfq_pool *pool = make(1, 8);
+	struct lfq_job jobs[3] = {count, count, count};
+	int err = 0;
+
+	gate_reset();
+	cr_assert_eq(lfq_pool_shutdown(pool, -1), 0);
+	cr_assert_eq(lfq_pool_submit_burst(pool, jobs, 3, &err), 0);
+	cr_assert_eq(err, -ESHUTDOWN);
+	cr_assert_eq(atomic_load(&ran), 0);
 	lfq_pool_destroy(pool);
 }
 
@@ -688,6 +785,42 @@ Test(pool, workers_are_named_after_their_index)
 	for (int i = 0; i < PIN_JOBS; i++) {
 		snprintf(want, sizeof(want), "srv-io-%d", atomic_load(&pin_records[i].worker));
 		cr_assert_eq(strcmp(pin_records[i].name, want), 0);
+	}
+}
+
+Test(pool, default_config_leaves_workers_unpinned)
+{
+	struct lfq_pool_config cfg = {.workers = 2, .queue_capacity = 8};
+	struct lfq_pool_worker_stats ws[2];
+
+	run_pin_jobs(&cfg, ws, 2);
+	cr_assert_eq(ws[0].cpu, -1);
+	cr_assert_eq(ws[1].cpu, -1);
+}
+
+Test(pool, pin_flag_pins_round_robin_over_the_allowed_cpus)
+{
+	cpu_set_t allowed;
+	unsigned cpus[CPU_SETSIZE];
+	size_t ncpus = 0;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	for (unsigned c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed))
+			cpus[ncpus++] = c;
+	const unsigned workers = (unsigned)ncpus + 1; /* wraps around once */
+	struct lfq_pool_config cfg = {
+		.workers = workers, .queue_capacity = 16, .flags = LFQ_POOL_PIN};
+	struct lfq_pool_worker_stats ws[CPU_SETSIZE + 1];
+
+	run_pin_jobs(&cfg, ws, workers);
+	for (unsigned w = 0; w < workers; w++)
+		cr_assert_eq(ws[w].cpu, (int)cpus[w % ncpus], "worker %u", w);
+	for (int i = 0; i < PIN_JOBS; i++) {
+		const int w = atomic_load(&pin_records[i].worker);
+
+		cr_assert(w >= 0 && w < (int)workers);
+		cr_assert_eq(atomic_load(&pin_records[i].cpu), (int)cpus[w % ncpus]);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -17,6 +18,7 @@
 
 #include "test_time.h"
 #include "testing.h"
+#include "waitq.h"
 
 #define ITEM(v) ((void *)(uintptr_t)(v))
 
@@ -284,4 +286,185 @@ Test(ring_wait, no_wake_syscall_without_waiters)
 	cr_assert_eq(w.rc, 0);
 	cr_assert_geq(atomic_load(&lfq__test_futex_wakes), 1);
 	lfq_ring_destroy(r);
+}
+
+/* Adaptive spinning (waitq.h): the rule, then what a thread's waits do to its budget. */
+Test(ring_wait, spin_budget_doubles_after_short_sleeps_and_halves_after_long_ones)
+{
+	const int64_t b = LFQ_WAIT_SPIN_INIT_NS;
+
+	cr_assert_eq(lfq__waitq_adapt(b, 2 * b, 2 * b), 2 * b, "a sleep as short as the spin");
+	cr_assert_eq(lfq__waitq_adapt(b, 2 * b, 100), 2 * b);
+	cr_assert_eq(lfq__waitq_adapt(b, 2 * b, 2 * b + 1), b / 2, "a longer sleep");
+	cr_assert_eq(lfq__waitq_adapt(b, 2 * b, INT64_MAX), b / 2, "a timeout");
+	cr_assert_eq(lfq__waitq_adapt(LFQ_WAIT_SPIN_MAX_NS, 1, 0), LFQ_WAIT_SPIN_MAX_NS);
+	cr_assert_eq(lfq__waitq_adapt(LFQ_WAIT_SPIN_MIN_NS, 0, INT64_MAX), LFQ_WAIT_SPIN_MIN_NS);
+	int64_t up = LFQ_WAIT_SPIN_MIN_NS, down = LFQ_WAIT_SPIN_MAX_NS;
+
+	for (int i = 0; i < 64; i++) {
+		up = lfq__waitq_adapt(up, 2 * up, 0);
+		down = lfq__waitq_adapt(down, 2 * down, INT64_MAX);
+		cr_assert(up >= LFQ_WAIT_SPIN_MIN_NS && up <= LFQ_WAIT_SPIN_MAX_NS);
+		cr_assert(down >= LFQ_WAIT_SPIN_MIN_NS && down <= LFQ_WAIT_SPIN_MAX_NS);
+	}
+	cr_assert_eq(up, LFQ_WAIT_SPIN_MAX_NS);
+	cr_assert_eq(down, LFQ_WAIT_SPIN_MIN_NS);
+}
+
+struct budget_probe {
+	struct lfq_ring *r;
+	int64_t before, after_one, after_all;
+	int rc[4];
+};
+
+static void *timed_out_waits(void *arg)
+{
+	struct budget_probe *p = arg;
+	void *out;
+
+	p->before = lfq__waitq_spin_budget();
+	for (int i = 0; i < 4; i++) {
+		p->rc[i] = lfq_ring_pop_wait(p->r, &out, 20 * MS);
+		if (i == 0)
+			p->after_one = lfq__waitq_spin_budget();
+	}
+	p->after_all = lfq__waitq_spin_budget();
+	return NULL;
+}
+
+/* A thread whose waits end in timeouts (spinning never pays) spins less and less. */
+Test(ring_wait, timed_out_waits_shrink_the_spin_budget)
+{
+	struct lfq_ring *r = make(4);
+	struct budget_probe p = {.r = r};
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, timed_out_waits, &p), 0); /* a fresh budget */
+	pthread_join(t, NULL);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(p.rc[i], -ETIMEDOUT);
+	cr_assert_eq(p.before, LFQ_WAIT_SPIN_INIT_NS);
+	cr_assert_eq(p.after_one, LFQ_WAIT_SPIN_INIT_NS / 2);
+	cr_assert_eq(p.after_all, LFQ_WAIT_SPIN_MIN_NS);
+	lfq_ring_destroy(r);
+}
+
+struct one_cpu {
+	struct lfq_ring *r;
+	long n;
+	int cpus;
+	long bad;
+};
+
+static void *one_cpu_producer(void *arg)
+{
+	struct one_cpu *o = arg;
+
+	o->cpus = lfq__waitq_cpus();
+	for (long i = 1; i <= o->n; i++)
+		if (lfq_ring_push_wait(o->r, ITEM(i), -1) != 0)
+			o->bad++;
+	return NULL;
+}
+
+/* A process allowed a single CPU skips the pause phase (its partner cannot run while it
+ * spins): blocking hand-offs through one slot still all arrive, in order. */
+Test(ring_wait, one_cpu_process_hands_off_without_pause_spinning)
+{
+	cpu_set_t saved_main, saved_self, one;
+
+	cr_assert_eq(sched_getaffinity(getpid(), sizeof(saved_main), &saved_main), 0);
+	cr_assert_eq(sched_getaffinity(0, sizeof(saved_self), &saved_self), 0);
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (CPU_ISSET(c, &saved_self)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	}
+	/* The main thread's mask is what the library reads; new threads inherit ours. */
+	cr_assert_eq(sched_setaffinity(getpid(), sizeof(one), &one), 0);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+
+	struct one_cpu o = {.r = make(1), .n = 20000};
+	pthread_t t;
+	long got = 0, disorder = 0;
+	void *it;
+
+	cr_assert_eq(pthread_create(&t, NULL, one_cpu_producer, &o), 0);
+	for (long i = 1; i <= o.n; i++) {
+		cr_assert_eq(lfq_ring_pop_wait(o.r, &it, -1), 0);
+		got++;
+		disorder += (uintptr_t)it != (uintptr_t)i;
+	}
+	pthread_join(t, NULL);
+	sched_setaffinity(0, sizeof(saved_self), &saved_self);
+	sched_setaffinity(getpid(), sizeof(saved_main), &saved_main);
+	cr_assert_eq(o.cpus, 1);
+	cr_assert_eq(o.bad, 0);
+	cr_assert_eq(got, o.n);
+	cr_assert_eq(disorder, 0);
+	lfq_ring_destroy(o.r);
+}
+
+struct same_cpu {
+	struct lfq_ring *r;
+	cpu_set_t cpu;
+	long n;
+	long bad;
+	unsigned yield_first_max;
+};
+
+static void *same_cpu_producer(void *arg)
+{
+	struct same_cpu *s = arg;
+
+	pthread_setaffinity_np(pthread_self(), sizeof(s->cpu), &s->cpu);
+	for (long i = 1; i <= s->n; i++)
+		if (lfq_ring_push_wait(s->r, ITEM(i), -1) != 0)
+			s->bad++;
+	return NULL;
+}
+
+static void *same_cpu_consumer(void *arg)
+{
+	struct same_cpu *s = arg;
+	void *it;
+
+	pthread_setaffinity_np(pthread_self(), sizeof(s->cpu), &s->cpu);
+	for (long i = 1; i <= s->n; i++) {
+		if (lfq_ring_pop_wait(s->r, &it, -1) != 0 || (uintptr_t)it != (uintptr_t)i)
+			s->bad++;
+		const unsigned y = lfq__waitq_yield_first();
+
+		if (y > s->yield_first_max)
+			s->yield_first_max = y;
+	}
+	return NULL;
+}
+
+/* Two threads on one CPU in a process with more: pausing cannot help them (the other cannot
+ * run meanwhile), a yield does, and then they skip the pause phase for a while. */
+Test(ring_wait, waits_on_a_shared_cpu_learn_to_yield_first)
+{
+	struct same_cpu s = {.r = make(1), .n = 2000};
+	cpu_set_t mine;
+	pthread_t p, c;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(mine), &mine), 0);
+	CPU_ZERO(&s.cpu);
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (CPU_ISSET(i, &mine)) {
+			CPU_SET(i, &s.cpu);
+			break;
+		}
+	}
+	cr_assert_eq(pthread_create(&c, NULL, same_cpu_consumer, &s), 0);
+	cr_assert_eq(pthread_create(&p, NULL, same_cpu_producer, &s), 0);
+	pthread_join(p, NULL);
+	pthread_join(c, NULL);
+	cr_assert_eq(s.bad, 0);
+	cr_assert_gt(s.yield_first_max, 0, "no wait was satisfied by a yield");
+	cr_assert_leq(s.yield_first_max, LFQ_WAIT_YIELD_FIRST);
+	lfq_ring_destroy(s.r);
 }

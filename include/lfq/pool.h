@@ -67,8 +67,14 @@ extern "C" {
  *  config says 0. Each attempt is one load when the queue is empty. */
 #define LFQ_POOL_DEFAULT_IDLE_SPIN 256
 
-/** lfq_pool_config.flags: do not pin the workers (cpus must then be NULL). */
+/** lfq_pool_config.flags: do not pin the workers (cpus must then be NULL). The default
+ *  since workers are pinned only when asked (LFQ_POOL_PIN or cpus); kept so that configs
+ *  written for the old default stay valid. */
 #define LFQ_POOL_NO_PIN 0x1u
+/** lfq_pool_config.flags: pin worker i to the (i % n)-th of the n CPUs of the process's
+ *  affinity mask, in increasing order (cpus NULL), as an explicit cpus list would.
+ *  Not with LFQ_POOL_NO_PIN. docs/tuning.md says why the default does not pin. */
+#define LFQ_POOL_PIN 0x8u
 
 /** A job's return value asking to be run again later (a transient failure): after a backoff
  *  (see lfq_pool_config.retry_base_ns), up to max_attempts runs in all. A value no errno and
@@ -154,13 +160,15 @@ struct lfq_pool_config {
 	 *  LFQ_POOL_DEFAULT_CAPACITY; at most LFQ_POOL_CAPACITY_MAX. Exact: a pool of 10 queues
 	 *  10 jobs and the 11th submit returns -EAGAIN. */
 	size_t queue_capacity;
-	/** CPUs to pin to: worker i runs on cpus[i % ncpus]. NULL: the CPUs of the process's
-	 *  affinity mask, in increasing order. Each must be < sysconf(_SC_NPROCESSORS_CONF),
-	 *  online and in the process's affinity mask, else create returns -EINVAL. */
+	/** CPUs to pin to: worker i runs on cpus[i % ncpus]. NULL: no pinning, or with
+	 *  LFQ_POOL_PIN the CPUs of the process's affinity mask, in increasing order. Each
+	 *  must be < sysconf(_SC_NPROCESSORS_CONF), online and in the process's affinity
+	 *  mask, else create returns -EINVAL. */
 	const unsigned *cpus;
 	/** Entries in cpus; must be 0 when cpus is NULL and nonzero when it is not. */
 	size_t ncpus;
-	/** LFQ_POOL_NO_PIN, LFQ_POOL_METRICS, or 0. Unknown bits are rejected with -EINVAL. */
+	/** LFQ_POOL_PIN or LFQ_POOL_NO_PIN, LFQ_POOL_METRICS, or 0. Unknown bits are rejected
+	 *  with -EINVAL. */
 	unsigned flags;
 	/** Empty-queue attempts before an idle worker sleeps; 0: LFQ_POOL_DEFAULT_IDLE_SPIN. */
 	unsigned idle_spin;
@@ -298,8 +306,8 @@ struct lfq_pool_metrics {
 struct lfq_pool;
 
 /**
- * Creates a pool and starts its workers, each named and (unless LFQ_POOL_NO_PIN) pinned
- * before it runs anything.
+ * Creates a pool and starts its workers, each named and (with cpus or LFQ_POOL_PIN) pinned
+ * before it runs anything. By default no worker is pinned (docs/tuning.md, "Pinning").
  *
  * @param pool  out: the new pool; untouched on error.
  * @param cfg   the configuration; NULL: all defaults. Read during the call only (the cpus
@@ -307,7 +315,8 @@ struct lfq_pool;
  * @return 0 on success;
  *         -EINVAL if @p pool is NULL, or @p cfg has workers > LFQ_POOL_WORKERS_MAX,
  *                 queue_capacity > LFQ_POOL_CAPACITY_MAX, an unknown flag, cpus with
- *                 LFQ_POOL_NO_PIN, cpus and ncpus disagreeing, a CPU that is out of range,
+ *                 LFQ_POOL_NO_PIN, LFQ_POOL_PIN with LFQ_POOL_NO_PIN, cpus and ncpus
+ *                 disagreeing, a CPU that is out of range,
  *                 offline or outside the process's affinity mask, a name longer than 11
  *                 characters, or a nonzero reserved field;
  *         -ENOMEM if memory runs out;
@@ -341,6 +350,22 @@ LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
  * worker sleeps.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job);
+
+/**
+ * Copies up to @p n jobs into the queue, in order, as n lfq_pool_submit calls would, but
+ * with one wake-up for all of them: one system call, only if a worker sleeps, waking up to
+ * as many sleeping workers as it accepted jobs. Stops at the first job not accepted.
+ * @param jobs  n jobs; the pool keeps copies.
+ * @param err   NULL, or out: 0 if all n were accepted (or n is 0), else why jobs[return]
+ *              was not: -EINVAL (@p pool or @p jobs NULL, or that job invalid as for
+ *              lfq_pool_submit), -EAGAIN (the queue is full) or -ESHUTDOWN.
+ * @return how many jobs were accepted: jobs[0] .. jobs[return - 1], each as by
+ *         lfq_pool_submit (run or handed to on_dead exactly once); the rest were not.
+ * Thread-safety: any thread, jobs included; lock-free (the jobs of one burst are queued one
+ * after another: other submitters' jobs may come between them).
+ */
+LFQ_API size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job *jobs, size_t n,
+				     int *err);
 
 /**
  * Like lfq_pool_submit, but waits up to @p timeout_ns for room in a full queue.

@@ -4,9 +4,10 @@
 // buffered channel of jobs, one goroutine per worker ranging over it), run with the same
 // jobs and checks as the lfq and mutex pools.
 //
-//	pool/throughput/go/<job>/W<w>/C<c>  w submitter goroutines and w workers, channel
+//	pool/throughput/go/<job>/W<w>/S<s>/C<c>  w workers and s submitter goroutines, channel
 //	                                    capacity c; <job> is "empty" or "1us" (spins 1 us on
-//	                                    the monotonic clock); -items jobs (1us: a fifth)
+//	                                    the monotonic clock); each submitter submits -jobs
+//	                                    jobs (1us: a fifth); the grid is bench_pool.cc's
 //	pool/latency/go                     2 workers, capacity 1024, one job at a time after a
 //	                                    200 us pause: submit -> job starts, p50/p99/p999
 //
@@ -16,7 +17,8 @@
 // GOMAXPROCS is left at its default. Each benchmark runs -reps times; the JSON (Google
 // Benchmark format, -json or -out FILE) reports the medians.
 //
-// Flags: -items N (default $LFQ_BENCH_ITEMS or 1000000), -reps N (5), -samples N (2000),
+// Flags: -jobs N (per submitter; default $LFQ_BENCH_POOL_JOBS or 100000), -reps N (5),
+// -samples N (2000),
 // -bench REGEXP, -json, -out FILE.
 package main
 
@@ -78,7 +80,7 @@ func (p *pool) submit(j job) { p.pending.Add(1); p.ch <- j }
 func (p *pool) waitIdle()    { p.pending.Wait() }
 func (p *pool) close()       { close(p.ch); p.workers.Wait() }
 
-func throughput(workers, capacity int, work bool, items uint64) (float64, error) {
+func throughput(workers, submitters, capacity int, work bool, items uint64) (float64, error) {
 	tallies := make([]tally, workers)
 	fn := func(w int, v uint64) {
 		tallies[w].count++
@@ -90,13 +92,13 @@ func throughput(workers, capacity int, work bool, items uint64) (float64, error)
 	p := newPool(workers, capacity)
 	var ready, done sync.WaitGroup
 	gate := make(chan struct{})
-	ready.Add(workers)
-	done.Add(workers)
-	for s := 0; s < workers; s++ {
+	ready.Add(submitters)
+	done.Add(submitters)
+	for s := 0; s < submitters; s++ {
 		go func(s int) {
 			defer done.Done()
-			begin := items*uint64(s)/uint64(workers) + 1
-			end := items*uint64(s+1)/uint64(workers) + 1
+			begin := items*uint64(s)/uint64(submitters) + 1
+			end := items*uint64(s+1)/uint64(submitters) + 1
 			ready.Done()
 			<-gate
 			for v := begin; v < end; v++ {
@@ -196,15 +198,15 @@ func (b benchJSON) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-func defaultItems() uint64 {
-	if v, err := strconv.ParseUint(os.Getenv("LFQ_BENCH_ITEMS"), 0, 64); err == nil && v > 0 {
+func defaultJobs() uint64 {
+	if v, err := strconv.ParseUint(os.Getenv("LFQ_BENCH_POOL_JOBS"), 0, 64); err == nil && v > 0 {
 		return v
 	}
-	return 1000000
+	return 100000
 }
 
 func main() {
-	items := flag.Uint64("items", defaultItems(), "jobs per throughput run (1us jobs: a fifth)")
+	jobs := flag.Uint64("jobs", defaultJobs(), "jobs per submitter (1us jobs: a fifth)")
 	reps := flag.Int("reps", 5, "repetitions; the JSON reports medians")
 	samples := flag.Int("samples", 2000, "latency samples")
 	filter := flag.String("bench", ".", "run benchmarks whose name matches this regexp")
@@ -212,7 +214,7 @@ func main() {
 	outFile := flag.String("out", "", "also write the JSON to this file")
 	flag.Parse()
 	re, err := regexp.Compile(*filter)
-	if err != nil || *reps < 1 || *items == 0 {
+	if err != nil || *reps < 1 || *jobs == 0 {
 		fmt.Fprintln(os.Stderr, "goPool: bad flags")
 		os.Exit(2)
 	}
@@ -238,35 +240,41 @@ func main() {
 	}
 	for _, work := range []bool{false, true} {
 		for _, w := range []int{1, 2, 4, 8} {
-			for _, c := range []int{64, 1024, 65536} {
-				kind := "empty"
-				n := *items
-				if work {
-					kind, n = "1us", *items/5
-				}
-				if n < uint64(w) {
-					n = uint64(w)
-				}
-				name := fmt.Sprintf("pool/throughput/go/%s/W%d/C%d", kind, w, c)
-				if !re.MatchString(name) {
-					continue
-				}
-				var wall, rate []float64
-				for r := 0; r < *reps; r++ {
-					runtime.GC()
-					secs, err := throughput(w, c, work, n)
-					if err != nil {
-						fmt.Fprintf(os.Stderr, "goPool: %s: %v\n", name, err)
-						failed = true
-						break
+			for _, sub := range []int{1, 4} {
+				for _, c := range []int{64, 1024, 65536} {
+					if c != 1024 && w != 2 {
+						continue
 					}
-					wall = append(wall, secs)
-					rate = append(rate, float64(n)/secs)
-				}
-				if len(wall) == *reps {
-					emit(name, wall, map[string]float64{"jobs_per_s": median(rate),
-						"workers": float64(w), "submitters": float64(w),
-						"capacity": float64(c)})
+					kind := "empty"
+					per := *jobs
+					if work {
+						kind, per = "1us", *jobs/5
+					}
+					if per < 1 {
+						per = 1
+					}
+					n := per * uint64(sub)
+					name := fmt.Sprintf("pool/throughput/go/%s/W%d/S%d/C%d", kind, w, sub, c)
+					if !re.MatchString(name) {
+						continue
+					}
+					var wall, rate []float64
+					for r := 0; r < *reps; r++ {
+						runtime.GC()
+						secs, err := throughput(w, sub, c, work, n)
+						if err != nil {
+							fmt.Fprintf(os.Stderr, "goPool: %s: %v\n", name, err)
+							failed = true
+							break
+						}
+						wall = append(wall, secs)
+						rate = append(rate, float64(n)/secs)
+					}
+					if len(wall) == *reps {
+						emit(name, wall, map[string]float64{"jobs_per_s": median(rate),
+							"workers": float64(w), "submitters": float64(sub),
+							"capacity": float64(c)})
+					}
 				}
 			}
 		}
@@ -288,7 +296,7 @@ func main() {
 		"context": map[string]interface{}{
 			"date": time.Now().Format(time.RFC3339), "num_cpus": runtime.NumCPU(),
 			"gomaxprocs": runtime.GOMAXPROCS(0), "go_version": runtime.Version(),
-			"bench_items": *items, "repetitions": *reps, "peer": "go buffered-channel pool",
+			"pool_jobs_per_submitter": *jobs, "repetitions": *reps, "peer": "go buffered-channel pool",
 		},
 		"benchmarks": out,
 	}, "", "  ")

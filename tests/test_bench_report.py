@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""bench/bench_report.py --fill-docs against small results written here.
+
+Checks that the tables of the suites in a run land between their markers with the run's
+stamp, with a column for every implementation in the JSON (names it does not know too),
+that a second fill changes nothing, that a suite missing from the run leaves its old table
+and the runs summary says the pages mix runs, and that --one-run then refuses and writes
+nothing.
+
+    tests/test_bench_report.py bench/bench_report.py
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+FAILURES = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print(f"FAIL: {what}")
+
+
+def bench(name, **counters):
+    """One median aggregate as Google Benchmark writes it."""
+    b = {"name": name + "_median", "run_name": name, "run_type": "aggregate",
+         "aggregate_name": "median", "repetitions": 3, "real_time": counters.pop("ms", 1.0),
+         "time_unit": "ms"}
+    b.update(counters)
+    return b
+
+
+def write_json(path, benchmarks, cpu="Test CPU 9000"):
+    ctx = {"date": "2030-01-02T03:04:05+00:00", "cpu_model": cpu, "cpus_allowed": 3,
+           "num_cpus": 3}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"context": ctx, "benchmarks": benchmarks}, f)
+
+
+def results(directory, date, pool_rate):
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "run.json"), "w", encoding="utf-8") as f:
+        json.dump({"id": date, "date": date, "cpu_model": "Test CPU 9000", "vcpus": 3,
+                   "command": "scripts/bench --only pool,tutorial"}, f)
+    write_json(os.path.join(directory, "pool.json"), [
+        bench("pool/throughput/lfq/empty/W2/C1024", items_per_second=pool_rate),
+        bench("pool/throughput/mutex/empty/W2/C1024", items_per_second=2.0e6),
+        # A peer the report has never heard of: it must still get its column.
+        bench("pool/throughput/zz_newpeer/empty/W2/C1024", items_per_second=1.5e6),
+        bench("pool/latency/lfq", p50_ns=2500.0, p99_ns=30000.0, p999_ns=2.5e6),
+    ])
+    write_json(os.path.join(directory, "tutorial.json"), [
+        bench(f"pool/tutorial/{impl}/io/S2ms/W{w}/Q{q}", ms=200.0 / w * 1.05,
+              ideal_ms=200.0 / w)
+        for impl in ("lfq", "mutex") for w in (1, 2) for q in (10, 100)
+    ])
+
+
+DOC = """# Benchmarks
+
+<!-- bench-runs:begin -->
+<!-- bench-runs:end -->
+
+## Pool
+
+<!-- pool-table:begin -->
+<!-- pool-table:end -->
+
+<!-- pool-latency:begin -->
+<!-- pool-latency:end -->
+
+## Tutorial
+
+<!-- tutorial-table:begin -->
+<!-- tutorial-table:end -->
+
+## Redis
+
+<!-- redis-table:begin -->
+| jobs/s | batch 1 |
+|---|---|
+| 1 source | 7.2k |
+
+<!-- run: 2029-05-05T00:00:00Z -->
+*an older run*
+<!-- redis-table:end -->
+"""
+
+
+def read_all(directory):
+    out = {}
+    for fn in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, fn), encoding="utf-8") as f:
+            out[fn] = f.read()
+    return out
+
+
+def block(text, name):
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    return text[text.index(begin) + len(begin):text.index(end)]
+
+
+def report(script, res, docs, *extra):
+    return subprocess.run([sys.executable, script, res, "--no-plots", "--fill-docs", docs,
+                           *extra], capture_output=True, text=True)
+
+
+def main(argv):
+    script = argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        res, docs = os.path.join(tmp, "results"), os.path.join(tmp, "docs")
+        os.makedirs(docs)
+        with open(os.path.join(docs, "benchmarks.md"), "w", encoding="utf-8") as f:
+            f.write(DOC)
+        with open(os.path.join(docs, "other.md"), "w", encoding="utf-8") as f:
+            f.write("no markers here\n")
+        results(res, "2030-01-02T03:04:05Z", 4.88e6)
+
+        # --one-run: the docs have a redis table this run lacks, so nothing is written.
+        r = report(script, res, docs, "--one-run")
+        check(r.returncode != 0, "--one-run with a suite missing exits nonzero")
+        check("redis-table" in r.stderr, "--one-run names the missing table")
+        check(read_all(docs)["benchmarks.md"] == DOC, "--one-run wrote nothing")
+
+        r = report(script, res, docs)
+        check(r.returncode == 0, f"report exits 0 (stderr: {r.stderr.strip()})")
+        first = read_all(docs)
+        text = first["benchmarks.md"]
+        pool = block(text, "pool-table")
+        check("| empty jobs, W2, C1024 |" in pool, "pool table has the case row")
+        check("4.88 (×2.44)" in pool, "pool cell: M jobs/s and the ratio to mutex")
+        check("`zz_newpeer`" in pool and "1.50 (×0.75)" in pool,
+              "an unknown implementation gets its own column")
+        check(pool.index("`lfq`") < pool.index("`mutex`") < pool.index("`zz_newpeer`"),
+              "columns: preferred order, unknown names last")
+        check("<!-- run: 2030-01-02T03:04:05Z -->" in pool, "pool table carries the run tag")
+        check("Test CPU 9000, 3 vCPUs, `scripts/bench --only pool,tutorial`; from pool.json" in pool,
+              "the stamp names CPU, vCPU count and command line")
+        check("medians of 3 repetitions" in pool, "the stamp says medians of how many")
+        lat = block(text, "pool-latency")
+        check("| `lfq` | 2.50 µs | 30 µs | 2.50 ms |" in lat, "pool latency row in µs/ms")
+        tut = block(text, "tutorial-table")
+        check("| sleep 2 ms | 2 | 100 | 100 | 105.0 (0.95) | 105.0 (0.95) |" in tut,
+              "tutorial row: time to finish and ideal / measured")
+        check(tut.count("| sleep 2 ms |") == 4, "tutorial: one row per workers x queue")
+        check("7.2k" in block(text, "redis-table") and
+              "2029-05-05" in block(text, "redis-table"),
+              "a suite missing from the run keeps its old table and stamp")
+        runs = block(text, "bench-runs")
+        check("2 runs" in runs and "`redis-table` | 2029-05-05T00:00:00Z" in runs,
+              "the runs summary says the page mixes runs, and which table is older")
+        check(first["other.md"] == "no markers here\n", "a file without markers is untouched")
+
+        r = report(script, res, docs)
+        check(r.returncode == 0, "second fill exits 0")
+        check(read_all(docs) == first, "a second fill from the same results changes nothing")
+
+        # A later run with different numbers replaces the tables it has.
+        results(res, "2030-02-03T04:05:06Z", 6.0e6)
+        r = report(script, res, docs)
+        text = read_all(docs)["benchmarks.md"]
+        check("6.00 (×3.00)" in block(text, "pool-table") and
+              "4.88" not in block(text, "pool-table"), "a new run replaces the table")
+        check("2030-02-03T04:05:06Z" in block(text, "pool-table"), "with the new stamp")
+        runs = block(text, "bench-runs")
+        check("2 runs" in runs and "2030-01-02" not in runs,
+              "the summary forgets the replaced run")
+
+    if FAILURES:
+        print(f"{len(FAILURES)} checks failed")
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
