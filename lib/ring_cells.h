@@ -356,7 +356,15 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 /* O2 + O3: fill position t of cell c, expected FREE(t) in *s; on failure *s is the seq. */
 static inline bool lfq__cell_fill_sp(struct lfq__cell *c, uint64_t *s, uint64_t t, void *item)
 {
-#ifdef LFQ_TSAN
+#if defined(LFQ_MUTANT_CELL_SP_PLAIN_FILL) /* test-only mutant: a store, blind to a seal */
+	LFQ_SCHED_POINT();
+	atomic_store_explicit(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
+	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+	LFQ_SCHED_POINT();
+	atomic_store_explicit(&c->seq, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_release);
+	(void)s;
+	return true;
+#elif defined(LFQ_TSAN)
 	/* TSan's 16-byte emulation is atomic only against other 16-byte RMWs (lfq__cas128). */
 	uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
 
@@ -370,10 +378,6 @@ static inline bool lfq__cell_fill_sp(struct lfq__cell *c, uint64_t *s, uint64_t 
 	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 	/* O3 */
 	LFQ_SCHED_POINT();
-#ifdef LFQ_MUTANT_CELL_SP_PLAIN_FILL /* test-only mutant: a release store, blind to a seal */
-	atomic_store_explicit(&c->seq, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_release);
-	return true;
-#endif
 	return atomic_compare_exchange_strong_explicit(&c->seq, s, lfq__cell_seq(t, LFQ_CELL_FULL),
 						       memory_order_seq_cst, memory_order_acquire);
 #endif
