@@ -50,13 +50,12 @@ namespace lfqbench
  * negative errno from create/push/pop, counts from the bursts. */
 
 /** lfq_ring, the library under test. */
-struct LfqRing {
+template <unsigned Flags> struct LfqRingMode {
 	using ring_type = struct lfq_ring;
-	static constexpr const char *kName = "lfq";
 
 	[[nodiscard]] static int create(ring_type **r, size_t capacity)
 	{
-		return lfq_ring_create(r, capacity, LFQ_RING_FLAGS_NONE);
+		return lfq_ring_create(r, capacity, Flags);
 	}
 	static void destroy(ring_type *r)
 	{
@@ -91,6 +90,24 @@ struct LfqRing {
 	{
 		lfq_ring_close(r);
 	}
+};
+
+struct LfqRing : LfqRingMode<LFQ_RING_FLAGS_NONE> {
+	static constexpr const char *kName = "lfq";
+};
+/* The single-side modes (LFQ_RING_SP, LFQ_RING_SC), only at the shapes they allow. */
+struct LfqSpscRing : LfqRingMode<LFQ_RING_SP | LFQ_RING_SC> {
+	static constexpr const char *kName = "lfq_spsc";
+	static constexpr unsigned kMaxProducers = 1;
+	static constexpr unsigned kMaxConsumers = 1;
+};
+struct LfqMpscRing : LfqRingMode<LFQ_RING_SC> {
+	static constexpr const char *kName = "lfq_mpsc";
+	static constexpr unsigned kMaxConsumers = 1;
+};
+struct LfqSpmcRing : LfqRingMode<LFQ_RING_SP> {
+	static constexpr const char *kName = "lfq_spmc";
+	static constexpr unsigned kMaxProducers = 1;
 };
 
 /** Baseline: one pthread mutex, condition variables only for waiting calls. */
@@ -200,7 +217,9 @@ struct SpinRing {
 
 /** Every ring benchmark runs for each of these, in this order: lfq, the baselines, then the
  *  peers that were found at build time (bench_peers.h; missing ones are not in the list). */
-using RingImpls = Concat<ImplList<LfqRing, MutexRing, VyukovRing, SpinRing>, PeerRingImpls>::type;
+using RingImpls = Concat<
+	ImplList<LfqRing, LfqSpscRing, LfqMpscRing, LfqSpmcRing, MutexRing, VyukovRing, SpinRing>,
+	PeerRingImpls>::type;
 
 /** The rings with blocking calls (push_wait, pop_wait, close): bench_ring_wait.cc. */
 using WaitRingImpls = Concat<ImplList<LfqRing, MutexRing>, PeerWaitRingImpls>::type;

@@ -478,6 +478,76 @@ def ring_markdown_of(grid, ratio_to, run):
                             "shape limits, or a peer not built).", run, rows)
 
 
+# The single-side modes of issue 15: each mode beside the rings it is measured against.
+MODE_COLS = [("P1C1", 1024), ("P1C1", 65536), ("P4C1", 1024), ("P1C4", 1024)]
+MODE_IMPLS = ["lfq", "lfq_spsc", "lfq_mpsc", "lfq_spmc", "mutex", "dpdk_spsc", "aq_b2_spsc",
+              "aq_b_spsc", "ck_spsc", "ck_mpsc", "ck_spmc"]
+# (ratio row, numerator, denominator, the columns it is meant for)
+MODE_RATIOS = [
+    ("lfq_spsc ÷ dpdk_spsc", "lfq_spsc", "dpdk_spsc", {("P1C1", 1024), ("P1C1", 65536)}),
+    ("lfq_spsc ÷ aq_b2_spsc", "lfq_spsc", "aq_b2_spsc", {("P1C1", 1024), ("P1C1", 65536)}),
+    ("lfq_spsc ÷ aq_b_spsc", "lfq_spsc", "aq_b_spsc", {("P1C1", 1024), ("P1C1", 65536)}),
+    ("lfq_spsc ÷ lfq", "lfq_spsc", "lfq", {("P1C1", 1024), ("P1C1", 65536)}),
+    ("lfq_mpsc ÷ lfq", "lfq_mpsc", "lfq", {("P4C1", 1024)}),
+    ("lfq_mpsc ÷ ck_mpsc", "lfq_mpsc", "ck_mpsc", {("P4C1", 1024)}),
+    ("lfq_spmc ÷ lfq", "lfq_spmc", "lfq", {("P1C4", 1024)}),
+    ("lfq_spmc ÷ ck_spmc", "lfq_spmc", "ck_spmc", {("P1C4", 1024)}),
+]
+
+
+def ring_modes_markdown(rows, run):
+    """The modes table, or None if no single-side lfq row was run."""
+    grid = {}
+    for r in rows.values():
+        if r["group"] != "ring" or r.get("pinned") or r["impl"] not in MODE_IMPLS:
+            continue
+        if r["bench"] == "mpmc":
+            col = (f"P{r['producers']}C{r['consumers']}", r["capacity"])
+            if col in MODE_COLS:
+                grid.setdefault(r["impl"], {})[col] = r
+        elif r["bench"] == "pushpop":
+            grid.setdefault(r["impl"], {})[("pair", 0)] = r
+    if not any(i in grid for i in ("lfq_spsc", "lfq_mpsc", "lfq_spmc")):
+        return None
+    cols = MODE_COLS + [("pair", 0)]
+    lines = ["| ring | " + " | ".join(f"{sh} {c // 1024}Ki" if sh != "pair" else
+                                      "push+pop pair (ns)" for sh, c in cols) + " |",
+             "|" + "---|" * (len(cols) + 1)]
+
+    def pair_ns(r):
+        return r.get("real_time_ms", 0) * 1e6 if r and not r.get("error") else None
+
+    for impl in [i for i in MODE_IMPLS if i in grid]:
+        cells = []
+        for col in cols:
+            r = grid[impl].get(col)
+            if col[0] == "pair":
+                ns = pair_ns(r)
+                cells.append(f"{ns:.1f}" if ns else "—")
+            else:
+                cells.append(ring_cell(r))
+        lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+    for label, a, b, meant in MODE_RATIOS + [("lfq_spsc pair ÷ mutex pair", "lfq_spsc", "mutex",
+                                                {("pair", 0)})]:
+        cells = []
+        for col in cols:
+            ra, rb = grid.get(a, {}).get(col), grid.get(b, {}).get(col)
+            if col not in meant or not ra or not rb:
+                cells.append("")
+            elif col[0] == "pair":
+                na, nb = pair_ns(ra), pair_ns(rb)
+                cells.append(f"{na / nb:.2f}" if na and nb else "—")
+            else:
+                va, vb = ra.get("items_per_second"), rb.get("items_per_second")
+                cells.append(f"{va / vb:.2f}" if va and vb else "—")
+        if any(cells):
+            lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
+    used = [r for cols in grid.values() for r in cols.values()]
+    return bench_docs.block(lines, "M items/s, threads unpinned; push+pop pair: one thread, "
+                            "nanoseconds per pair (lower is better; its ratio too); — = not "
+                            "run (a mode's shape limits, or a peer not built).", run, used)
+
+
 def doc_blocks(rows, contexts, directory, run):
     """{marker name: Markdown block} for every suite present in this run's results."""
     blocks = {}
@@ -486,6 +556,7 @@ def doc_blocks(rows, contexts, directory, run):
         blocks["ring-table"] = ring_markdown_of(ring, "vyukov", run)
     in_grid = {r["name"] for cols in ring.values() for r in cols.values()}
     blocks["ring-other"] = bench_docs.ring_other(rows, in_grid, impl_key, run)
+    blocks["ring-modes"] = ring_modes_markdown(rows, run)
     designs = ring_grid(rows, "ring_proto", "mpmc", "pushpop")
     if designs:
         blocks["ring-designs"] = ring_markdown_of(designs, "vyukov", run)
@@ -814,7 +885,7 @@ def main(argv):
     print_tables(rows)
     status = 0
     blocks = doc_blocks(rows, contexts, directory, run)
-    for name in ("ring-table", "ring-designs"):
+    for name in ("ring-table", "ring-modes", "ring-designs"):
         if name in blocks:
             print()
             print(blocks[name])

@@ -14,10 +14,10 @@ int lfq__slotq_init(struct lfq__slotq *q, size_t capacity, unsigned levels)
 	memset(q, 0, sizeof(*q));
 	q->levels = levels;
 	q->capacity = capacity;
-	if (lfq__ring_create(&q->free, capacity) != 0)
+	if (lfq__ring_create(&q->free, capacity, 0) != 0)
 		return -ENOMEM;
 	for (unsigned l = 0; l < levels; l++)
-		if (lfq__ring_create(&q->ready[l], capacity) != 0)
+		if (lfq__ring_create(&q->ready[l], capacity, 0) != 0)
 			return -ENOMEM;
 	/* Not shared yet: the pool is published to the workers by pthread_create. */
 	for (size_t i = 0; i < capacity; i++)

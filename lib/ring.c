@@ -8,7 +8,9 @@
  *
  * Wake-ups: a push that returned 0 notifies not_empty, a pop not_full (N1 in waitq.h). The
  * Dekker pair with the waiter (W1/W2) needs the operation's linearizing RMW to be seq_cst;
- * both backends' are (C4/C5 in ring_cells.c, E4/D4 in scq.h).
+ * both backends' are (C4/C5 in ring_cells.c, E4/D4 in scq.h), and so is the single
+ * producer's (O3); the single consumer's plain release store (O5) relies on not_full being
+ * an asymmetric waitq instead (W2a in waitq.h).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -20,9 +22,9 @@
 int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 {
 	if (!ring || capacity == 0 || capacity > LFQ_RING_CAPACITY_MAX ||
-	    (flags & ~LFQ_RING_FLAGS_NONE))
+	    (flags & ~(LFQ_RING_SP | LFQ_RING_SC)))
 		return -EINVAL;
-	return lfq__ring_create(ring, capacity);
+	return lfq__ring_create(ring, capacity, flags);
 }
 
 void lfq_ring_destroy(struct lfq_ring *ring)
@@ -72,6 +74,32 @@ size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 
 	if (k)
 		lfq__waitq_notify(&ring->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
+	return k;
+}
+
+size_t lfq_ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n, size_t *free_space)
+{
+	size_t k = 0;
+
+	if (ring && items && n)
+		k = lfq__ring_push_bulk(ring, items, n);
+	if (k)
+		lfq__waitq_notify(&ring->not_empty, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
+	if (free_space)
+		*free_space = ring ? ring->capacity - lfq__ring_size(ring) : 0;
+	return k;
+}
+
+size_t lfq_ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n, size_t *available)
+{
+	size_t k = 0;
+
+	if (ring && items && n)
+		k = lfq__ring_pop_bulk(ring, items, n);
+	if (k)
+		lfq__waitq_notify(&ring->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
+	if (available)
+		*available = ring ? lfq__ring_size(ring) : 0;
 	return k;
 }
 

@@ -43,6 +43,7 @@ uint64_t lfq__cell_ring_check(const struct lfq_ring *r)
 	h = mix(h, r->lap);
 	h = mix(h, r->bits);
 	h = mix(h, r->shared);
+	h = mix(h, r->flags);
 	h = mix(h, r->capacity);
 	h = mix(h, r->cells_offset);
 	h = mix(h, r->bytes);
@@ -51,7 +52,7 @@ uint64_t lfq__cell_ring_check(const struct lfq_ring *r)
 	return h;
 }
 
-void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared)
+void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared, unsigned flags)
 {
 	unsigned bits = 0;
 
@@ -63,6 +64,7 @@ void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared)
 	r->lap = (uint64_t)1 << bits;
 	r->mask = r->lap - 1;
 	r->shared = shared;
+	r->flags = (uint16_t)flags;
 	r->capacity = capacity;
 	r->cells_offset = LFQ_RING_CELLS_OFFSET;
 	r->bytes = lfq__cell_ring_bytes(capacity);
@@ -72,6 +74,12 @@ void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared)
 	} else {
 		lfq__waitq_init(&r->not_empty);
 		lfq__waitq_init(&r->not_full);
+		/* O5's release store is enough for push_wait sleepers once they fence with
+		 * membarrier (waitq.h, W2a); where it is missing, O5 stays the seq_cst CAS. */
+		if ((flags & LFQ__RING_MODE_SC) && lfq__waitq_asym_register()) {
+			r->flags |= LFQ__RING_SC_PLAIN;
+			r->not_full.asym = 1;
+		}
 	}
 	lfq__ring_reset(r);
 	/* The check covers the magic: set it first (relaxed: not yet published). */
@@ -79,7 +87,7 @@ void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared)
 	r->check = lfq__cell_ring_check(r);
 }
 
-int lfq__ring_create(struct lfq_ring **ring, size_t capacity)
+int lfq__ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 {
 	const uint64_t total = lfq__cell_ring_bytes(capacity);
 
@@ -89,7 +97,7 @@ int lfq__ring_create(struct lfq_ring **ring, size_t capacity)
 
 	if (!r)
 		return -ENOMEM;
-	lfq__cell_ring_format(r, capacity, false);
+	lfq__cell_ring_format(r, capacity, false, flags);
 	*ring = r;
 	return 0;
 }
@@ -118,6 +126,7 @@ void lfq__ring_reset(struct lfq_ring *r)
 	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->closed, 0, memory_order_relaxed);
+	r->sp_limit = 0;
 }
 
 /* Number of positions before p (a position encodes lap and index, not a count). */
@@ -162,4 +171,69 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 	if (tc <= hc)
 		return 0;
 	return tc - hc >= r->capacity ? r->capacity : (size_t)(tc - hc);
+}
+
+/* The position `count` positions from the start (count_of's inverse). */
+static inline uint64_t position_of(const struct lfq_ring *r, uint64_t count)
+{
+	return (count / r->capacity) << r->bits | count % r->capacity;
+}
+
+/*
+ * All or nothing, for the single producer: the cell of the n-th position from t being
+ * FREE(last) proves position last - lap consumed, hence (consumption in order, I1) every
+ * position below it, so all n cells are free; nobody else fills them, so they stay free
+ * until we do. Only a seal of position t (close) can still stop the loop.
+ */
+size_t lfq__ring_push_bulk(struct lfq_ring *r, void *const *items, size_t n)
+{
+	if (!(r->flags & LFQ__RING_MODE_SP) || n == 0 || n > r->capacity)
+		return 0;
+	LFQ_SCHED_POINT();
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed); /* O1 */
+	const uint64_t last = position_of(r, count_of(r, t) + n - 1);
+	/* C2 for the last cell; each put_sp re-reads its own. */
+	LFQ_SCHED_POINT();
+	const uint64_t s = atomic_load_explicit(&lfq__cell_at(r, last)->seq, memory_order_acquire);
+
+	if (s != lfq__cell_seq(last, LFQ_CELL_FREE))
+		return 0;
+	size_t k = 0;
+
+	while (k < n && lfq__cell_put_sp(r, &t, items[k]) == 0)
+		k++;
+	if (k) { /* O4 */
+		LFQ_SCHED_POINT();
+		atomic_store_explicit(&r->tail, t, memory_order_relaxed);
+	}
+	return k;
+}
+
+/*
+ * For the single consumer: FULL(last) in the cell of the n-th position from h proves every
+ * position up to last filled (I1), and nobody else consumes them.
+ */
+size_t lfq__ring_pop_bulk(struct lfq_ring *r, void **items, size_t n)
+{
+	if (!(r->flags & LFQ__RING_MODE_SC) || n == 0 || n > r->capacity)
+		return 0;
+	LFQ_SCHED_POINT();
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed); /* O1 */
+	const uint64_t last = position_of(r, count_of(r, h) + n - 1);
+	/* C2: acquire, so the n items are visible (each take_sc re-reads its cell anyway). */
+	LFQ_SCHED_POINT();
+	const uint64_t s = atomic_load_explicit(&lfq__cell_at(r, last)->seq, memory_order_acquire);
+
+	if (s != lfq__cell_seq(last, LFQ_CELL_FULL))
+		return 0;
+	size_t k = 0;
+
+	while (k < n && lfq__cell_take_sc(r, &h, &items[k]) == 0)
+		k++;
+	assert(k == n);
+	if (k) { /* O4: release, for O6 */
+		LFQ_SCHED_POINT();
+		atomic_store_explicit(&r->head, h, memory_order_release);
+	}
+	return k;
 }

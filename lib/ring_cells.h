@@ -89,7 +89,8 @@ struct lfq_ring {
 	_Atomic uint32_t magic; /* LFQ_RING_MAGIC, stored last by init (release) */
 	uint32_t version;	/* LFQ_RING_LAYOUT_VERSION */
 	unsigned bits;
-	uint32_t shared; /* 1: laid out by lfq_ring_shared_init (destroy leaves it alone) */
+	uint16_t shared; /* 1: laid out by lfq_ring_shared_init (destroy leaves it alone) */
+	uint16_t flags;	 /* LFQ_RING_SP | LFQ_RING_SC | LFQ__RING_SC_PLAIN (0 when shared) */
 	uint64_t mask;	 /* lap - 1: position -> cell index */
 	uint64_t lap;	 /* 2^bits >= capacity: a position's step to its cell's next lap */
 	size_t capacity;
@@ -99,6 +100,8 @@ struct lfq_ring {
 	uint64_t check; /* lfq__cell_ring_check of the fields above but `closed` */
 	/* Producers' hint: a lower bound of the first unfilled position. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t tail;
+	/* LFQ_RING_SP only, the producer's own: positions below it are known free (O6). */
+	uint64_t sp_limit;
 	/* Consumers' hint: a lower bound of the first unconsumed position. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t head;
 	/* Sleepers of pop_wait (woken by pushes) and of push_wait (woken by pops), each on a
@@ -110,16 +113,24 @@ struct lfq_ring {
 
 #define LFQ_RING_MAGIC 0x6c667172u /* "lfqr" */
 /* Bump on any change of struct lfq_ring, struct lfq__cell or struct lfq__waitq. */
-#define LFQ_RING_LAYOUT_VERSION 1u
+#define LFQ_RING_LAYOUT_VERSION 2u
 /* Cells start on the first cache line after the header. */
 _Static_assert(offsetof(struct lfq_ring, tail) == LFQ_CACHE_LINE, "the header fills one line");
 #define LFQ_RING_CELLS_OFFSET                                                                      \
 	((sizeof(struct lfq_ring) + LFQ_CACHE_LINE - 1) / LFQ_CACHE_LINE * LFQ_CACHE_LINE)
 
+/* The mode bits (include/lfq/ring.h) as the hot paths test them, and one internal bit:
+ * LFQ__RING_SC_PLAIN, the single consumer frees cells with a release store (O5) because
+ * push_wait sleepers fence asymmetrically (waitq.h, W2a); without membarrier(2) an SC ring
+ * frees them with the seq_cst CAS of the shared path. */
+#define LFQ__RING_MODE_SP 1u
+#define LFQ__RING_MODE_SC 2u
+#define LFQ__RING_SC_PLAIN 0x100u
+
 /* Bytes of a ring of `capacity` cells, header included, a multiple of the cache line. */
 uint64_t lfq__cell_ring_bytes(size_t capacity);
 /* Lays out an empty, open ring at r (LFQ_CACHE_LINE-aligned, lfq__cell_ring_bytes long). */
-void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared);
+void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared, unsigned flags);
 /* A hash of the header's read-only fields: a flipped byte anywhere in them changes it. */
 uint64_t lfq__cell_ring_check(const struct lfq_ring *r);
 
@@ -317,8 +328,175 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 	}
 }
 
+/*
+ * Single-side modes (LFQ_RING_SP, LFQ_RING_SC; docs/design.md, "Single-side modes"). The one
+ * producer keeps the exact first unfilled position in `tail`, the one consumer the exact first
+ * unconsumed one in `head`: each is read and written by its side only (and read by size), so
+ * relaxed (O1, O4). No search: the cell of that position is the only one to look at.
+ *
+ *   O1  load own tail / head          relaxed (written only by this side; a hand-over to
+ *                                     another thread is the caller's happens-before)
+ *   O2  SP: store item                relaxed (the cell is FREE(t) and nobody else fills it;
+ *                                     a reader of the item first acquires FULL(t) from O3)
+ *   O3  SP: CAS seq FREE(t) -> FULL(t) seq_cst (publishes O2 and what came before; a seq_cst
+ *                                     RMW, as C4, for the seal race (C7) and the waitq pair)
+ *   O4  store own tail / head         relaxed (as O1)
+ *   O5  SC: store seq FREE(h + lap)   release (hands the cell to the next lap's producer,
+ *                                     whose C2 acquires it: our read of the item happens
+ *                                     before its write; nobody else writes a FULL cell). A
+ *                                     plain store only with LFQ__RING_SC_PLAIN, else C5's CAS.
+ *   O6  SP: load head hint            acquire (pairs with C6 / O4 of the consumers: every
+ *                                     position below head is consumed and its item read, so
+ *                                     each position below head + lap is free for us to fill:
+ *                                     the cached view that lets O2/O3 skip the C2 load)
+ * O4 is release on the consumer side of an SC ring (for O6); relaxed on the producer's.
+ * C2, C3, C7 and K2 are the shared paths' loads, seal and closed check, unchanged.
+ */
+
+/* O2 + O3: fill position t of cell c, expected FREE(t) in *s; on failure *s is the seq. */
+static inline bool lfq__cell_fill_sp(struct lfq__cell *c, uint64_t *s, uint64_t t, void *item)
+{
+#if defined(LFQ_MUTANT_CELL_SP_PLAIN_FILL) /* test-only mutant: a store, blind to a seal */
+	LFQ_SCHED_POINT();
+	atomic_store_explicit(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
+	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+	LFQ_SCHED_POINT();
+	atomic_store_explicit(&c->seq, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_release);
+	(void)s;
+	return true;
+#elif defined(LFQ_TSAN)
+	/* TSan's 16-byte emulation is atomic only against other 16-byte RMWs (lfq__cas128). */
+	uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
+
+	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+	LFQ_SCHED_POINT();
+	return lfq__cas128(c, s, &old, lfq__cell_seq(t, LFQ_CELL_FULL), (uint64_t)(uintptr_t)item);
+#else
+	/* O2 */
+	LFQ_SCHED_POINT();
+	atomic_store_explicit(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
+	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+	/* O3 */
+	LFQ_SCHED_POINT();
+	return atomic_compare_exchange_strong_explicit(&c->seq, s, lfq__cell_seq(t, LFQ_CELL_FULL),
+						       memory_order_seq_cst, memory_order_acquire);
+#endif
+}
+
+/* Pushes one item at the single producer's position *tp; on success *tp is the next one. */
+static inline int lfq__cell_put_sp(struct lfq_ring *r, uint64_t *tp, void *item)
+{
+	const uint64_t t = *tp;
+	struct lfq__cell *c = lfq__cell_at(r, t);
+	uint64_t s;
+
+	if (t >= r->sp_limit) {
+		/* O6: refresh the cached view. */
+		LFQ_SCHED_POINT();
+		r->sp_limit = atomic_load_explicit(&r->head, memory_order_acquire) + r->lap;
+	}
+	if (t < r->sp_limit) {
+		/* Known free since O6 (only a seal can change it): no C2 needed before K2. */
+		s = lfq__cell_seq(t, LFQ_CELL_FREE);
+	} else {
+		/* C2 */
+		LFQ_SCHED_POINT();
+		s = atomic_load_explicit(&c->seq, memory_order_acquire);
+	}
+	if (s == lfq__cell_seq(t, LFQ_CELL_FREE)) {
+		/* K2 after C2, as in lfq__cell_put. */
+		if (lfq__cell_closed(r))
+			return -EPIPE;
+		if (lfq__cell_fill_sp(c, &s, t, item)) {
+			LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
+			*tp = lfq__cell_next(r, t);
+			return 0;
+		}
+		/* Only a seal (C7) can change a free cell that only we fill. */
+	}
+	if (s == lfq__cell_seq(t, LFQ_CELL_SEALED))
+		return -EPIPE;
+	if (s == lfq__cell_seq(t - r->lap, LFQ_CELL_FULL))
+		return lfq__cell_closed(r) ? -EPIPE : -EAGAIN; /* full: t - lap not consumed */
+	/* Anything else means another thread filled positions: two producers. */
+	assert(!"lfq_ring: an LFQ_RING_SP ring pushed by two threads at once");
+	return lfq__cell_put(r, tp, item);
+}
+
+/* O5 (or C5 without LFQ__RING_SC_PLAIN): the single consumer frees the cell of h. */
+static inline void lfq__cell_free_sc(struct lfq_ring *r, struct lfq__cell *c, uint64_t s,
+				     uint64_t it, uint64_t h)
+{
+	const uint64_t ns = lfq__cell_seq(h + r->lap, LFQ_CELL_FREE);
+
+	LFQ_SCHED_POINT();
+	if (r->flags & LFQ__RING_SC_PLAIN) {
+		atomic_store_explicit(&c->seq, ns, memory_order_release);
+	} else {
+		const bool ok = lfq__cell_cas_seq(c, &s, it, ns);
+
+		assert(ok && "lfq_ring: an LFQ_RING_SC ring popped by two threads at once");
+		(void)ok;
+	}
+}
+
+/* Pops one item at the single consumer's position *hp; on success *hp is the next one. */
+static inline int lfq__cell_take_sc(struct lfq_ring *r, uint64_t *hp, void **item)
+{
+	const uint64_t h = *hp;
+	struct lfq__cell *c = lfq__cell_at(r, h);
+
+	for (;;) {
+		/* C2 */
+		LFQ_SCHED_POINT();
+		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+
+		if (s == lfq__cell_seq(h, LFQ_CELL_FULL)) {
+			/* C3: nobody else takes it, and its producer is done with it. */
+			LFQ_SCHED_POINT();
+			const uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed);
+
+			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
+			lfq__cell_free_sc(r, c, s, it, h);
+			LFQ_TEST_POINT(LFQ_TP_CELL_POP_DONE);
+			*item = (void *)(uintptr_t)it;
+			*hp = lfq__cell_next(r, h);
+			return 0;
+		}
+		if (s == lfq__cell_seq(h, LFQ_CELL_FREE)) {
+			if (!lfq__cell_closed(r))
+				return -EAGAIN;
+			LFQ_SCHED_POINT();
+			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed); /* C3 */
+
+			LFQ_TEST_POINT(LFQ_TP_CELL_POP_SEAL);
+			/* C7, as in lfq__cell_take: a push may still fill h first. */
+			LFQ_SCHED_POINT();
+			if (lfq__cell_cas_seq(c, &s, it, lfq__cell_seq(h, LFQ_CELL_SEALED)))
+				return -EPIPE;
+			continue;
+		}
+		if (s == lfq__cell_seq(h, LFQ_CELL_SEALED))
+			return -EPIPE;
+		assert(!"lfq_ring: an LFQ_RING_SC ring popped by two threads at once");
+		return lfq__cell_take(r, hp, item);
+	}
+}
+
 static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
 {
+	if (r->flags & LFQ__RING_MODE_SP) {
+		/* O1 */
+		LFQ_SCHED_POINT();
+		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		const int rc = lfq__cell_put_sp(r, &t, item);
+
+		if (rc == 0) { /* O4 */
+			LFQ_SCHED_POINT();
+			atomic_store_explicit(&r->tail, t, memory_order_relaxed);
+		}
+		return rc;
+	}
 #ifdef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK
 	if (lfq__cell_closed(r))
 		return -EPIPE;
@@ -337,6 +515,18 @@ static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
 
 static inline int lfq__ring_pop_one(struct lfq_ring *r, void **item)
 {
+	if (r->flags & LFQ__RING_MODE_SC) {
+		/* O1 */
+		LFQ_SCHED_POINT();
+		uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+		const int rc = lfq__cell_take_sc(r, &h, item);
+
+		if (rc == 0) { /* O4: release, for O6 */
+			LFQ_SCHED_POINT();
+			atomic_store_explicit(&r->head, h, memory_order_release);
+		}
+		return rc;
+	}
 	/* C8 */
 	LFQ_SCHED_POINT();
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
@@ -353,9 +543,22 @@ static inline size_t lfq__ring_push_burst(struct lfq_ring *r, void *const *items
 {
 	if (n == 0)
 		return 0;
+	size_t k = 0;
+
+	if (r->flags & LFQ__RING_MODE_SP) {
+		LFQ_SCHED_POINT();
+		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed); /* O1 */
+
+		while (k < n && lfq__cell_put_sp(r, &t, items[k]) == 0)
+			k++;
+		if (k) { /* O4 */
+			LFQ_SCHED_POINT();
+			atomic_store_explicit(&r->tail, t, memory_order_relaxed);
+		}
+		return k;
+	}
 	LFQ_SCHED_POINT();
 	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire); /* C1 */
-	size_t k = 0;
 
 	while (k < n && lfq__cell_put(r, &t, items[k]) == 0)
 		k++;
@@ -370,9 +573,22 @@ static inline size_t lfq__ring_pop_burst(struct lfq_ring *r, void **items, size_
 {
 	if (n == 0)
 		return 0;
+	size_t k = 0;
+
+	if (r->flags & LFQ__RING_MODE_SC) {
+		LFQ_SCHED_POINT();
+		uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed); /* O1 */
+
+		while (k < n && lfq__cell_take_sc(r, &h, &items[k]) == 0)
+			k++;
+		if (k) { /* O4: release, for O6 */
+			LFQ_SCHED_POINT();
+			atomic_store_explicit(&r->head, h, memory_order_release);
+		}
+		return k;
+	}
 	LFQ_SCHED_POINT();
 	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire); /* C8 */
-	size_t k = 0;
 
 	while (k < n && lfq__cell_take(r, &h, &items[k]) == 0)
 		k++;

@@ -19,8 +19,9 @@
 #include "ring_scq.h"
 #endif
 
-/* Allocates an empty, open ring; capacity was validated by the caller. 0 or -ENOMEM. */
-int lfq__ring_create(struct lfq_ring **ring, size_t capacity);
+/* Allocates an empty, open ring; capacity and flags (LFQ_RING_SP | LFQ_RING_SC) were
+ * validated by the caller. 0 or -ENOMEM. */
+int lfq__ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags);
 void lfq__ring_destroy(struct lfq_ring *ring);
 
 /*
@@ -37,6 +38,10 @@ size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n);
 void lfq__ring_finalize(struct lfq_ring *ring);
 bool lfq__ring_closed(const struct lfq_ring *ring);
 #endif
+/* All or nothing (include/lfq/ring.h): n or 0; only on an SP (push) or SC (pop) ring of the
+ * cell backend, else 0. No wake-ups (ring.c makes them). */
+size_t lfq__ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n);
+size_t lfq__ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n);
 /* Back to empty and open, for reuse. Only while no other thread can reach the ring. */
 void lfq__ring_reset(struct lfq_ring *ring);
 size_t lfq__ring_size(const struct lfq_ring *ring);

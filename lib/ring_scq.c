@@ -42,8 +42,10 @@ static uint64_t round_up(uint64_t n, uint64_t align)
 	return (n + align - 1) / align * align;
 }
 
-int lfq__ring_create(struct lfq_ring **ring, size_t capacity)
+int lfq__ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 {
+	/* The single-side modes are served by the shared paths: every call keeps its meaning. */
+	(void)flags;
 	const unsigned order = order_for(capacity);
 	const size_t nentries = lfq__scq_entries(order);
 	/* Capacity <= 2^31 keeps every product below 2^37; check anyway for 32-bit size_t. */
@@ -232,4 +234,22 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 	const uint64_t free_slots = tail <= head ? 0 : tail - head;
 
 	return free_slots >= ring->capacity ? 0 : ring->capacity - (size_t)free_slots;
+}
+
+/* All-or-nothing bursts would need a reservation the SCQ rings do not have: not offered on
+ * this backend (include/lfq/ring.h). */
+size_t lfq__ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n)
+{
+	(void)ring;
+	(void)items;
+	(void)n;
+	return 0;
+}
+
+size_t lfq__ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n)
+{
+	(void)ring;
+	(void)items;
+	(void)n;
+	return 0;
 }

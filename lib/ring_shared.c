@@ -54,7 +54,7 @@ int lfq_ring_shared_init(void *mem, size_t bytes, size_t capacity, unsigned flag
 		return -EINVAL;
 	struct lfq_ring *r = mem;
 
-	lfq__cell_ring_format(r, capacity, true);
+	lfq__cell_ring_format(r, capacity, true, 0);
 	/* S1: whoever reads the magic (S2) also sees the layout written before it. format
 	 * stored it relaxed; store it again as the release that publishes everything. */
 	atomic_store_explicit(&r->magic, LFQ_RING_MAGIC, memory_order_release);
@@ -64,7 +64,7 @@ int lfq_ring_shared_init(void *mem, size_t bytes, size_t capacity, unsigned flag
 /* Checks a header read from untrusted memory: every field against what init would write. */
 static bool header_ok(const struct lfq_ring *r, size_t bytes)
 {
-	if (r->version != LFQ_RING_LAYOUT_VERSION || r->shared != 1 ||
+	if (r->version != LFQ_RING_LAYOUT_VERSION || r->shared != 1 || r->flags != 0 ||
 	    r->cells_offset != LFQ_RING_CELLS_OFFSET)
 		return false;
 	const size_t capacity = r->capacity;
@@ -74,7 +74,8 @@ static bool header_ok(const struct lfq_ring *r, size_t bytes)
 		return false;
 	if (r->bytes != lfq__cell_ring_bytes(capacity) || r->bytes > bytes)
 		return false;
-	if (r->not_empty.shared != 1 || r->not_full.shared != 1)
+	if (r->not_empty.shared != 1 || r->not_full.shared != 1 || r->not_empty.asym != 0 ||
+	    r->not_full.asym != 0)
 		return false;
 	return r->check == lfq__cell_ring_check(r);
 }

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,4 +190,30 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 		if (!lfq__waitq_sleep(wq, key, deadline))
 			lfq__waitq_done(wq);
 	}
+}
+
+/* 0: not asked yet; 1: registered; 2: unavailable (old kernel, seccomp). Relaxed: the answer
+ * is the kernel's, idempotent; a thread that reads 0 just asks again. */
+static _Atomic int asym_state;
+
+bool lfq__waitq_asym_register(void)
+{
+	int st = atomic_load_explicit(&asym_state, memory_order_relaxed);
+
+	if (st == 0) {
+		const long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+		const bool ok = q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+				syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+					0, 0) == 0;
+
+		st = ok ? 1 : 2;
+		atomic_store_explicit(&asym_state, st, memory_order_relaxed);
+	}
+	return st == 1;
+}
+
+void lfq__waitq_asym_fence(void)
+{
+	/* Cannot fail once registered: a waitq is asym only after a successful register. */
+	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 }

@@ -29,7 +29,18 @@
  * the old value (x86-64 happens to forbid it; arm64 does for release writes but not for
  * relaxed ones). docs/design.md lists every notify and the publish it relies on.
  *
+ * An asymmetric waitq (`asym`, for the single-consumer ring's plain release publish, O5 in
+ * ring_cells.h) lifts that requirement from the notifier: its waiter adds W2a, a
+ * process-wide membarrier(2) after W2, which runs a full barrier on every thread of the
+ * process that is running (and a thread not running passed one in its context switch).
+ * So between any notifier's publish and its later N1 there is, in effect, a full fence
+ * whenever the two straddle W2a: either N1 sees W1, or the re-check sees the publish. This
+ * is liburcu's "memb" flavour; its argument is in the Linux kernel memory model (C11 has no
+ * word for membarrier), and it costs the waiter one system call per sleep, the notifier
+ * nothing. Only for process-private waitqs: the barrier does not reach other processes.
+ *
  * Labels: W1 fetch_add waiters seq_cst; W2 fence seq_cst; W3 load seq (key) acquire;
+ *         W2a membarrier(PRIVATE_EXPEDITED), asym waitqs only;
  *         W4 fetch_sub waiters relaxed; N1 load waiters seq_cst; N2 fetch_add seq release;
  *         N3 fetch_sub waiters (the woken) relaxed.
  */
@@ -48,6 +59,8 @@ struct lfq__waitq {
 	/* 1: the futex may be shared between processes (a shared ring, ring_shared.c), so
 	 * sleep and wake use non-private futex operations; 0: FUTEX_PRIVATE_FLAG, cheaper. */
 	uint32_t shared;
+	/* 1: notifiers may publish with release stores; waiters fence with W2a. */
+	uint32_t asym;
 };
 
 /* Wake every sleeper: for close. */
@@ -58,7 +71,14 @@ static inline void lfq__waitq_init(struct lfq__waitq *w)
 	atomic_init(&w->seq, 0);
 	atomic_init(&w->waiters, 0);
 	w->shared = 0;
+	w->asym = 0;
 }
+
+/* Registers the process for W2a (once; later calls only read the answer). true if
+ * membarrier(2)'s private expedited command is available. Not lock-free (a system call). */
+bool lfq__waitq_asym_register(void);
+/* W2a. */
+void lfq__waitq_asym_fence(void);
 
 /* For a waitq in memory that several processes map (any address in each). */
 static inline void lfq__waitq_init_shared(struct lfq__waitq *w)
@@ -74,6 +94,8 @@ static inline uint32_t lfq__waitq_prepare(struct lfq__waitq *w)
 	/* W2: orders W1 before the re-check's loads (they are acquire, not all seq_cst): a
 	 * publish that precedes N1 in the single total order is then visible to them. */
 	atomic_thread_fence(memory_order_seq_cst);
+	if (w->asym)
+		lfq__waitq_asym_fence();
 	/* W3: the key; pairs with N2 (a notify after this point makes the sleep return). */
 	return atomic_load_explicit(&w->seq, memory_order_acquire);
 }

@@ -15,7 +15,7 @@
 
 Test(check_wedge, threshold_wedge_cap1, .timeout = 600)
 {
-	const struct ring_scenario s = {"threshold_wedge_cap1", 1, 1, {"o", "u", "u", "u"}};
+	const struct ring_scenario s = {"threshold_wedge_cap1", 1, 1, {"o", "u", "u", "u"}, 0};
 	struct sched_result r;
 
 	/* 100 per set of places in every build: it finds the wedge after 13,299 schedules. */

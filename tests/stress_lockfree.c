@@ -3,6 +3,7 @@
  * Lock-freedom: one thread is parked forever at an interesting instant inside a push or a
  * pop (test hooks of the lfq_testing build); 4 producers and 4 consumers on 2 cores must
  * still complete all their operations, and only the parked thread's own item may be missing.
+ * The single-side modes park their one producer or consumer instead (at the end).
  *
  * Progress is watched, not timed: the harness declares a stall only when no operation at
  * all completed for STALL_SECONDS while work remained. The same harness run on the
@@ -11,6 +12,7 @@
  */
 #include <errno.h>
 #include <semaphore.h>
+#include <string.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -461,3 +463,236 @@ Test(lockfree, burst_push_skips_entries_held_by_parked_consumers, .timeout = 120
 	lfq_ring_destroy(r);
 }
 #endif /* !LFQ_RING_CELLS */
+
+#if LFQ_RING_CELLS
+/*
+ * The single-side modes: the one producer (LFQ_RING_SP) or the one consumer (LFQ_RING_SC) is
+ * parked at each instant of its call, and the other side, close, size and the drain must
+ * still complete. Parked producer: the consumers take what is in, then the ring is closed and
+ * they must reach -EPIPE while the push is still parked; released, the push either published
+ * its item before the seal (it was delivered, the push returned 0) or fails with -EPIPE.
+ * Parked consumer: the producers fill the ring and get -EAGAIN, close makes them fail with
+ * -EPIPE; released, the consumer and then the main thread drain everything in FIFO order.
+ */
+#define MODE_OTHERS 4
+#define MODE_CAP 8
+#define MODE_JOIN_SECONDS 30
+
+struct mode_run {
+	struct lfq_ring *r;
+	unsigned flags;
+	bool victim_pops;
+	int victim_rc;
+	void *victim_item;
+	_Atomic size_t popped, pushed;
+	_Atomic uintptr_t got[MODE_OTHERS][MODE_CAP + 1];
+};
+
+struct mode_worker {
+	struct mode_run *m;
+	unsigned id;
+	pthread_t thread;
+};
+
+static void *mode_victim(void *arg)
+{
+	struct mode_run *m = arg;
+
+	is_victim = true;
+	if (m->victim_pops)
+		m->victim_rc = lfq_ring_pop(m->r, &m->victim_item);
+	else
+		m->victim_rc = lfq_ring_push(m->r, VICTIM_ITEM(0));
+	return NULL;
+}
+
+/* Other side, the victim pushes: pop until -EPIPE, in order per consumer. */
+static void *mode_consumer(void *arg)
+{
+	struct mode_worker *w = arg;
+	struct mode_run *m = w->m;
+	unsigned fails = 0;
+	size_t n = 0;
+	void *it;
+	int rc;
+
+	while ((rc = lfq_ring_pop(m->r, &it)) != -EPIPE) {
+		if (rc == 0) {
+			cr_assert_lt(n, MODE_CAP + 1);
+			atomic_store(&m->got[w->id][n++], (uintptr_t)it);
+			atomic_fetch_add(&m->popped, 1);
+		} else {
+			stress_backoff(&fails);
+		}
+	}
+	return NULL;
+}
+
+/* Other side, the victim pops: push until the ring is full for good, then until closed. */
+static void *mode_producer(void *arg)
+{
+	struct mode_worker *w = arg;
+	struct mode_run *m = w->m;
+	size_t seq = 1;
+	int rc;
+
+	while ((rc = lfq_ring_push(m->r, STRESS_ITEM(w->id, seq))) != -EPIPE) {
+		if (rc == 0) {
+			seq++;
+			atomic_fetch_add(&m->pushed, 1);
+		} else {
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static void join_or_fail(pthread_t t, const char *what)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += MODE_JOIN_SECONDS;
+	cr_assert_eq(pthread_timedjoin_np(t, NULL, &ts), 0, "%s did not complete", what);
+}
+
+static void wait_for(_Atomic size_t *v, size_t want, const char *what)
+{
+	for (int i = 0; atomic_load(v) < want; i++) {
+		cr_assert_lt(i, MODE_JOIN_SECONDS * 1000, "%s stalled", what);
+		struct timespec tick = {0, 1000 * 1000};
+
+		nanosleep(&tick, NULL);
+	}
+}
+
+static void mode_parked_at(unsigned flags, int point, bool victim_pops)
+{
+	static struct mode_run m;
+	struct mode_worker others[MODE_OTHERS];
+	const bool single_other = victim_pops ? (flags & LFQ_RING_SP) : (flags & LFQ_RING_SC);
+	const unsigned n_others = single_other ? 1 : MODE_OTHERS;
+	pthread_t victim;
+	void *it;
+
+	memset(&m, 0, sizeof(m));
+	m.flags = flags;
+	m.victim_pops = victim_pops;
+	cr_assert_eq(lfq_ring_create(&m.r, MODE_CAP, flags), 0);
+	/* Before the victim starts, the main thread is the producer (thread creation hands
+	 * the role over). A parked seal needs a closed, empty ring. */
+	const size_t pre = point == LFQ_TP_CELL_POP_SEAL ? 0 : 3;
+
+	for (size_t k = 1; k <= pre; k++)
+		cr_assert_eq(lfq_ring_push(m.r, STRESS_ITEM(7, k)), 0);
+	if (point == LFQ_TP_CELL_POP_SEAL)
+		lfq_ring_close(m.r);
+	sem_init(&parked_sem, 0, 0);
+	sem_init(&release_sem, 0, 0);
+	atomic_store(&park_point, point);
+	atomic_store(&lfq__test_hook, park_hook);
+	cr_assert_eq(pthread_create(&victim, NULL, mode_victim, &m), 0);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += MODE_JOIN_SECONDS;
+	cr_assert_eq(sem_timedwait(&parked_sem, &ts), 0, "victim never reached point %d", point);
+	for (unsigned i = 0; i < n_others; i++) {
+		others[i] = (struct mode_worker){.m = &m, .id = i};
+		cr_assert_eq(pthread_create(&others[i].thread, NULL,
+					    victim_pops ? mode_producer : mode_consumer,
+					    &others[i]),
+			     0);
+	}
+	if (!victim_pops) {
+		/* The consumers take what is in while the producer is parked, then drain. */
+		wait_for(&m.popped, pre, "pops with the producer parked");
+		lfq_ring_close(m.r);
+		for (unsigned i = 0; i < n_others; i++)
+			join_or_fail(others[i].thread, "drain with the producer parked");
+	} else if (point != LFQ_TP_CELL_POP_SEAL) {
+		/* The producers fill the ring up (the parked pop's cell maybe not yet free). */
+		wait_for(&m.pushed, MODE_CAP - pre, "pushes with the consumer parked");
+		cr_assert_geq(lfq_ring_size(m.r), MODE_CAP - 1);
+		lfq_ring_close(m.r);
+		for (unsigned i = 0; i < n_others; i++)
+			join_or_fail(others[i].thread, "pushes with the consumer parked");
+	} else {
+		for (unsigned i = 0; i < n_others; i++)
+			join_or_fail(others[i].thread, "pushes with the sealing pop parked");
+	}
+	cr_assert(lfq_ring_is_closed(m.r));
+	sem_post(&release_sem);
+	join_or_fail(victim, "the released victim");
+	atomic_store(&lfq__test_hook, NULL);
+	atomic_store(&park_point, -1);
+	/* Main is now the only thread: it may take both roles. */
+	cr_assert_eq(lfq_ring_push(m.r, STRESS_ITEM(9, 1)), -EPIPE);
+	if (!victim_pops) {
+		size_t total = 0;
+		bool victim_seen = false;
+
+		for (unsigned i = 0; i < n_others; i++) {
+			uintptr_t last = 0;
+
+			for (size_t k = 0; k < MODE_CAP + 1 && atomic_load(&m.got[i][k]); k++) {
+				const uintptr_t v = atomic_load(&m.got[i][k]);
+
+				total++;
+				if ((void *)v == VICTIM_ITEM(0)) {
+					victim_seen = true;
+					continue;
+				}
+				cr_assert_gt(v, last, "consumer %u out of order", i);
+				last = v;
+			}
+		}
+		cr_assert_eq(victim_seen, m.victim_rc == 0,
+			     "parked push returned %d, its item %sdelivered", m.victim_rc,
+			     victim_seen ? "" : "not ");
+		cr_assert(m.victim_rc == 0 || m.victim_rc == -EPIPE);
+		cr_assert_eq(total, pre + (m.victim_rc == 0), "items lost or repeated");
+		cr_assert_eq(lfq_ring_pop(m.r, &it), -EPIPE);
+	} else if (point == LFQ_TP_CELL_POP_SEAL) {
+		cr_assert_eq(m.victim_rc, -EPIPE);
+		cr_assert_eq(lfq_ring_pop(m.r, &it), -EPIPE);
+	} else {
+		struct order_check order = {{0}};
+		size_t n = 1;
+
+		cr_assert_eq(m.victim_rc, 0);
+		cr_assert_eq(m.victim_item, STRESS_ITEM(7, 1), "the parked pop lost its item");
+		for (size_t k = 2; k <= pre; k++, n++) {
+			cr_assert_eq(lfq_ring_pop(m.r, &it), 0);
+			cr_assert_eq(it, STRESS_ITEM(7, k));
+		}
+		while (lfq_ring_pop(m.r, &it) == 0) {
+			order_record(&order, it);
+			n++;
+		}
+		cr_assert_eq(n, pre + atomic_load(&m.pushed), "items lost");
+		cr_assert_eq(lfq_ring_pop(m.r, &it), -EPIPE);
+	}
+	sem_destroy(&parked_sem);
+	sem_destroy(&release_sem);
+	lfq_ring_destroy(m.r);
+}
+
+#define MODE_PARKED(name, flags, point, pops)                                                      \
+	Test(lockfree, mode_completes_with_##name, .timeout = 120)                                 \
+	{                                                                                          \
+		mode_parked_at(flags, point, pops);                                                \
+	}
+
+#define SPSC (LFQ_RING_SP | LFQ_RING_SC)
+MODE_PARKED(spsc_push_before_its_cas, SPSC, LFQ_TP_CELL_PUSH_READ, false)
+MODE_PARKED(spsc_push_after_its_cas, SPSC, LFQ_TP_CELL_PUSH_DONE, false)
+MODE_PARKED(spsc_pop_before_its_store, SPSC, LFQ_TP_CELL_POP_READ, true)
+MODE_PARKED(spsc_pop_after_its_store, SPSC, LFQ_TP_CELL_POP_DONE, true)
+MODE_PARKED(spsc_pop_before_its_seal, SPSC, LFQ_TP_CELL_POP_SEAL, true)
+MODE_PARKED(spmc_push_before_its_cas, LFQ_RING_SP, LFQ_TP_CELL_PUSH_READ, false)
+MODE_PARKED(spmc_push_after_its_cas, LFQ_RING_SP, LFQ_TP_CELL_PUSH_DONE, false)
+MODE_PARKED(mpsc_pop_before_its_store, LFQ_RING_SC, LFQ_TP_CELL_POP_READ, true)
+MODE_PARKED(mpsc_pop_after_its_store, LFQ_RING_SC, LFQ_TP_CELL_POP_DONE, true)
+MODE_PARKED(mpsc_pop_before_its_seal, LFQ_RING_SC, LFQ_TP_CELL_POP_SEAL, true)
+#endif

@@ -111,13 +111,14 @@ static void *race_consumer(void *arg)
 	return NULL;
 }
 
-static void close_drain_race(unsigned producers, unsigned consumers, size_t capacity)
+static void close_drain_race_mode(unsigned producers, unsigned consumers, size_t capacity,
+				  unsigned flags)
 {
 	struct race r = {.producers = producers};
 	struct worker prod[8], cons[8];
 
 	r.per_producer = stress_items(100000) / producers;
-	cr_assert_eq(lfq_ring_create(&r.ring, capacity, 0), 0);
+	cr_assert_eq(lfq_ring_create(&r.ring, capacity, flags), 0);
 	ledger_init(&r.delivered, producers, r.per_producer);
 	r.accepted_flags = calloc((size_t)producers * (r.per_producer + 1), sizeof(_Atomic bool));
 	cr_assert_not_null(r.accepted_flags);
@@ -155,6 +156,20 @@ static void close_drain_race(unsigned producers, unsigned consumers, size_t capa
 	free((void *)r.accepted_flags);
 	ledger_free(&r.delivered);
 	lfq_ring_destroy(r.ring);
+}
+
+static void close_drain_race(unsigned producers, unsigned consumers, size_t capacity)
+{
+	close_drain_race_mode(producers, consumers, capacity, LFQ_RING_FLAGS_NONE);
+}
+
+/* The single-side modes: the seal still decides every push that races the close. */
+Test(stress_ring_wait, close_drain_race_modes, .timeout = 300)
+{
+	close_drain_race_mode(1, 1, 3, LFQ_RING_SP | LFQ_RING_SC);
+	close_drain_race_mode(1, 1, 64, LFQ_RING_SP | LFQ_RING_SC);
+	close_drain_race_mode(4, 1, 3, LFQ_RING_SC);
+	close_drain_race_mode(1, 4, 3, LFQ_RING_SP);
 }
 
 Test(stress_ring_wait, close_drain_race_4p4c, .timeout = 300)
@@ -201,13 +216,14 @@ static void *handoff_consumer(void *arg)
 	return NULL;
 }
 
-static void no_lost_wakeup(unsigned producers, unsigned consumers, size_t capacity)
+static void no_lost_wakeup_mode(unsigned producers, unsigned consumers, size_t capacity,
+				unsigned flags)
 {
 	struct handoff h;
 	struct worker prod[8], cons[8];
 
 	h.per_producer = stress_items(300000) / producers;
-	cr_assert_eq(lfq_ring_create(&h.ring, capacity, 0), 0);
+	cr_assert_eq(lfq_ring_create(&h.ring, capacity, flags), 0);
 	ledger_init(&h.ledger, producers, h.per_producer);
 	for (unsigned i = 0; i < consumers; i++) {
 		cons[i] = (struct worker){.race = (struct race *)&h, .id = i};
@@ -225,6 +241,20 @@ static void no_lost_wakeup(unsigned producers, unsigned consumers, size_t capaci
 	cr_assert_eq(ledger_count(&h.ledger), h.per_producer * producers);
 	ledger_free(&h.ledger);
 	lfq_ring_destroy(h.ring);
+}
+
+static void no_lost_wakeup(unsigned producers, unsigned consumers, size_t capacity)
+{
+	no_lost_wakeup_mode(producers, consumers, capacity, LFQ_RING_FLAGS_NONE);
+}
+
+/* The single consumer frees cells with a release store; push_wait sleepers rely on the
+ * asymmetric fence (waitq.h, W2a) instead of a seq_cst publish. */
+Test(stress_ring_wait, no_lost_wakeup_modes, .timeout = 300)
+{
+	no_lost_wakeup_mode(1, 1, 1, LFQ_RING_SP | LFQ_RING_SC);
+	no_lost_wakeup_mode(3, 1, 1, LFQ_RING_SC);
+	no_lost_wakeup_mode(1, 3, 1, LFQ_RING_SP);
 }
 
 Test(stress_ring_wait, no_lost_wakeup_capacity_1, .timeout = 300)

@@ -24,8 +24,11 @@
  * is visible to the thread whose pop returns that item. No other ordering is promised.
  *
  * Concurrency: every function except `lfq_ring_create` and `lfq_ring_destroy` may be called
- * from any number of threads at once, in any combination. `destroy` must not run
- * concurrently with any other call on the same ring.
+ * from any number of threads at once, in any combination, except on a ring created with
+ * LFQ_RING_SP (one pushing thread at a time) or LFQ_RING_SC (one popping thread at a time).
+ * `destroy` must not run concurrently with any other call on the same ring. Every call has
+ * the same meaning in every mode (close, drain, waits, bursts, size, exact capacity); close,
+ * size, capacity and is_closed may come from any thread in every mode.
  *
  * Errors are negative errno values; nothing sets `errno`. Every call checks its pointer
  * arguments in every build: a NULL ring (or a NULL out-pointer) makes a fallible call return
@@ -47,8 +50,23 @@ extern "C" {
 /** Largest capacity `lfq_ring_create` accepts (2^31 items). */
 #define LFQ_RING_CAPACITY_MAX ((size_t)1 << 31)
 
-/** No flags are defined yet; pass 0. Unknown bits are rejected with -EINVAL. */
+/** Creation flags for lfq_ring_create; unknown bits are rejected with -EINVAL. */
 #define LFQ_RING_FLAGS_NONE 0u
+/**
+ * Single producer: only one thread ever pushes (push, push_burst, push_bulk, push_wait).
+ * Which thread may change over time, as long as the calls never overlap and the hand-over
+ * is synchronized (a mutex, a thread join, a release/acquire pair). A push then claims its
+ * cell with an 8-byte compare-and-swap instead of the 16-byte one, and reads no position
+ * shared with other producers. Two pushes that overlap on such a ring are undefined
+ * behaviour (debug builds assert where it shows).
+ */
+#define LFQ_RING_SP 1u
+/**
+ * Single consumer: only one thread ever pops (pop, pop_burst, pop_bulk, pop_wait), with
+ * the same hand-over rule. A pop then frees its cell with a plain release store: no
+ * read-modify-write. Overlapping pops on such a ring are undefined behaviour.
+ */
+#define LFQ_RING_SC 2u
 
 /** An opaque bounded MPMC ring. */
 struct lfq_ring;
@@ -58,7 +76,10 @@ struct lfq_ring;
  *
  * @param ring      out: the new ring; untouched on error.
  * @param capacity  1 .. LFQ_RING_CAPACITY_MAX; a ring of 3 holds exactly 3 items.
- * @param flags     0 (LFQ_RING_FLAGS_NONE).
+ * @param flags     0 (LFQ_RING_FLAGS_NONE: any number of producers and consumers), or
+ *                  LFQ_RING_SP, LFQ_RING_SC, or both. On the portable SCQ backend the flags
+ *                  are accepted and checked but the multi-producer/multi-consumer paths serve
+ *                  every mode (same results, no fast path).
  * @return 0 on success;
  *         -EINVAL if @p ring is NULL, @p capacity is 0 or above the maximum, or @p flags has
  *                 an unknown bit (nothing is allocated);
@@ -115,6 +136,34 @@ LFQ_API size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, si
  * Thread-safety: any thread; lock-free.
  */
 LFQ_API size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n);
+
+/**
+ * Pushes all @p n items from @p items, in order, or none of them.
+ * @param free_space  if not NULL, out: the free room after the call, a snapshot as
+ *                    capacity - lfq_ring_size (set on every return, 0 for a NULL ring).
+ * @return @p n if all were accepted; 0 if the ring had room for fewer than @p n (nothing was
+ *         pushed), is closed, @p n is 0 or above the capacity, an argument is NULL, or the
+ *         ring was not created with LFQ_RING_SP (an all-or-nothing push needs the room it
+ *         saw to stay free, which only a single producer knows; on the SCQ backend too).
+ *         A close that races with the call can cut it short: it then returns the count
+ *         pushed before the close took effect, as lfq_ring_push_burst does; the rest are
+ *         still the caller's. Nothing else stops it part way.
+ * Thread-safety: the ring's one producer; wait-free (at most n + 1 cell operations).
+ */
+LFQ_API size_t lfq_ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n,
+				  size_t *free_space);
+
+/**
+ * Pops exactly @p n items into @p items, oldest first, or none.
+ * @param available  if not NULL, out: the items left after the call, a snapshot as
+ *                   lfq_ring_size (set on every return, 0 for a NULL ring).
+ * @return @p n if @p n items were popped; 0 if fewer than @p n were in (nothing was popped),
+ *         @p n is 0 or above the capacity, an argument is NULL, or the ring was not
+ *         created with LFQ_RING_SC (only a single consumer can know the items it saw stay
+ *         there). Items that are in stay in, whether the ring is closed or not.
+ * Thread-safety: the ring's one consumer; wait-free (at most n + 1 cell operations).
+ */
+LFQ_API size_t lfq_ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n, size_t *available);
 
 /**
  * Pushes one item, waiting up to @p timeout_ns for room.
@@ -218,7 +267,9 @@ LFQ_API size_t lfq_ring_shared_size(size_t capacity, unsigned flags);
  * @param mem       the region; 64-byte aligned (a mapping's start is).
  * @param bytes     the region's length: at least lfq_ring_shared_size(capacity, flags).
  * @param capacity  1 .. LFQ_RING_CAPACITY_MAX.
- * @param flags     0 (LFQ_RING_FLAGS_NONE).
+ * @param flags     0 (LFQ_RING_FLAGS_NONE). The single-side modes are not offered for
+ *                  shared rings: their wake-up protocol relies on a process-wide barrier
+ *                  (membarrier(2)), which does not reach other processes.
  * @return 0 on success;
  *         -EINVAL if @p mem is NULL or not 64-byte aligned, @p capacity or @p flags is
  *                 invalid, or @p bytes is too small (nothing is written);

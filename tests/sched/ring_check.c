@@ -394,7 +394,7 @@ static void setup(void *arg)
 	/* The previous ring; after a livelock the scheduler stops before coming back here. */
 	lfq_ring_destroy(c->ring);
 	c->ring = NULL;
-	if (lfq_ring_create(&c->ring, c->s->capacity, 0) != 0)
+	if (lfq_ring_create(&c->ring, c->s->capacity, c->s->flags) != 0)
 		abort();
 	c->clock = 0;
 	c->nsops = 0;

@@ -22,6 +22,7 @@ struct ring_scenario {
 	size_t capacity;
 	int prefill;			       /* items pushed before the threads start */
 	const char *script[SCHED_MAX_THREADS]; /* NULL ends the list of threads */
+	unsigned flags;			       /* lfq_ring_create's: LFQ_RING_SP, LFQ_RING_SC */
 };
 
 /*
