@@ -432,6 +432,10 @@ static inline void lfq__cell_free_sc(struct lfq_ring *r, struct lfq__cell *c, ui
 	LFQ_SCHED_POINT();
 	if (r->flags & LFQ__RING_SC_PLAIN) {
 		atomic_store_explicit(&c->seq, ns, memory_order_release);
+		/* The light side of W2a: membarrier orders this store before the notify's N1
+		 * in the hardware, but only if the compiler keeps them in program order, which
+		 * C11 lets it change for a release store and a later load. */
+		atomic_signal_fence(memory_order_seq_cst);
 	} else {
 		const bool ok = lfq__cell_cas_seq(c, &s, it, ns);
 
