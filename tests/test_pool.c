@@ -857,10 +857,11 @@ Test(pool, idle_pool_uses_no_cpu)
 	sleep_ms(20); /* the workers finish spinning and fall asleep */
 	const long c0 = process_cpu_us();
 
-	sleep_ms(200);
+	sleep_ms(1000);
 	const long used = process_cpu_us() - c0;
 
-	cr_assert_lt(used, 10000, "4 idle workers used %ld us of CPU in 200 ms", used);
+	/* Issue 12's bound: under 1 % of one core (10 ms of CPU in 1 s), the whole process. */
+	cr_assert_lt(used, 10000, "4 idle workers used %ld us of CPU in 1 s", used);
 	lfq_pool_destroy(pool);
 }
 
