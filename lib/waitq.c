@@ -41,7 +41,7 @@ bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 		       FUTEX_BITSET_MATCH_ANY) == 0;
 }
 
-void lfq__waitq_wake(struct lfq__waitq *w, int n)
+int lfq__waitq_wake(struct lfq__waitq *w, int n)
 {
 	/* N2: release: a sleeper that reads the new seq (W3) also sees the publish. */
 	atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
@@ -54,6 +54,7 @@ void lfq__waitq_wake(struct lfq__waitq *w, int n)
 	/* N3: the woken threads' announcements, withdrawn for them (see waitq.h). */
 	if (woken > 0)
 		atomic_fetch_sub_explicit(&w->waiters, (uint32_t)woken, memory_order_relaxed);
+	return woken > 0 ? (int)woken : 0;
 }
 
 int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), void *obj, void *arg,
