@@ -294,16 +294,20 @@ Test(pool, wait_idle_racing_with_jobs_that_submit_jobs)
 #define WAKE_WORKERS 6 /* the largest gated burst; the pool has at least as many workers */
 
 static struct ledger wake_ledger;
-static _Atomic unsigned gate_started;
-static _Atomic unsigned gate_round; /* the gated burst under way: its size */
+/* Per gated job (by seq): its round, and per round: its size and the jobs started. A job
+ * waits on its own round's count, so a slow one never mixes rounds. Written by the
+ * submitter before the submit (the pool's hand-off publishes them). */
+static unsigned *gate_round_of;
+static unsigned *gate_size;
+static _Atomic unsigned *gate_started;
 
 static int gated_ledger_job(void *arg)
 {
-	const unsigned k = atomic_load(&gate_round);
+	const unsigned r = gate_round_of[STRESS_SEQ(arg)];
 
 	ledger_record(&wake_ledger, arg);
-	atomic_fetch_add(&gate_started, 1);
-	while (atomic_load(&gate_started) < k)
+	atomic_fetch_add(&gate_started[r], 1);
+	while (atomic_load(&gate_started[r]) < gate_size[r])
 		sched_yield();
 	return 0;
 }
@@ -340,11 +344,12 @@ static void *gated_bursts(void *arg)
 		const unsigned k = 2 + (unsigned)(r % (WAKE_WORKERS - 1)); /* 2 .. workers */
 		struct lfq_job jobs[WAKE_WORKERS];
 
-		atomic_store(&gate_started, 0);
-		atomic_store(&gate_round, k);
-		for (unsigned j = 0; j < k; j++)
+		gate_size[r] = k;
+		for (unsigned j = 0; j < k; j++) {
+			gate_round_of[++seq] = (unsigned)r;
 			jobs[j] = (struct lfq_job){.fn = gated_ledger_job,
-						   .arg = STRESS_ITEM(w->id, ++seq)};
+						   .arg = STRESS_ITEM(w->id, seq)};
+		}
 		if (r % 2) {
 			/* Non-blocking: a full queue takes part of the burst; retry the rest. */
 			unsigned done = 0, fails = 0;
@@ -362,7 +367,7 @@ static void *gated_bursts(void *arg)
 			for (unsigned j = 0; j < k; j++)
 				cr_assert_eq(lfq_pool_submit_wait(w->pool, &jobs[j], -1), 0);
 		}
-		while (atomic_load(&gate_started) < k)
+		while (atomic_load(&gate_started[r]) < k)
 			sched_yield(); /* hangs (test timeout) if a job is stranded */
 		idle_gap();
 	}
@@ -407,6 +412,10 @@ Test(pool, bursts_after_idle_gaps_wake_enough_workers_and_strand_no_job)
 
 	/* Upper bound of every thread's items: a gated round has at most WAKE_WORKERS jobs. */
 	ledger_init(&wake_ledger, 4, rounds * 23);
+	gate_round_of = calloc(rounds * WAKE_WORKERS + 1, sizeof(*gate_round_of));
+	gate_size = calloc(rounds, sizeof(*gate_size));
+	gate_started = calloc(rounds, sizeof(*gate_started));
+	cr_assert(gate_round_of && gate_size && gate_started);
 	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
 	for (unsigned p = 0; p < 4; p++) {
 		w[p] = (struct waker){.pool = pool, .id = p, .rounds = rounds};
@@ -431,4 +440,7 @@ Test(pool, bursts_after_idle_gaps_wake_enough_workers_and_strand_no_job)
 	cr_assert_eq(st.queued + st.running, 0);
 	lfq_pool_destroy(pool);
 	ledger_free(&wake_ledger);
+	free(gate_round_of);
+	free(gate_size);
+	free((void *)gate_started);
 }
