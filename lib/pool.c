@@ -182,6 +182,8 @@ static void init_state(struct lfq_pool *pool)
 	/* Relaxed initial stores: pthread_create publishes them to the workers. */
 	atomic_init(&pool->live, pool->nworkers);
 	atomic_init(&pool->cancel, false);
+	atomic_init(&pool->spinning, 0);
+	atomic_init(&pool->waking, 0);
 	atomic_init(&pool->cancelled, 0);
 	for (unsigned s = 0; s < LFQ_POOL_SHARDS; s++)
 		for (unsigned l = 0; l < LFQ_POOL_PRIORITIES_MAX; l++) {
@@ -237,6 +239,10 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 	pool->levels = sz.levels;
 	pool->capacity = sz.capacity;
 	lfq__pool_apply_config(pool, cfg);
+	const unsigned ncpus = (unsigned)CPU_COUNT_S(mask->size, mask->set);
+
+	pool->idle_spin = lfq__pool_spin_budget(cfg->idle_spin, sz.nworkers, ncpus);
+	pool->spin_cap = lfq__pool_spin_cap(cfg->idle_spin, sz.nworkers, ncpus);
 	init_state(pool);
 	rc = lfq__pool_assign_cpus(pool, cfg, mask);
 	if (rc) {

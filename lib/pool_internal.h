@@ -123,7 +123,8 @@ struct lfq_pool {
 	size_t capacity;
 	size_t wake_free; /* free slots before sleeping submitters are woken */
 	unsigned nworkers;
-	unsigned idle_spin;
+	unsigned idle_spin; /* lfq__pool_spin_budget */
+	unsigned spin_cap;  /* most workers spinning at once; 0: not counted */
 	void (*on_error)(const struct lfq_job *job, int result, void *ctx);
 	void (*on_cancelled)(const struct lfq_job *job, void *ctx);
 	void (*on_dead)(const struct lfq_job *job, int reason, unsigned attempts, int last_result,
@@ -145,6 +146,11 @@ struct lfq_pool {
 	 * slots), wait_idle callers (woken by workers that find the queue empty) and shutdown
 	 * (woken by exiting workers), each on a line of its own: the fast paths only read them. */
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_empty;
+	/* Workers spinning on an empty queue, and whether a wake-up of a parked worker is in
+	 * flight (pool_worker.c, "Waking"): read by every submit, written by workers as they
+	 * start and stop spinning and by the wake-up. */
+	LFQ_CACHE_ALIGNED _Atomic unsigned spinning;
+	_Atomic unsigned waking;
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
 	LFQ_CACHE_ALIGNED struct lfq__waitq idle;
 	LFQ_CACHE_ALIGNED struct lfq__waitq exited;
@@ -249,6 +255,16 @@ void lfq__pool_free(struct lfq_pool *pool);
 
 /* ---- Workers (pool_worker.c). */
 
+/* The idle spin budget: `configured` if nonzero, else the default, cut down when the workers
+ * outnumber the CPUs the pool may run on (ncpus). */
+unsigned lfq__pool_spin_budget(unsigned configured, unsigned nworkers, unsigned ncpus);
+/* How many workers may spin at once (0: no limit, and no spinner count: every submit wakes a
+ * sleeping worker): 0 with a configured budget or when the workers fit the CPUs, else the
+ * CPU count. */
+unsigned lfq__pool_spin_cap(unsigned configured, unsigned nworkers, unsigned ncpus);
+/* With a spin cap: wakes one parked worker if none spins and no wake-up is in flight
+ * (pool_worker.c, "Waking"). */
+void lfq__pool_wake_capped(struct lfq_pool *pool);
 /* The thread body of a worker (arg: its struct lfq__pool_worker). */
 void *lfq__pool_worker_main(void *arg);
 /* Is the calling thread one of this pool's workers (running one of its jobs or hooks)? */
@@ -264,6 +280,16 @@ bool lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *tas
 void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i);
 /* The calling thread's worker if it is one of pool's, else NULL. */
 const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool);
+
+/* n jobs were published: wakes up to n sleeping workers (N1: one load if none sleeps); with
+ * a spin cap, lfq__pool_wake_capped. */
+static inline void lfq__pool_wake_worker(struct lfq_pool *pool, int n)
+{
+	if (pool->spin_cap == 0)
+		lfq__waitq_notify(&pool->not_empty, n);
+	else
+		lfq__pool_wake_capped(pool);
+}
 
 /* ---- Idle and shutdown (pool_shutdown.c). */
 

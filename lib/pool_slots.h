@@ -102,6 +102,12 @@ static inline size_t lfq__slotq_free_count(struct lfq__slotq *q)
 	return lfq__ring_size(q->free);
 }
 
+/* Jobs queued on a level: a snapshot from the head and tail hints (a wake-up hint only). */
+static inline size_t lfq__slotq_ready_count(struct lfq__slotq *q, unsigned level)
+{
+	return lfq__ring_size(q->ready[level]);
+}
+
 #else /* SCQ */
 
 static inline bool lfq__slotq_get_free(struct lfq__slotq *q, uint64_t *i)
@@ -170,6 +176,16 @@ static inline size_t lfq__slotq_free_count(struct lfq__slotq *q)
 	const uint64_t n = tail > head ? tail - head : 0;
 
 	return n > q->capacity ? q->capacity : (size_t)n;
+}
+
+/* Relaxed, as free_count: a wake-up hint only. */
+static inline size_t lfq__slotq_ready_count(struct lfq__slotq *q, unsigned level)
+{
+	const uint64_t head = atomic_load_explicit(&q->ready[level].head, memory_order_relaxed);
+	const uint64_t tail =
+		atomic_load_explicit(&q->ready[level].tail, memory_order_relaxed) & ~LFQ_SCQ_CLOSED;
+
+	return tail > head ? (size_t)(tail - head) : 0;
 }
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lfq_pool's submissions: a job is copied into a free slot and its index published on its
- * level's ready ring (pool_slots.h), then one sleeping worker is woken.
+ * level's ready ring (pool_slots.h), then one sleeping worker is woken if no worker spins
+ * (pool_worker.c, "Waking").
  *
  * Labels of this file (the rest of the pool's are in pool_worker.c, pool_shutdown.c and
  * pool_stats.c; "Idle" in pool_stats.c says why the relaxed counts are enough):
@@ -13,6 +14,9 @@
  *                                                     `submitted`), never taken back
  *   I1  failed submit: fence before waking idle       seq_cst; pairs with W2 of wait_idle
  *       waiters
+ *   V3  submit: lfq__pool_wake_worker after the       its loads are seq_cst, after the
+ *       publish                                       publish E4 (a seq_cst RMW); pairs with
+ *                                                     V2 and V5/V6 (pool_worker.c)
  */
 #include <errno.h>
 #include <string.h>
@@ -118,7 +122,7 @@ int lfq_pool_submit_id(struct lfq_pool *pool, const struct lfq_job *job, uint64_
 	const int rc = submit_one(pool, job, id);
 
 	if (rc == 0)
-		lfq__waitq_notify(&pool->not_empty, 1);
+		lfq__pool_wake_worker(pool, 1); /* V3 */
 	return rc;
 }
 
@@ -139,10 +143,11 @@ size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job *jobs, 
 	}
 	if (err)
 		*err = rc;
-	/* One wake-up call for the burst: up to one sleeping worker per job accepted. */
+	/* One wake-up call for the burst: up to one sleeping worker per job accepted (with a
+	 * spin cap one, and each woken worker wakes the next while jobs remain). */
 	if (done > 0)
-		lfq__waitq_notify(&pool->not_empty,
-				  done < pool->nworkers ? (int)done : (int)pool->nworkers);
+		lfq__pool_wake_worker(pool, done < pool->nworkers ? (int)done
+								  : (int)pool->nworkers); /* V3 */
 	return done;
 }
 
@@ -170,6 +175,6 @@ int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64
 		}
 	}
 	if (rc == 0)
-		lfq__waitq_notify(&pool->not_empty, 1);
+		lfq__pool_wake_worker(pool, 1); /* V3 */
 	return rc;
 }

@@ -26,6 +26,24 @@
  *                                                     clock after W2)
  *   M1  worker: store taken[p], retried, delayed,     relaxed: statistics (queued, running,
  *       expired_after_run                             delayed are gauges derived from them)
+ *   V1  worker: fetch_add spinning (starts spinning)  seq_cst: with V2, the spinning count
+ *   V2  worker: fetch_sub spinning (stops spinning)   seq_cst; pairs with V3 (a submit that
+ *                                                     saw it spinning relies on its next take
+ *                                                     or on its re-check before parking)
+ *   V3  wake_worker: load spinning, load waiters      seq_cst, after the publish; pairs with
+ *       (N1), CAS waking 0 -> 1                       V2, W1/W2, V5 and V6
+ *   V4  wake_worker: futex wake of one               N2/N3 (waitq.h)
+ *   V5  wake_worker: store waking = 0 if the kernel   seq_cst, then V3 again: a submit that
+ *       woke nobody                                   skipped its wake-up because of our
+ *                                                     CAS is covered by our re-check
+ *   V6  worker: store waking = 0 after each sleep     seq_cst; then W1/W2 and the re-check:
+ *                                                     a submit that saw waking == 1 published
+ *                                                     before it, so the re-check sees its job
+ *   V7  worker: fence, then the ready hint, after     seq_cst: a hint; see "Waking"
+ *       taking a job as the last spinner (or woken)
+ * Waking, in short (docs/design.md, "Sleeping and waking"): a submit wakes one parked worker
+ * only when no worker spins and no wake-up is in flight; a worker that takes a job when
+ * no other spins and sees more queued wakes the next one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +57,9 @@
 #ifdef LFQ_TESTING
 void (*_Atomic lfq__pool_test_backoff)(unsigned retry, int64_t bound, int64_t delay);
 #endif
+
+/* The least spin budget lfq__pool_spin_budget picks. */
+#define MIN_IDLE_SPIN 16
 
 /* The worker running on this thread, if any: for lfq_pool_worker_index and -EDEADLK. */
 static _Thread_local struct lfq__pool_worker *tls_worker;
@@ -195,33 +216,141 @@ static int take_task(struct lfq__pool_worker *w, struct lfq__task *task)
 	return rc;
 }
 
-/* Nothing to run now: spin idle_spin tries, then sleep until a submit, a due timer, the
- * cancel or a clock change. Returns 0 with a task, or -EPIPE when the worker should exit
- * (shut down, drained, and no timers left or cancelling). */
+unsigned lfq__pool_spin_budget(unsigned configured, unsigned nworkers, unsigned ncpus)
+{
+	if (configured)
+		return configured;
+	/* More workers than CPUs: a spinning worker holds a CPU that a submitter (or a worker
+	 * with a job) needs, so it spins in proportion to the CPUs (a submitter counted). */
+	if (ncpus == 0 || nworkers <= ncpus)
+		return LFQ_POOL_DEFAULT_IDLE_SPIN;
+	const uint64_t s = (uint64_t)LFQ_POOL_DEFAULT_IDLE_SPIN * ncpus / (nworkers + 1);
+
+	return s < MIN_IDLE_SPIN ? MIN_IDLE_SPIN : (unsigned)s;
+}
+
+unsigned lfq__pool_spin_cap(unsigned configured, unsigned nworkers, unsigned ncpus)
+{
+	/* Workers that fit the CPUs: every submit may wake one (it has a CPU to run on), and
+	 * counting spinners would cost two contended RMWs per job (measured: W2/S1 on 2 CPUs
+	 * ran at half the rate). A configured budget is the caller's choice for every worker. */
+	if (configured || ncpus == 0 || nworkers <= ncpus)
+		return 0;
+	return ncpus;
+}
+
+void lfq__pool_wake_capped(struct lfq_pool *pool)
+{
+	for (;;) {
+		/* V3: after our publish (a seq_cst RMW), so a spinner that stops later sees the
+		 * job in its next take or its re-check (V2 before W1/W2). */
+		if (atomic_load_explicit(&pool->spinning, memory_order_seq_cst) != 0)
+			return;
+		/* N1: nobody parked (or about to): a worker that parks later re-checks after
+		 * W1/W2 and sees the job. */
+		if (atomic_load_explicit(&pool->not_empty.waiters, memory_order_seq_cst) == 0)
+			return;
+		unsigned idle = 0;
+
+		/* A wake-up already in flight: its wakee clears `waking` (V6) before its
+		 * re-check, which then sees our job; or its waker finds nobody woken and
+		 * re-checks for us (V5). */
+		if (atomic_load_explicit(&pool->waking, memory_order_relaxed) != 0 ||
+		    !atomic_compare_exchange_strong_explicit(
+			    &pool->waking, &idle, 1, memory_order_seq_cst, memory_order_relaxed))
+			return;
+		if (lfq__waitq_wake(&pool->not_empty, 1) > 0) /* V4 */
+			return;
+		/* V5: the counted waiters were not asleep yet (their re-check sees our job, or
+		 * the seq bump ends their sleep at once); let the next submit wake, and check
+		 * again for the submits that skipped theirs while `waking` was ours. */
+		if (pool->spin_cap)
+			atomic_store_explicit(&pool->waking, 0, memory_order_seq_cst);
+	}
+}
+
+/* A worker took a job after spinning as the only spinner, or after parking: if more are
+ * queued and nobody spins, the next parked worker is woken (a burst spreads over the workers
+ * one wake-up at a time, each woken worker waking the next). V7: the fence orders our V2 or
+ * V6 before the count's loads, which read what the publish wrote with its seq_cst RMW (the
+ * cells from the tail hint on; SCQ's tail ticket): a submit that skipped its wake-up because
+ * it saw us spinning (or `waking`) published before the fence, so its job is counted. */
+static void wake_next(struct lfq_pool *pool)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned l = 0; l < pool->levels; l++) {
+		if (lfq__slotq_ready_count(&pool->q, l) > 0) {
+			lfq__pool_wake_capped(pool);
+			return;
+		}
+	}
+}
+
+/* Stops spinning (V2); with a job, as the last spinner, wakes the next if more wait. */
+static void stop_spinning(struct lfq_pool *pool, bool took)
+{
+	const unsigned before =
+		atomic_fetch_sub_explicit(&pool->spinning, 1, memory_order_seq_cst); /* V2 */
+
+	if (took && before == 1)
+		wake_next(pool);
+}
+
+/* Nothing to run now: spin idle_spin tries (if fewer than spin_cap workers spin), then sleep
+ * until a submit, a due timer, the cancel or a clock change. Returns 0 with a task, or
+ * -EPIPE when the worker should exit (shut down, drained, and no timers left or
+ * cancelling). */
 static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 {
 	struct lfq_pool *pool = w->pool;
 	int64_t wait_ns;
 	int rc;
 
-	for (unsigned i = 0; i < pool->idle_spin; i++) {
-		lfq__cpu_relax();
-		if (timer_due(w, task, &wait_ns))
-			return 0;
-		rc = take_task(w, task);
-		if (rc == 0)
-			return 0;
-		if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))
-			return -EPIPE;
+	if (pool->spin_cap == 0) {
+		for (unsigned i = 0; i < pool->idle_spin; i++) {
+			lfq__cpu_relax();
+			if (timer_due(w, task, &wait_ns))
+				return 0;
+			rc = take_task(w, task);
+			if (rc == 0)
+				return 0;
+			if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))
+				return -EPIPE;
+		}
+	} else if (atomic_load_explicit(&pool->spinning, memory_order_relaxed) < pool->spin_cap) {
+		/* Relaxed: only limits the spinners; a stale value lets one more spin or
+		 * parks one sooner, both correct. */
+		atomic_fetch_add_explicit(&pool->spinning, 1, memory_order_seq_cst); /* V1 */
+		for (unsigned i = 0; i < pool->idle_spin; i++) {
+			lfq__cpu_relax();
+			if (timer_due(w, task, &wait_ns)) {
+				stop_spinning(pool, true);
+				return 0;
+			}
+			rc = take_task(w, task);
+			if (rc == 0) {
+				stop_spinning(pool, true);
+				return 0;
+			}
+			if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool))) {
+				stop_spinning(pool, false);
+				return -EPIPE;
+			}
+		}
+		stop_spinning(pool, false);
 	}
-	for (;;) {
+	for (bool slept = false;; slept = true) {
 		/* W1/W2 before the checks: a submit, cancel (C1) or clock change (G1) after
-		 * them bumps seq and the sleep returns at once. */
+		 * them bumps seq and the sleep returns at once. After V2 (or V6): a submit that
+		 * saw us spinning (or saw `waking`) published before them, and the take below
+		 * sees its job. */
 		const uint32_t key = lfq__waitq_prepare(&pool->not_empty);
 
 		rc = take_task(w, task);
 		if (rc == 0 || (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))) {
 			lfq__waitq_done(&pool->not_empty);
+			if (rc == 0 && slept && pool->spin_cap)
+				wake_next(pool);
 			return rc;
 		}
 		if (timer_due(w, task, &wait_ns)) {
@@ -234,6 +363,10 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 
 		if (!lfq__waitq_sleep(&pool->not_empty, key, deadline))
 			lfq__waitq_done(&pool->not_empty);
+		/* V6: whatever ended the sleep, the wake-up in flight (if any) is over: the next
+		 * submit may wake another. */
+		if (pool->spin_cap)
+			atomic_store_explicit(&pool->waking, 0, memory_order_seq_cst);
 	}
 }
 

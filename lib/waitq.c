@@ -43,7 +43,7 @@ bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 		       FUTEX_BITSET_MATCH_ANY) == 0;
 }
 
-void lfq__waitq_wake(struct lfq__waitq *w, int n)
+int lfq__waitq_wake(struct lfq__waitq *w, int n)
 {
 	/* N2: release: a sleeper that reads the new seq (W3) also sees the publish. */
 	atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
@@ -56,6 +56,7 @@ void lfq__waitq_wake(struct lfq__waitq *w, int n)
 	/* N3: the woken threads' announcements, withdrawn for them (see waitq.h). */
 	if (woken > 0)
 		atomic_fetch_sub_explicit(&w->waiters, (uint32_t)woken, memory_order_relaxed);
+	return woken > 0 ? (int)woken : 0;
 }
 
 /* This thread's spin budget B (waitq.h); 0 until its first adaptation. */

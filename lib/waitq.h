@@ -112,8 +112,9 @@ static inline void lfq__waitq_done(struct lfq__waitq *w)
  * lfq__waitq_done. Either way the caller re-checks its condition. */
 bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns);
 
-/* The slow half of notify: bump seq, wake up to n sleepers, uncount the ones woken. */
-void lfq__waitq_wake(struct lfq__waitq *w, int n);
+/* The slow half of notify: bump seq, wake up to n sleepers, uncount the ones woken. Returns
+ * how many the kernel woke. */
+int lfq__waitq_wake(struct lfq__waitq *w, int n);
 
 /* Called after making the condition true. The fast path is this one load. */
 static inline void lfq__waitq_notify(struct lfq__waitq *w, int n)

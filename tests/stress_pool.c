@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lfq/pool.h>
 
@@ -278,4 +279,168 @@ Test(pool, wait_idle_racing_with_jobs_that_submit_jobs)
 	for (unsigned p = 0; p < planters; p++)
 		pthread_join(t[p], NULL);
 	lfq_pool_destroy(forest.pool);
+}
+
+/* ---- parking and waking ---- */
+
+/*
+ * Workers park and wake all the time: bursts separated by idle gaps (long enough for every
+ * worker to stop spinning and sleep). One thread submits gated bursts: k <= workers jobs that
+ * each wait until all k have started, so the burst finishes only if k workers run at once
+ * (a job left queued behind a running one while a worker sleeps hangs it: the wake-up
+ * policy must spread a burst, submitted one by one or with one submit_burst call). The
+ * other threads submit plain bursts. Every job must run exactly once.
+ */
+#define WAKE_WORKERS 6 /* the largest gated burst; the pool has at least as many workers */
+
+static struct ledger wake_ledger;
+/* Per gated job (by seq): its round, and per round: its size and the jobs started. A job
+ * waits on its own round's count, so a slow one never mixes rounds. Written by the
+ * submitter before the submit (the pool's hand-off publishes them). */
+static unsigned *gate_round_of;
+static unsigned *gate_size;
+static _Atomic unsigned *gate_started;
+
+static int gated_ledger_job(void *arg)
+{
+	const unsigned r = gate_round_of[STRESS_SEQ(arg)];
+
+	ledger_record(&wake_ledger, arg);
+	atomic_fetch_add(&gate_started[r], 1);
+	while (atomic_load(&gate_started[r]) < gate_size[r])
+		sched_yield();
+	return 0;
+}
+
+static void idle_gap(void)
+{
+	const struct timespec ts = {.tv_nsec = 2000000};
+
+	nanosleep(&ts, NULL);
+}
+
+struct waker {
+	struct lfq_pool *pool;
+	unsigned id;
+	size_t rounds;
+	_Atomic size_t ran; /* this thread's plain jobs finished */
+};
+
+static _Atomic size_t plain_ran[4];
+
+static int plain_ledger_job(void *arg)
+{
+	ledger_record(&wake_ledger, arg);
+	atomic_fetch_add(&plain_ran[STRESS_PROD(arg)], 1);
+	return 0;
+}
+
+static void *gated_bursts(void *arg)
+{
+	struct waker *w = arg;
+	size_t seq = 0;
+
+	for (size_t r = 0; r < w->rounds; r++) {
+		const unsigned k = 2 + (unsigned)(r % (WAKE_WORKERS - 1)); /* 2 .. workers */
+		struct lfq_job jobs[WAKE_WORKERS];
+
+		gate_size[r] = k;
+		for (unsigned j = 0; j < k; j++) {
+			gate_round_of[++seq] = (unsigned)r;
+			jobs[j] = (struct lfq_job){.fn = gated_ledger_job,
+						   .arg = STRESS_ITEM(w->id, seq)};
+		}
+		if (r % 2) {
+			/* Non-blocking: a full queue takes part of the burst; retry the rest. */
+			unsigned done = 0, fails = 0;
+
+			while (done < k) {
+				int err = 0;
+
+				done += (unsigned)lfq_pool_submit_burst(w->pool, jobs + done,
+									k - done, &err);
+				cr_assert(err == 0 || err == -EAGAIN, "err %d", err);
+				if (done < k)
+					stress_backoff(&fails);
+			}
+		} else {
+			for (unsigned j = 0; j < k; j++)
+				cr_assert_eq(lfq_pool_submit_wait(w->pool, &jobs[j], -1), 0);
+		}
+		while (atomic_load(&gate_started[r]) < k)
+			sched_yield(); /* hangs (test timeout) if a job is stranded */
+		idle_gap();
+	}
+	w->ran = seq;
+	return NULL;
+}
+
+static void *plain_bursts(void *arg)
+{
+	struct waker *w = arg;
+	size_t seq = 0;
+
+	for (size_t r = 0; r < w->rounds; r++) {
+		const unsigned k = 1 + (unsigned)((r * 7) % 23);
+
+		for (unsigned j = 0; j < k; j++) {
+			const struct lfq_job job = {.fn = plain_ledger_job,
+						    .arg = STRESS_ITEM(w->id, ++seq)};
+
+			cr_assert_eq(lfq_pool_submit_wait(w->pool, &job, -1), 0);
+		}
+		while (atomic_load(&plain_ran[w->id]) < seq)
+			sched_yield(); /* hangs (test timeout) if a job is stranded */
+		idle_gap();
+	}
+	w->ran = seq;
+	return NULL;
+}
+
+Test(pool, bursts_after_idle_gaps_wake_enough_workers_and_strand_no_job)
+{
+	const size_t rounds = stress_items(100000) / 250 + 20; /* 420 by default */
+	/* More workers than CPUs, so the pool caps its spinners (lfq__pool_spin_cap). */
+	const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	const unsigned nw =
+		ncpu > 0 && 2 * ncpu + 2 > WAKE_WORKERS ? (unsigned)(2 * ncpu + 2) : WAKE_WORKERS;
+	struct lfq_pool_config cfg = {.workers = nw < 64 ? nw : 64, .queue_capacity = 16};
+	struct lfq_pool *pool;
+	struct waker w[4];
+	pthread_t t[4];
+	struct lfq_pool_stats st;
+
+	/* Upper bound of every thread's items: a gated round has at most WAKE_WORKERS jobs. */
+	ledger_init(&wake_ledger, 4, rounds * 23);
+	gate_round_of = calloc(rounds * WAKE_WORKERS + 1, sizeof(*gate_round_of));
+	gate_size = calloc(rounds, sizeof(*gate_size));
+	gate_started = calloc(rounds, sizeof(*gate_started));
+	cr_assert(gate_round_of && gate_size && gate_started);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	for (unsigned p = 0; p < 4; p++) {
+		w[p] = (struct waker){.pool = pool, .id = p, .rounds = rounds};
+		atomic_store(&plain_ran[p], 0);
+		cr_assert_eq(
+			pthread_create(&t[p], NULL, p == 0 ? gated_bursts : plain_bursts, &w[p]),
+			0);
+	}
+	size_t total = 0;
+
+	for (unsigned p = 0; p < 4; p++) {
+		pthread_join(t[p], NULL);
+		total += w[p].ran;
+	}
+	cr_assert_eq(lfq_pool_wait_idle(pool, -1), 0);
+	cr_assert_eq(ledger_count(&wake_ledger), total, "every job ran once");
+	for (unsigned p = 0; p < 4; p++)
+		for (size_t s = 1; s <= w[p].ran; s++)
+			cr_assert(ledger_has(&wake_ledger, p, s), "thread %u job %zu", p, s);
+	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
+	cr_assert_eq(st.completed, total);
+	cr_assert_eq(st.queued + st.running, 0);
+	lfq_pool_destroy(pool);
+	ledger_free(&wake_ledger);
+	free(gate_round_of);
+	free(gate_size);
+	free((void *)gate_started);
 }
