@@ -111,7 +111,7 @@ int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 	const int rc = submit_one(pool, job, NULL);
 
 	if (rc == 0)
-		lfq__waitq_notify(&pool->not_empty, 1);
+		lfq__pool_wake_worker(pool, 1); /* V3 */
 	return rc;
 }
 
