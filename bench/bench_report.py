@@ -169,13 +169,8 @@ def to_ms(value, unit):
 
 
 def fmt_rate(v):
-    if v is None:
-        return "-"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if v >= 1e3:
-        return f"{v / 1e3:.1f}k"
-    return f"{v:.0f}"
+    """As the docs' rate(), with the console's "-" for a missing value."""
+    return "-" if v is None else bench_docs.rate(v)
 
 
 def fmt_ns(v):
