@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /**
  * @file pool.h
- * lfq_pool: a pool of worker threads, each pinned to a CPU, fed by a lock-free ring of jobs.
+ * lfq_pool: a pool of worker threads (pinned to CPUs only on request), fed by a lock-free ring
+ * of jobs.
  *
  * Jobs are small structs (a function, an argument) copied by value into slots the pool
  * allocated at create: submitting never allocates. Any thread may submit, jobs included.
