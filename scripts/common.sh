@@ -8,11 +8,14 @@
 # Provides:
 #   LFQ_ROOT             absolute path of the project root (the directory above scripts/)
 #   LFQ_TEST_PACKAGES    the Debian packages scripts/test needs
-#   LFQ_BENCH_PACKAGES   the Debian packages scripts/bench needs
-#   LFQ_BENCH_PEER_PACKAGES  the optional benchmark peers' packages, which scripts/bench
-#                        tries to install but can do without
+#   LFQ_BENCH_PACKAGES   the Debian packages scripts/bench needs whatever suites it runs
+#   lfq_bench_packages   the packages given benchmark suites need on top of those
+#   lfq_bench_peer_packages  the optional peers' packages of given suites, which
+#                        scripts/bench tries to install but can do without
+#   LFQ_SERVER_PACKAGES  the servers the tests start privately (redis-server, prometheus):
+#                        the only packages whose system services are ever disabled
 #   lfq_setup_packages   installs whichever of the given packages are missing, then disables
-#                        the system services that the installation enabled
+#                        the services of the servers above that this very call installed
 #   lfq_quiet_services   disables and stops the system services some packages ship
 #   lfq_configure        sets up or reconfigures a Meson build directory, idempotently
 
@@ -47,34 +50,60 @@ LFQ_TEST_PACKAGES=(
 	make
 )
 
-# What scripts/bench needs: the build, Google Benchmark and the peers (Concurrency Kit, Boost,
-# oneTBB, Go), redis-server for the Redis suite, gnuplot for the plots.
+# What scripts/bench needs whatever it runs: the build, Google Benchmark, gnuplot for the plots.
 # shellcheck disable=SC2034 # used by scripts/bench
 LFQ_BENCH_PACKAGES=(
 	"${LFQ_BUILD_PACKAGES[@]}"
 	g++
 	libbenchmark-dev
 	gnuplot-nox
-	golang-go
-	libck-dev
-	libboost-dev
-	libtbb-dev
-	redis-server
 )
 
-# The optional benchmark peers of issues 11 and 12 (bench/peers/meson.build): scripts/bench
-# installs them too, but a peer whose package cannot be installed is built without and listed
-# as skipped, and the run goes on.
-# shellcheck disable=SC2034 # used by scripts/bench
-LFQ_BENCH_PEER_PACKAGES=(
-	libglib2.0-dev
-	libuv1-dev
-	libdpdk-dev
-	libatomic-queue-dev
-	libconcurrentqueue-dev
-	libxenium-dev
-	libcds-dev
-)
+# lfq_bench_packages SUITE...: prints, one per line, the packages that the given benchmark
+# suites need beyond LFQ_BENCH_PACKAGES: the ring peers (Concurrency Kit, Boost, oneTBB) for
+# the ring and queue suites, Go for the suites with a Go peer (ring_wait, pool), redis-server
+# for redis. The tutorial, features, freeze-free and shared suites need nothing more.
+lfq_bench_packages()
+{
+	local suite
+	for suite in "$@"; do
+		case "$suite" in
+		ring | queue | designs | freeze) printf '%s\n' libck-dev libboost-dev libtbb-dev ;;
+		ring_wait | pool) echo golang-go ;;
+		redis) echo redis-server ;;
+		esac
+	done | sort -u
+}
+
+# lfq_bench_peer_packages SUITE...: prints the optional peers' packages for the given suites:
+# scripts/bench tries to install them, but a peer whose package cannot be installed is built
+# without and listed as skipped (bench/peers/meson.build), and the run goes on.
+lfq_bench_peer_packages()
+{
+	local suite
+	for suite in "$@"; do
+		case "$suite" in
+		ring | designs | freeze)
+			printf '%s\n' libdpdk-dev libatomic-queue-dev libconcurrentqueue-dev \
+				libxenium-dev libcds-dev
+			;;
+		queue) printf '%s\n' libconcurrentqueue-dev libxenium-dev libcds-dev ;;
+		pool) printf '%s\n' libglib2.0-dev libuv1-dev ;;
+		esac
+	done | sort -u
+}
+
+# The servers that the tests start privately, on their own ports: when lfq_setup_packages
+# installs one of them, Debian enables and starts its system service, which nothing here
+# uses, so that service is disabled again. No other service is ever touched: a dependency's
+# service (udev, rdma-ndd, ...) is left as Debian set it up, and a service whose unit or init
+# script existed before the call may be the user's and is left alone too.
+# shellcheck disable=SC2034 # used by lfq_setup_packages
+LFQ_SERVER_PACKAGES=(redis-server prometheus)
+
+# Where service units and init scripts live; a variable so that tests/test_common.sh can
+# point it at a scratch directory.
+LFQ_SERVICE_DIRS=${LFQ_SERVICE_DIRS:-/lib/systemd/system /usr/lib/systemd/system /etc/systemd/system /etc/init.d}
 
 # Where a running systemd keeps its state; a variable so that tests/test_common.sh can
 # pretend either way.
@@ -104,24 +133,44 @@ lfq_installed_packages()
 # How to run a command as root: empty as root, `sudo -n` otherwise (set by lfq_setup_packages).
 LFQ_AS_ROOT=()
 
-# lfq_quiet_services PKG...
+# Prints the names of the service units and init scripts present now, one per line, sorted.
+lfq_service_names()
+{
+	local d
+	for d in $LFQ_SERVICE_DIRS; do
+		if [[ -d "$d" ]]; then
+			find "$d" -maxdepth 1 \( -type f -o -type l \) -printf '%f\n' 2>/dev/null || true
+		fi
+	done | sort -u
+}
+
+# lfq_quiet_services [--keep NAMES-FILE] PKG...
 #
 # Disables, and stops, every system service the given installed packages ship (a systemd unit
 # in /lib/systemd/system, a SysV script in /etc/init.d): Debian starts and enables a service
 # when its package is installed, and lfq's tests start their own private servers instead.
-# With systemd running: `systemctl disable --now`. Without (a container, sysvinit):
+# Services named in NAMES-FILE (one per line: what existed before an installation) are left
+# alone. With systemd running: `systemctl disable --now`. Without (a container, sysvinit):
 # `service NAME stop` and `update-rc.d NAME disable`, and `systemctl disable` (offline, it
 # only removes the unit's links) where systemctl exists. A command that fails is reported
 # and the rest still run; returns 0.
 lfq_quiet_services()
 {
-	local pkg path name
+	local pkg path name keep=/dev/null
 	local -a units=() scripts=()
 	local -a root=(${LFQ_AS_ROOT[@]+"${LFQ_AS_ROOT[@]}"})
 
+	if [[ "${1:-}" == --keep ]]; then
+		keep=$2
+		shift 2
+	fi
 	for pkg in "$@"; do
 		while IFS= read -r path; do
 			name=${path##*/}
+			# It was there before this script installed anything: not ours to stop.
+			if grep -qxF -- "$name" "$keep"; then
+				continue
+			fi
 			case "$path" in
 			/lib/systemd/system/*.service | /usr/lib/systemd/system/*.service)
 				# A template (name@.service) is never enabled by an installation.
@@ -166,10 +215,10 @@ lfq_quiet_services()
 # Installs those of the given Debian packages that are not installed yet. When all are
 # present it only asks dpkg, so it is fast to call on every run. Installs as root directly,
 # otherwise through a password-less `sudo -n`; if neither is possible it prints the one
-# command the user should run and exits 1. Returns 1 if apt-get fails. Afterwards, every
-# system service that came with a package installed by this call (dependencies included) is
-# disabled and stopped (lfq_quiet_services). Services of packages that were installed before
-# are left as they are: they may be the user's.
+# command the user should run and exits 1. Returns 1 if apt-get fails. Afterwards, the
+# system services of the LFQ_SERVER_PACKAGES that this call installed are disabled and
+# stopped (lfq_quiet_services), unless their unit or init script existed before the call.
+# Every other service, a dependency's included, is left as it is: it may be the user's.
 lfq_setup_packages()
 {
 	local pkg
@@ -202,16 +251,22 @@ lfq_setup_packages()
 	fi
 
 	mapfile -t before < <(lfq_installed_packages)
+	local services_before
+	services_before=$(mktemp)
+	lfq_service_names >"$services_before"
 	if ! ${LFQ_AS_ROOT[@]+"${LFQ_AS_ROOT[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get update; then
 		echo "lfq: apt-get update failed" >&2
+		rm -f "$services_before"
 		return 1
 	fi
 	local rc=0
 	${LFQ_AS_ROOT[@]+"${LFQ_AS_ROOT[@]}"} env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y --no-install-recommends "${missing[@]}" || rc=$?
 	# Even after a failed install: whatever did get installed may have enabled a service.
-	mapfile -t new < <(comm -13 <(printf '%s\n' ${before[@]+"${before[@]}"}) <(lfq_installed_packages))
-	lfq_quiet_services ${new[@]+"${new[@]}"}
+	mapfile -t new < <(comm -13 <(printf '%s\n' ${before[@]+"${before[@]}"}) <(lfq_installed_packages) |
+		grep -xF -f <(printf '%s\n' "${LFQ_SERVER_PACKAGES[@]}") || true)
+	lfq_quiet_services --keep "$services_before" ${new[@]+"${new[@]}"}
+	rm -f "$services_before"
 	if ((rc != 0)); then
 		echo "lfq: apt-get install failed for: ${missing[*]}" >&2
 		return 1
