@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -25,7 +26,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <fstream>
+#include <vector>
 #include <string>
 #include <thread>
 #include <atomic>
@@ -363,33 +366,118 @@ inline uint64_t bench_timeout_s()
 	return env_u64("LFQ_BENCH_TIMEOUT", 60 + bench_items() / 100000);
 }
 
-/** Whether LFQ_BENCH_PIN asks for worker threads pinned round-robin to the allowed CPUs. */
+/**
+ * Where a benchmark's threads run (docs/benchmarks.md, "Placement"). Two threads that hand
+ * items to each other behave differently on two CPUs (every hand-off crosses cores) and
+ * time-sharing one (hand-offs stay in one cache), and unpinned the scheduler picks one or the
+ * other per run; so every multi-thread figure names its placement.
+ *   kSpread  thread i pinned to the (i mod n)-th allowed CPU
+ *   kPacked  every thread pinned to the first allowed CPU
+ *   kFree    unpinned: the scheduler's choice, which changes from run to run
+ */
+enum class Placement { kFree, kSpread, kPacked };
+
+inline const char *placement_name(Placement p)
+{
+	return p == Placement::kSpread ? "spread" : p == Placement::kPacked ? "packed" : "free";
+}
+
+/** LFQ_BENCH_PLACEMENT: spread, packed or free (the default); LFQ_BENCH_PIN=1 means spread. */
+inline Placement bench_placement()
+{
+	const char *s = std::getenv("LFQ_BENCH_PLACEMENT");
+	if (s != nullptr && std::string(s) == "spread")
+		return Placement::kSpread;
+	if (s != nullptr && std::string(s) == "packed")
+		return Placement::kPacked;
+	if ((s == nullptr || *s == '\0') && env_u64("LFQ_BENCH_PIN", 0) != 0)
+		return Placement::kSpread;
+	return Placement::kFree;
+}
+
+/** Whether LFQ_BENCH_PIN / LFQ_BENCH_PLACEMENT ask for pinned threads (spread or packed). */
 inline bool bench_pin()
 {
-	return env_u64("LFQ_BENCH_PIN", 0) != 0;
+	return bench_placement() != Placement::kFree;
+}
+
+/** Whether multi-thread runs happen in a child process with a watchdog: LFQ_BENCH_ISOLATE,
+ *  default yes (0 turns it off, e.g. to profile a run in-process). */
+inline bool bench_isolate()
+{
+	const char *s = std::getenv("LFQ_BENCH_ISOLATE");
+	return s == nullptr || std::string(s) != "0";
+}
+
+/** The CPUs of this process's affinity mask, in order; empty if it cannot be read. */
+inline std::vector<int> allowed_cpu_list()
+{
+	std::vector<int> cpus;
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return cpus;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed))
+			cpus.push_back(cpu);
+	return cpus;
+}
+
+/** Places thread @p t, the @p index-th thread of a run, as @p where says. */
+inline void place_thread(pthread_t t, unsigned index, Placement where)
+{
+	static const std::vector<int> cpus = allowed_cpu_list();
+	if (where == Placement::kFree || cpus.empty())
+		return;
+	const int cpu = where == Placement::kPacked ? cpus[0] : cpus[index % cpus.size()];
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	(void)pthread_setaffinity_np(t, sizeof(one), &one);
 }
 
 /** Pins @p t to the @p index-th CPU of the process's affinity mask (round-robin). */
 inline void pin_thread(std::thread &t, unsigned index)
 {
-	cpu_set_t allowed;
-	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
-		return;
-	int count = CPU_COUNT(&allowed);
-	if (count <= 0)
-		return;
-	unsigned want = index % static_cast<unsigned>(count);
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &allowed))
-			continue;
-		if (want-- == 0) {
-			cpu_set_t one;
-			CPU_ZERO(&one);
-			CPU_SET(cpu, &one);
-			(void)pthread_setaffinity_np(t.native_handle(), sizeof(one), &one);
-			return;
-		}
+	place_thread(t.native_handle(), index, Placement::kSpread);
+}
+
+/** What a stretch of a run cost the whole process: on-CPU time summed over its threads (those
+ * that ended included) and context switches, from getrusage(RUSAGE_SELF). */
+struct ProcessCost {
+	double cpu_ns = 0;
+	double switches = 0;
+
+	static ProcessCost now()
+	{
+		struct rusage ru;
+		ProcessCost c;
+		if (getrusage(RUSAGE_SELF, &ru) != 0)
+			return c;
+		c.cpu_ns = (static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9) +
+			   (static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3);
+		c.switches = static_cast<double>(ru.ru_nvcsw + ru.ru_nivcsw);
+		return c;
 	}
+	ProcessCost operator-(const ProcessCost &o) const
+	{
+		ProcessCost c;
+		c.cpu_ns = cpu_ns - o.cpu_ns;
+		c.switches = switches - o.switches;
+		return c;
+	}
+};
+
+/** Google Benchmark statistics beside its mean/median/stddev/cv: the spread of the
+ * repetitions, which every table cell shows next to the median. */
+inline benchmark::internal::Benchmark *with_spread(benchmark::internal::Benchmark *b)
+{
+	return b->ComputeStatistics("min",
+				    [](const std::vector<double> &v) {
+					    return *std::min_element(v.begin(), v.end());
+				    })
+		->ComputeStatistics("max", [](const std::vector<double> &v) {
+			return *std::max_element(v.begin(), v.end());
+		});
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -446,6 +534,7 @@ inline void add_machine_context()
 	benchmark::AddCustomContext("peers_skipped", LFQ_BENCH_PEERS_SKIPPED);
 	benchmark::AddCustomContext("bench_items", std::to_string(bench_items()));
 	benchmark::AddCustomContext("bench_pin", bench_pin() ? "yes" : "no");
+	benchmark::AddCustomContext("placement", placement_name(bench_placement()));
 	benchmark::AddCustomContext(
 		"retry_policy",
 		std::to_string(Retry::kPausesPerFailure) + " pause per EAGAIN, sched_yield after " +

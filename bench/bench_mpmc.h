@@ -23,21 +23,32 @@
  *
  * Optional: single-item calls or bursts of up to kBurst; producers that push chunk_items
  * at a time and then sleep pause_ns (the "bursty" workload: the time each chunk took to push
- * is recorded); worker threads pinned round-robin to the allowed CPUs; adapters with
+ * is recorded); threads placed as bench_common.h's Placement says; adapters with
  * static thread_enter() / thread_exit() (e.g. RCU registration) get them called in every
  * worker thread.
+ *
+ * Each run also measures its cost: on-CPU time summed over all threads and context switches
+ * (getrusage of the process, from the gate opening to the last join). With MpmcParams::isolate
+ * the run happens in a forked child that the parent kills if it outlives its deadline by
+ * kIsolationGrace: a peer whose threads spin inside its own calls (waiting for a preempted
+ * thread) cannot hold up the sweep, and the cell is reported stalled with the items it moved.
  */
 #ifndef LFQ_BENCH_MPMC_H
 #define LFQ_BENCH_MPMC_H
 
 #include "bench_common.h"
 
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <functional>
+#include <new>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -64,7 +75,8 @@ struct MpmcParams {
 	size_t capacity = 1024;
 	uint64_t total = 1000000; /* items, split across producers */
 	bool burst = false;	  /* push_burst / pop_burst of up to kBurst */
-	bool pin = false;
+	Placement placement = Placement::kFree;
+	bool isolate = false;	  /* run in a child process that is killed if it stalls */
 	uint64_t chunk_items = 0; /* > 0: push this many, then sleep pause_ns */
 	int64_t pause_ns = 0;
 	MpmcClock::duration timeout = std::chrono::seconds(60);
@@ -86,7 +98,11 @@ struct MpmcResult {
 	/* Per-producer order inversions seen by the consumers: always 0 for adapters that keep
 	 * each producer's order (any inversion is an error), counted for the others. */
 	uint64_t out_of_order = 0;
+	ProcessCost cost; /* the whole run: all its threads */
 };
+
+/** How long past its own deadline an isolated run may take before its child is killed. */
+constexpr std::chrono::seconds kIsolationGrace{3};
 
 /* Adapters may have thread_enter() / thread_exit(); detected here. */
 template <class I, class = void> struct HasThreadHooks : std::false_type {
@@ -136,6 +152,9 @@ struct Shared {
 	 * that are not FIFO across producers (see done()). */
 	std::atomic<uint64_t> items_reported{0};
 	std::atomic<bool> abort{false};
+	/* Items popped so far, published every kProgressEvery items and at the end: what an
+	 * isolated run had moved when it was killed (NULL when not isolated). */
+	std::atomic<uint64_t> *progress = nullptr;
 	MpmcClock::time_point deadline;
 	StartGate gate;
 
@@ -178,6 +197,8 @@ struct Shared {
 	}
 };
 
+constexpr uint64_t kProgressEvery = 4096;
+
 inline void account(ConsumerStats &st, const Shared &sh, void *item)
 {
 	uint64_t v = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(item)) - 1;
@@ -185,6 +206,9 @@ inline void account(ConsumerStats &st, const Shared &sh, void *item)
 	uint64_t seq = v & kSeqMask;
 	st.popped++;
 	st.sum += v + 1;
+	/* Relaxed: a progress count for the parent, read only after the child ended or died. */
+	if (sh.progress != nullptr && st.popped % kProgressEvery == 0)
+		sh.progress->fetch_add(kProgressEvery, std::memory_order_relaxed);
 	if (producer >= sh.params->producers) {
 		st.bad_value++;
 		return;
@@ -349,13 +373,16 @@ template <class I> void consume(typename I::ring_type *ring, Shared &sh, Consume
 		}
 	}
 	st.end = MpmcClock::now();
+	if (sh.progress != nullptr) /* Relaxed: as in account(). */
+		sh.progress->fetch_add(st.popped % kProgressEvery, std::memory_order_relaxed);
 	thread_exit<I>();
 }
 
 } // namespace detail
 
 /** One verified run; the time is from opening the gate to the last consumer finishing. */
-template <class I> MpmcResult run_mpmc(const MpmcParams &p)
+template <class I>
+MpmcResult run_mpmc(const MpmcParams &p, std::atomic<uint64_t> *progress = nullptr)
 {
 	using namespace detail;
 	MpmcResult res;
@@ -379,6 +406,7 @@ template <class I> MpmcResult run_mpmc(const MpmcParams &p)
 
 	Shared sh;
 	sh.params = &p;
+	sh.progress = progress;
 	std::vector<ProducerStats> pstats(p.producers);
 	std::vector<ConsumerStats> cstats(p.consumers);
 	for (auto &c : cstats)
@@ -388,23 +416,23 @@ template <class I> MpmcResult run_mpmc(const MpmcParams &p)
 	threads.reserve(p.producers + p.consumers);
 	for (unsigned c = 0; c < p.consumers; c++) {
 		threads.emplace_back(consume<I>, ring.get(), std::ref(sh), std::ref(cstats[c]));
-		if (p.pin)
-			pin_thread(threads.back(), c);
+		place_thread(threads.back().native_handle(), c, p.placement);
 	}
 	for (unsigned i = 0; i < p.producers; i++) {
 		uint64_t count = p.total / p.producers + (i < p.total % p.producers ? 1 : 0);
 		threads.emplace_back(produce<I>, ring.get(), std::ref(sh), std::ref(pstats[i]),
 				     uint64_t{i}, count);
-		if (p.pin)
-			pin_thread(threads.back(), p.consumers + i);
+		place_thread(threads.back().native_handle(), p.consumers + i, p.placement);
 	}
 
 	sh.gate.wait_for(p.producers + p.consumers);
+	const ProcessCost cost0 = ProcessCost::now();
 	const MpmcClock::time_point start = MpmcClock::now();
 	sh.deadline = start + p.timeout;
 	sh.gate.open();
 	for (auto &t : threads)
 		t.join();
+	res.cost = ProcessCost::now() - cost0;
 
 	MpmcClock::time_point end = start;
 	uint64_t pushed = 0, push_sum = 0, popped = 0, pop_sum = 0, disorder = 0, bad = 0;
@@ -459,6 +487,96 @@ template <class I> MpmcResult run_mpmc(const MpmcParams &p)
 	return res;
 }
 
+namespace detail
+{
+
+/* What an isolated run's child hands back, in a shared anonymous mapping. */
+struct IsolatedOutcome {
+	std::atomic<uint64_t> progress;
+	int finished;
+	double seconds;
+	uint64_t push_eagain, pop_eagain, out_of_order, moved;
+	int stalled;
+	double cpu_ns, switches;
+	char error[256];
+};
+
+} // namespace detail
+
+/**
+ * run_mpmc<I>(p) in a forked child (p.isolate; otherwise in this process). The parent waits
+ * up to p.timeout + kIsolationGrace, then kills the child and reports the run as stalled
+ * with the items it had moved. Chunk times are not carried back (the bursty workload runs
+ * in-process). Call it only while this process runs no other thread (Google Benchmark runs
+ * its benchmarks on the main thread): the child has only the forking thread.
+ */
+template <class I> MpmcResult run_mpmc_isolated(const MpmcParams &p)
+{
+	using detail::IsolatedOutcome;
+	if (!p.isolate)
+		return run_mpmc<I>(p);
+	MpmcResult res;
+	void *mem = mmap(nullptr, sizeof(IsolatedOutcome), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED) {
+		res.error = std::string("mmap: ") + std::strerror(errno);
+		return res;
+	}
+	auto *out = new (mem) IsolatedOutcome{};
+	std::fflush(nullptr);
+	const pid_t pid = fork();
+	if (pid < 0) {
+		res.error = std::string("fork: ") + std::strerror(errno);
+		munmap(mem, sizeof(IsolatedOutcome));
+		return res;
+	}
+	if (pid == 0) {
+		MpmcResult r = run_mpmc<I>(p, &out->progress);
+		out->seconds = r.seconds;
+		out->push_eagain = r.push_eagain;
+		out->pop_eagain = r.pop_eagain;
+		out->out_of_order = r.out_of_order;
+		out->moved = r.moved;
+		out->stalled = r.stalled;
+		out->cpu_ns = r.cost.cpu_ns;
+		out->switches = r.cost.switches;
+		std::snprintf(out->error, sizeof(out->error), "%s", r.error.c_str());
+		out->finished = 1;
+		_exit(0);
+	}
+	const auto limit = MpmcClock::now() + p.timeout + kIsolationGrace;
+	int status = 0;
+	pid_t w;
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && MpmcClock::now() < limit) {
+		struct timespec ts = {0, 5000000};
+		nanosleep(&ts, nullptr);
+	}
+	if (w == 0) { /* still running: its threads spin where no deadline reaches them */
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		res.stalled = true;
+		/* Relaxed: the child is gone; its stores reached the mapping before it died. */
+		res.moved = out->progress.load(std::memory_order_relaxed);
+		res.seconds = std::chrono::duration<double>(p.timeout).count();
+	} else if (!out->finished) {
+		res.error = WIFSIGNALED(status)
+				    ? std::string("the run died: ") + strsignal(WTERMSIG(status))
+				    : std::string("the run exited without a result");
+	} else {
+		res.seconds = out->seconds;
+		res.push_eagain = out->push_eagain;
+		res.pop_eagain = out->pop_eagain;
+		res.out_of_order = out->out_of_order;
+		res.moved = out->moved;
+		res.stalled = out->stalled != 0;
+		res.cost.cpu_ns = out->cpu_ns;
+		res.cost.switches = out->switches;
+		res.error = out->error;
+	}
+	munmap(mem, sizeof(IsolatedOutcome));
+	return res;
+}
+
 /** Nearest-rank percentile of @p v (sorted in place): the smallest value >= q of them. */
 inline double percentile_of(std::vector<double> &v, double q)
 {
@@ -499,9 +617,10 @@ bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
 	uint64_t push_eagain = 0, pop_eagain = 0, out_of_order = 0;
 	double moved = 0;
 	bool stalled = false;
+	ProcessCost cost;
 
 	for (auto _ : state) {
-		MpmcResult r = run_mpmc<I>(p);
+		MpmcResult r = chunks != nullptr ? run_mpmc<I>(p) : run_mpmc_isolated<I>(p);
 		if (!r.error.empty()) {
 			state.SkipWithError(r.error.c_str());
 			return false;
@@ -512,6 +631,8 @@ bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
 		push_eagain += r.push_eagain;
 		pop_eagain += r.pop_eagain;
 		out_of_order += r.out_of_order;
+		cost.cpu_ns += r.cost.cpu_ns;
+		cost.switches += r.cost.switches;
 		if (chunks)
 			chunks->insert(chunks->end(), r.chunk_seconds.begin(),
 				       r.chunk_seconds.end());
@@ -521,11 +642,15 @@ bool run_mpmc_benchmark(benchmark::State &state, const MpmcParams &p,
 	state.counters["stalled"] = stalled ? 1 : 0;
 	state.counters["push_eagain_per_item"] = static_cast<double>(push_eagain) / items;
 	state.counters["pop_eagain_per_item"] = static_cast<double>(pop_eagain) / items;
+	/* Cost per item moved, summed over every thread of the run (all sides). */
+	state.counters["cpu_ns_per_item"] = cost.cpu_ns / items;
+	state.counters["csw_per_item"] = cost.switches / items;
 	if constexpr (!FifoPerProducer<I>::value)
 		state.counters["out_of_order_per_item"] = static_cast<double>(out_of_order) / items;
 	state.counters["producers"] = p.producers;
 	state.counters["consumers"] = p.consumers;
 	state.counters["threads_per_cpu"] = threads_per_cpu(p.producers + p.consumers);
+	state.SetLabel(placement_name(p.placement));
 	return true;
 }
 

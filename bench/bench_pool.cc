@@ -136,11 +136,14 @@ void BM_Pool_Throughput(benchmark::State &state, unsigned workers, unsigned subm
 			size_t capacity)
 {
 	const uint64_t items = jobs_per_submitter(Work) * submitters;
+	const lfqbench::Placement where = lfqbench::pool_placement.where;
 	std::string error;
 	double seconds = 0;
+	lfqbench::ProcessCost cost;
 
 	for (auto _ : state) {
 		typename I::pool_type *pool = nullptr;
+		lfqbench::pool_placement.first_worker = submitters;
 		int rc = I::create(&pool, workers, capacity);
 		if (rc != 0) {
 			error = "create failed: " + std::to_string(rc);
@@ -166,14 +169,19 @@ void BM_Pool_Throughput(benchmark::State &state, unsigned workers, unsigned subm
 					}
 				}
 			});
+			lfqbench::place_thread(threads.back().native_handle(), s, where);
 		}
 		gate.wait_for(submitters);
+		const lfqbench::ProcessCost cost0 = lfqbench::ProcessCost::now();
 		const int64_t t0 = now_ns();
 		gate.open();
 		for (auto &t : threads)
 			t.join();
 		rc = I::wait_idle(pool);
 		const int64_t t1 = now_ns();
+		const lfqbench::ProcessCost spent = lfqbench::ProcessCost::now() - cost0;
+		cost.cpu_ns += spent.cpu_ns;
+		cost.switches += spent.switches;
 		seconds = static_cast<double>(t1 - t0) / 1e9;
 		state.SetIterationTime(seconds);
 
@@ -197,6 +205,12 @@ void BM_Pool_Throughput(benchmark::State &state, unsigned workers, unsigned subm
 		return;
 	}
 	state.counters["jobs_per_s"] = static_cast<double>(items) / seconds;
+	/* On-CPU time and context switches of the whole process (submitters, workers, any
+	 * helper thread) per job, from the gate opening to wait_idle returning. */
+	const double runs = static_cast<double>(state.iterations());
+	state.counters["cpu_ns_per_job"] = cost.cpu_ns / runs / static_cast<double>(items);
+	state.counters["csw_per_job"] = cost.switches / runs / static_cast<double>(items);
+	state.SetLabel(lfqbench::placement_name(where));
 	state.counters["workers"] = workers;
 	state.counters["submitters"] = submitters;
 	state.counters["capacity"] = static_cast<double>(capacity);
@@ -283,7 +297,7 @@ void register_throughput(const std::string &name,
 			 void (*fn)(benchmark::State &, unsigned, unsigned, size_t), unsigned w,
 			 unsigned s, size_t c)
 {
-	benchmark::RegisterBenchmark(name.c_str(), fn, w, s, c)
+	lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(), fn, w, s, c))
 		->UseManualTime()
 		->Iterations(1)
 		->Unit(benchmark::kMillisecond);

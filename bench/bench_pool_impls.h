@@ -54,6 +54,20 @@ inline std::vector<unsigned> allowed_cpus()
 	return cpus;
 }
 
+/**
+ * Where the pool benchmark's threads run (bench_common.h's Placement, from
+ * LFQ_BENCH_PLACEMENT): the submitters are threads 0 .. S-1 of the run, and lfq's workers
+ * (the default `lfq` adapter) threads S, S+1, ..., so that spread puts a submitter and the
+ * first worker on different CPUs and packed puts all of them on the first allowed CPU. The
+ * peers and the mutex baseline own their threads: they get placement through the process's
+ * affinity only (scripts/bench runs packed under taskset), as their users would.
+ */
+struct PoolPlacement {
+	Placement where = bench_placement();
+	unsigned first_worker = 0; /* the run's thread index of worker 0 (= submitters) */
+};
+inline PoolPlacement pool_placement;
+
 /** lfq_pool in one of the PinModes. */
 template <PinMode Pin> struct LfqPoolImpl {
 	using pool_type = struct lfq_pool;
@@ -71,6 +85,18 @@ template <PinMode Pin> struct LfqPoolImpl {
 		if (Pin == kPinAll) {
 			cfg.cpus = cpus.data();
 			cfg.ncpus = cpus.size();
+		}
+		/* The default adapter follows the run's placement: worker i is thread
+		 * first_worker + i of the run (see PoolPlacement). */
+		std::vector<unsigned> placed;
+		if (Pin == kPinDefault && pool_placement.where != Placement::kFree) {
+			for (size_t i = 0; i < cpus.size(); i++)
+				placed.push_back(pool_placement.where == Placement::kPacked
+							 ? cpus[0]
+							 : cpus[(pool_placement.first_worker + i) %
+								cpus.size()]);
+			cfg.cpus = placed.data();
+			cfg.ncpus = placed.size();
 		}
 		/* LFQ_BENCH_POOL_SPIN: idle_spin (0: the library's default). */
 		cfg.idle_spin = static_cast<unsigned>(env_u64("LFQ_BENCH_POOL_SPIN", 0));

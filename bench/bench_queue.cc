@@ -21,7 +21,7 @@
  *
  * The run, its checks (count, sum, per-producer order) and the retry policy on -EAGAIN are
  * bench_mpmc.h's, the same as bench_ring's. Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT,
- * LFQ_BENCH_PIN=1 (pin workers round-robin).
+ * LFQ_BENCH_PLACEMENT=spread|packed|free (bench_common.h; LFQ_BENCH_PIN=1: spread).
  */
 #include "bench_common.h"
 #include "bench_mpmc.h"
@@ -197,7 +197,7 @@ void BM_Queue(benchmark::State &state, unsigned producers, unsigned consumers, b
 	p.consumers = consumers;
 	p.capacity = kTotalCapacity;
 	p.total = lfqbench::bench_items();
-	p.pin = lfqbench::bench_pin();
+	p.placement = lfqbench::bench_placement();
 	p.timeout = std::chrono::seconds(lfqbench::bench_timeout_s());
 	if (bursty) {
 		p.chunk_items = kChunk;

@@ -9,13 +9,15 @@
  *
  *   ring/pushpop/<impl>                            one thread: push one item, pop it back
  *   ring/burst32/<impl>                            one thread: push_burst 32, pop_burst 32
- *   ring/mpmc/<impl>/P<p>C<c>/cap<n>[/pin]         p producers, c consumers, capacity n,
- *                                                  single-item calls; /pin: threads pinned
- *   ring/mpmc_burst32/<impl>/P<p>C<c>/cap<n>[/pin] the same with bursts of up to 32
+ *   ring/mpmc/<impl>/P<p>C<c>/cap<n>[/<placement>] p producers, c consumers, capacity n,
+ *                                                  single-item calls; /spread: threads pinned
+ *                                                  round-robin over the allowed CPUs,
+ *                                                  /packed: all on one CPU, none: unpinned
+ *   ring/mpmc_burst32/<impl>/P<p>C<c>/cap<n>[/<placement>] the same with bursts of up to 32
  *
  * (Google Benchmark appends "/iterations:1/process_time/manual_time" to the multi-thread
  * names.) The grid is every shape of kMpmcShapes (oversubscribed from 2 threads per CPU on)
- * x every capacity of kCapacities x pinning off and on; scripts/bench picks a subset with
+ * x every capacity of kCapacities x the three placements; scripts/bench picks a subset with
  * --benchmark_filter. The single-thread benchmarks use capacity 1024.
  *
  * Multi-thread runs (bench_mpmc.h): each iteration creates a ring, starts p + c threads behind
@@ -27,12 +29,17 @@
  * consumer) and reports an error instead of a number if anything is off. A run that has not
  * finished by a deadline (LFQ_BENCH_TIMEOUT seconds, default 60 + 1 per 100,000 items) is
  * flagged `stalled` (counter 1) and reports the verified items it moved over the deadline.
+ * Every multi-thread run happens in a forked child (LFQ_BENCH_ISOLATE=0: in-process) that is
+ * killed when it outlives that deadline: a peer spinning inside its own call cannot hang the
+ * sweep. Counters cpu_ns_per_item and csw_per_item give the run's on-CPU time and context
+ * switches per item, summed over all its threads.
  *
  * Adapters with blocking calls (atomic_queue's push/pop: aq_*_blk) are registered only at
  * shapes with no more threads than allowed CPUs, unless LFQ_BENCH_BLOCKING_OVERSUBSCRIBED=1:
  * their runs cannot be stopped at the deadline.
  *
- * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT, LFQ_BENCH_BLOCKING_OVERSUBSCRIBED.
+ * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT, LFQ_BENCH_BLOCKING_OVERSUBSCRIBED,
+ * LFQ_BENCH_ISOLATE.
  */
 #include "bench_common.h"
 #include "bench_mpmc.h"
@@ -53,7 +60,7 @@ namespace
 
 template <class I>
 void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumers, size_t capacity,
-		  bool burst, bool pin)
+		  bool burst, lfqbench::Placement where)
 {
 	lfqbench::MpmcParams p;
 	p.producers = producers;
@@ -61,13 +68,14 @@ void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumer
 	p.capacity = capacity;
 	p.total = lfqbench::bench_items();
 	p.burst = burst;
-	p.pin = pin;
+	p.placement = where;
+	p.isolate = lfqbench::bench_isolate();
 	p.timeout = std::chrono::seconds(lfqbench::bench_timeout_s());
 
 	if (!lfqbench::run_mpmc_benchmark<I>(state, p))
 		return;
 	state.counters["capacity"] = static_cast<double>(capacity);
-	state.counters["pinned"] = pin ? 1 : 0;
+	state.counters["pinned"] = where != lfqbench::Placement::kFree ? 1 : 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -81,7 +89,8 @@ constexpr Shape kMpmcShapes[] = {{1, 1}, {2, 2}, {4, 4}, {8, 8}, {1, 4}, {4, 1}}
 constexpr size_t kCapacities[] = {64, 1024, 16384, 65536};
 
 template <class I>
-void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burst, bool pin)
+void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burst,
+		   lfqbench::Placement where)
 {
 	/* Single-producer or single-consumer modes only where their limits allow. */
 	if (!lfqbench::supports_shape<I>(s.producers, s.consumers))
@@ -95,9 +104,12 @@ void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burs
 		return;
 	std::string name = std::string("ring/") + bench + "/" + I::kName + "/P" +
 			   std::to_string(s.producers) + "C" + std::to_string(s.consumers) +
-			   "/cap" + std::to_string(capacity) + (pin ? "/pin" : "");
-	benchmark::RegisterBenchmark(name.c_str(), BM_Ring_Mpmc<I>, s.producers, s.consumers,
-				     capacity, burst, pin)
+			   "/cap" + std::to_string(capacity);
+	if (where != lfqbench::Placement::kFree)
+		name += std::string("/") + lfqbench::placement_name(where);
+	lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(), BM_Ring_Mpmc<I>,
+							   s.producers, s.consumers, capacity,
+							   burst, where))
 		->UseManualTime()
 		->MeasureProcessCPUTime()
 		->Iterations(1)
@@ -117,14 +129,16 @@ void register_ring_benchmarks()
 	});
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
-		for (bool pin : {false, true}) {
+		for (lfqbench::Placement where :
+		     {lfqbench::Placement::kFree, lfqbench::Placement::kSpread,
+		      lfqbench::Placement::kPacked}) {
 			for (const Shape &s : kMpmcShapes)
 				for (size_t cap : kCapacities)
-					register_mpmc<I>("mpmc", s, cap, false, pin);
+					register_mpmc<I>("mpmc", s, cap, false, where);
 			if constexpr (!lfqbench::BlockingCalls<I>::value)
 				for (size_t cap : kCapacities)
 					register_mpmc<I>("mpmc_burst32", Shape{1, 1}, cap, true,
-							 pin);
+							 where);
 		}
 	});
 }

@@ -33,7 +33,8 @@
  * vol_csw_per_item and invol_csw_per_item are the process's voluntary (mostly: went to sleep
  * in a futex) and involuntary (preempted) context switches during the run, per item.
  *
- * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT, LFQ_BENCH_PIN=1 (pin workers round-robin).
+ * Environment: LFQ_BENCH_ITEMS, LFQ_BENCH_TIMEOUT, LFQ_BENCH_PLACEMENT=spread|packed|free
+ * (bench_common.h; LFQ_BENCH_PIN=1: spread).
  */
 #include "bench_common.h"
 
@@ -151,7 +152,7 @@ RunTimes run_closing(typename I::ring_type *ring, unsigned producers, unsigned c
 	Countdown consuming(consumers);
 	std::vector<int64_t> consumer_end(consumers, 0);
 
-	const bool pin = lfqbench::bench_pin();
+	const lfqbench::Placement where = lfqbench::bench_placement();
 	std::vector<std::thread> threads;
 	threads.reserve(producers + consumers);
 	for (unsigned c = 0; c < consumers; c++) {
@@ -161,8 +162,7 @@ RunTimes run_closing(typename I::ring_type *ring, unsigned producers, unsigned c
 			consumer_end[c] = now_ns();
 			consuming.arrive();
 		});
-		if (pin)
-			lfqbench::pin_thread(threads.back(), c);
+		lfqbench::place_thread(threads.back().native_handle(), c, where);
 	}
 	for (unsigned p = 0; p < producers; p++) {
 		threads.emplace_back([&, p] {
@@ -170,8 +170,7 @@ RunTimes run_closing(typename I::ring_type *ring, unsigned producers, unsigned c
 			produce(p);
 			producing.arrive();
 		});
-		if (pin)
-			lfqbench::pin_thread(threads.back(), consumers + p);
+		lfqbench::place_thread(threads.back().native_handle(), consumers + p, where);
 	}
 
 	RunTimes res;

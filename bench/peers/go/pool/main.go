@@ -26,12 +26,14 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -107,11 +109,13 @@ func throughput(workers, submitters, capacity int, work bool, items uint64) (flo
 		}(s)
 	}
 	ready.Wait()
+	cost0 := processCost()
 	start := time.Now()
 	close(gate)
 	done.Wait()
 	p.waitIdle()
 	secs := time.Since(start).Seconds()
+	lastCost = processCost().minus(cost0)
 	p.close()
 	var count, sum uint64
 	for _, t := range tallies {
@@ -123,6 +127,24 @@ func throughput(workers, submitters, capacity int, work bool, items uint64) (flo
 	}
 	return secs, nil
 }
+
+// cost is what a stretch of a run cost the process: on-CPU nanoseconds summed over its
+// threads and context switches (getrusage), as the C benchmarks count it.
+type cost struct{ cpuNs, switches float64 }
+
+// lastCost is the cost of the last throughput run.
+var lastCost cost
+
+func processCost() cost {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return cost{}
+	}
+	return cost{cpuNs: float64(ru.Utime.Nano() + ru.Stime.Nano()),
+		switches: float64(ru.Nvcsw + ru.Nivcsw)}
+}
+
+func (c cost) minus(o cost) cost { return cost{c.cpuNs - o.cpuNs, c.switches - o.switches} }
 
 func latency(samples int) ([]int64, float64) {
 	p := newPool(2, 1024)
@@ -220,6 +242,19 @@ func main() {
 	}
 	var out []benchJSON
 	failed := false
+	// spread: the slowest and fastest repetitions of a rate, as min and max aggregates
+	// (the C programs' with_spread statistics).
+	spread := func(name, key string, xs []float64) {
+		lo, hi := xs[0], xs[0]
+		for _, x := range xs {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+		for agg, v := range map[string]float64{"min": lo, "max": hi} {
+			out = append(out, benchJSON{Name: name + "_" + agg, RunName: name,
+				RunType: "aggregate", Repetitions: *reps, Threads: 1, AggregateName: agg,
+				Iterations: 1, TimeUnit: "ms", Counters: map[string]float64{key: v}})
+		}
+	}
 	emit := func(name string, wall []float64, counters map[string]float64) {
 		b := benchJSON{Name: name, RunName: name, RunType: "aggregate", Repetitions: *reps,
 			Threads: 1, AggregateName: "median", Iterations: 1, RealTime: median(wall) * 1e3,
@@ -258,7 +293,7 @@ func main() {
 					if !re.MatchString(name) {
 						continue
 					}
-					var wall, rate []float64
+					var wall, rate, cpu, csw []float64
 					for r := 0; r < *reps; r++ {
 						runtime.GC()
 						secs, err := throughput(w, sub, c, work, n)
@@ -269,11 +304,15 @@ func main() {
 						}
 						wall = append(wall, secs)
 						rate = append(rate, float64(n)/secs)
+						cpu = append(cpu, lastCost.cpuNs/float64(n))
+						csw = append(csw, lastCost.switches/float64(n))
 					}
 					if len(wall) == *reps {
 						emit(name, wall, map[string]float64{"jobs_per_s": median(rate),
+							"cpu_ns_per_job": median(cpu), "csw_per_job": median(csw),
 							"workers": float64(w), "submitters": float64(sub),
 							"capacity": float64(c)})
+						spread(name, "jobs_per_s", rate)
 					}
 				}
 			}
@@ -297,6 +336,7 @@ func main() {
 			"date": time.Now().Format(time.RFC3339), "num_cpus": runtime.NumCPU(),
 			"gomaxprocs": runtime.GOMAXPROCS(0), "go_version": runtime.Version(),
 			"pool_jobs_per_submitter": *jobs, "repetitions": *reps, "peer": "go buffered-channel pool",
+			"placement": os.Getenv("LFQ_BENCH_PLACEMENT"),
 		},
 		"benchmarks": out,
 	}, "", "  ")
