@@ -144,16 +144,19 @@ def block(lines, caption, run, rows):
 
 
 def ring_other(rows, in_grid, impl_key, run):
-    """Every ring row the main ring table has no column for (shapes, capacities, pinning)."""
-    rest = [r for r in rows.values() if r["group"] == "ring" and r["name"] not in in_grid]
+    """Every unpinned ring row the main ring table has no column for (shapes, capacities);
+    the pinned ones are in the placement table (bench_placement.py)."""
+    rest = [r for r in rows.values() if r["group"] == "ring" and r["name"] not in in_grid
+            and not r.get("placement")]
     if not rest:
         return None
     # One-thread benchmarks (no shape): say so, and list them after the threaded cases.
     label = lambda r: r["case"] if r["producers"] != "" else f"one thread: {r['case']}"
     order = lambda c: (c.startswith("one thread"), case_key(c))
     lines = case_table(rest, "items_per_second", m, impl_key, label=label, order=order)
-    return block(lines, "M items/s (× the mutex ring); `pin`: threads pinned round-robin to "
-                 "the allowed CPUs; single-side modes appear only at the shapes they allow.",
+    return block(lines, "M items/s (× the mutex ring), threads unpinned (free: the scheduler "
+                 "places them, differently from run to run); single-side modes appear only "
+                 "at the shapes they allow.",
                  run, rest)
 
 
@@ -214,7 +217,9 @@ def queue(rows, impl_key, run):
 
 
 def pool(rows, impl_key, run):
-    p = [r for r in rows.values() if r["group"] == "pool" and r["bench"] == "throughput"]
+    # Unpinned runs only; the pinned ones are in the placement table (bench_placement.py).
+    p = [r for r in rows.values() if r["group"] == "pool" and r["bench"] == "throughput"
+         and not r.get("placement")]
     if not p:
         return None
     jobs = {"empty": "empty jobs", "1us": "1 µs jobs"}
@@ -227,9 +232,11 @@ def pool(rows, impl_key, run):
     lines = case_table(p, "items_per_second", m, impl_key, label=label, order=order)
     # The issue's targets are ratios to GLib and to the Go pool: one column each.
     ratio_columns(lines, p, label, order, "items_per_second", "lfq", ("glib", "go"))
-    return block(lines, "M jobs/s (× the mutex pool); W workers, S submitter threads (each "
-                 "submits its share with `lfq_pool_submit_wait`), queue capacity C; `lfq` is "
-                 "the default config, `lfq_pin` pins the workers.", run, p)
+    return block(lines, "M jobs/s (× the mutex pool), two CPUs, threads unpinned "
+                 "(placement-dependent: the placement table above pins them); W workers, S "
+                 "submitter threads (each submits its share with `lfq_pool_submit_wait`), queue "
+                 "capacity C; `lfq` is the default config (workers unpinned), `lfq_pin` pins "
+                 "the workers.", run, p)
 
 
 def pool_latency(rows, impl_key, run):

@@ -41,6 +41,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_docs  # noqa: E402  (the generated parts of the docs)
+import bench_placement  # noqa: E402  (the spread / packed tables and their targets)
 
 SUFFIXES = re.compile(r"/(iterations:\d+|process_time|manual_time|real_time|repeats:\d+)")
 
@@ -64,7 +65,7 @@ def parse(name):
         return None
     row = {"name": name, "group": parts[0], "bench": parts[1], "impl": parts[2],
            "producers": "", "consumers": "", "workers": "", "submitters": "", "capacity": "",
-           "pinned": 0, "job": ""}
+           "pinned": 0, "placement": "", "job": ""}
     shape = []
     for p in parts[3:]:
         m = re.fullmatch(r"P(\d+)C(\d+)", p)
@@ -88,9 +89,11 @@ def parse(name):
             row["submitters"] = int(m[1])
             shape.append(p)
             continue
-        if p == "pin":
-            row["pinned"] = 1
-            shape.append(p)
+        if p in ("pin", "spread", "packed", "free"):
+            # "pin" is what older runs called spread.
+            row["placement"] = "spread" if p == "pin" else p
+            row["pinned"] = int(p != "free")
+            shape.append(row["placement"])
             continue
         row["job"] = (row["job"] + "/" + p).strip("/")
     row["case"] = "/".join([row["bench"]] + ([row["job"]] if row["job"] else []) + shape)
@@ -101,7 +104,10 @@ METRICS = ["items_per_second", "jobs_per_s", "p50_ns", "p99_ns", "p999_ns", "chu
            "chunk_p99_us", "ideal_ms", "push_eagain_per_item", "pop_eagain_per_item",
            "vol_csw_per_item", "threads_per_cpu", "stalled", "out_of_order_per_item",
            "freezes", "stalled_producer", "stalled_consumer", "starved", "ops_per_window_p50",
-           "out_of_order"]
+           "out_of_order", "cpu_ns_per_item", "csw_per_item", "cpu_ns_per_job", "csw_per_job"]
+# The rates whose spread over the repetitions (the programs' min and max statistics) the
+# tables show beside the median.
+SPREAD_METRICS = ["items_per_second", "jobs_per_s"]
 
 
 def load(directory):
@@ -117,11 +123,19 @@ def load(directory):
             print(f"bench_report: {path}: {e}", file=sys.stderr)
             continue
         contexts[fn] = report.get("context", {})
-        cvs = {}
+        # A program run under one placement (the pool suite: LFQ_BENCH_PLACEMENT) says so in
+        # its context; its rows get the placement in their names.
+        where = contexts[fn].get("placement", "")
+        cvs, spreads = {}, {}
         for b in report.get("benchmarks", []):
             row = parse(b.get("run_name", b["name"]))
             if row is None:
                 continue
+            if where in ("spread", "packed") and not row["placement"] and row["group"] == "pool":
+                row["placement"] = where
+                row["pinned"] = 1
+                row["name"] += "/" + where
+                row["case"] += "/" + where
             if fn.endswith("_scq.json") and row["impl"] == "lfq":
                 # The portable backend's build of the same program (scripts/bench, designs).
                 row["impl"] = "lfq_scq"
@@ -137,6 +151,11 @@ def load(directory):
             if b.get("run_type") == "aggregate":
                 if b.get("aggregate_name") == "cv":
                     cvs[key] = b.get("real_time")
+                if b.get("aggregate_name") in ("min", "max"):
+                    for metric in SPREAD_METRICS:
+                        if metric in b:
+                            spreads.setdefault(key, {})[
+                                f"{metric}_{b['aggregate_name']}"] = b[metric]
                 if b.get("aggregate_name") != "median":
                     continue
             elif key in rows:
@@ -154,6 +173,13 @@ def load(directory):
         for key, cv in cvs.items():
             if key in rows and cv is not None:
                 rows[key]["cv"] = cv
+        for key, values in spreads.items():
+            if key in rows:
+                rows[key].update(values)
+                # A pool row reports jobs_per_s, read as items_per_second (above).
+                for end in ("min", "max"):
+                    if f"jobs_per_s_{end}" in values:
+                        rows[key][f"items_per_second_{end}"] = values[f"jobs_per_s_{end}"]
     return rows, contexts, errors
 
 
@@ -563,6 +589,7 @@ def doc_blocks(rows, contexts, directory, run):
     blocks["pool-features"] = bench_docs.pool_features(rows, impl_key, run)
     blocks["tutorial-table"] = bench_docs.tutorial(rows, impl_key, run)
     blocks["redis-table"] = bench_docs.redis(rows, run)
+    blocks.update(bench_placement.blocks(rows, run))
     frows = freeze_rows(rows)
     if frows:
         blocks["freeze-table"] = freeze_markdown(frows, contexts.get("freeze.json", {}), run)
@@ -585,7 +612,9 @@ def write_freeze(frows, md, directory):
 # CSV and JSON
 
 CSV_FIELDS = ["program", "group", "bench", "impl", "case", "job", "producers", "consumers",
-              "workers", "capacity", "pinned", "items_per_second", "real_time_ms", "cv",
+              "workers", "capacity", "pinned", "placement", "items_per_second",
+              "items_per_second_min", "items_per_second_max", "cpu_ns_per_item", "csw_per_item",
+              "cpu_ns_per_job", "csw_per_job", "real_time_ms", "cv",
               "p50_ns", "p99_ns", "p999_ns", "chunk_p50_us", "chunk_p99_us", "ideal_ms",
               "push_eagain_per_item", "pop_eagain_per_item", "out_of_order_per_item",
               "threads_per_cpu", "repetitions", "error", "name"]
@@ -880,7 +909,7 @@ def main(argv):
     print_tables(rows)
     status = 0
     blocks = doc_blocks(rows, contexts, directory, run)
-    for name in ("ring-table", "ring-modes", "ring-designs"):
+    for name in ("ring-placement", "pool-placement", "ring-table", "ring-modes", "ring-designs"):
         if name in blocks:
             print()
             print(blocks[name])

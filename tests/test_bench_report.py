@@ -6,7 +6,8 @@ Checks that the tables of the suites in a run land between their markers with th
 stamp, with a column for every implementation in the JSON (names it does not know too),
 that a second fill changes nothing, that a suite missing from the run leaves its old table
 and the runs summary says the pages mix runs, and that --one-run then refuses and writes
-nothing.
+nothing. The placement tables: spread and packed side by side, each cell a median with its
+min-max and a mark where that leaves ±15 %, CPU ns per item, and a verdict for each target.
 
     tests/test_bench_report.py bench/bench_report.py
 """
@@ -35,9 +36,20 @@ def bench(name, **counters):
     return b
 
 
-def write_json(path, benchmarks, cpu="Test CPU 9000"):
+def spread(name, metric, lo, hi):
+    """The min and max statistics (bench_common.h's with_spread) of one benchmark."""
+    return [{"name": f"{name}_{agg}", "run_name": name, "run_type": "aggregate",
+             "aggregate_name": agg, "repetitions": 3, "real_time": 1.0, "time_unit": "ms",
+             metric: v} for agg, v in (("min", lo), ("max", hi))]
+
+
+def placed(name, rate, lo, hi, metric="items_per_second", **counters):
+    return [bench(name, **{metric: rate}, **counters)] + spread(name, metric, lo, hi)
+
+
+def write_json(path, benchmarks, cpu="Test CPU 9000", **context):
     ctx = {"date": "2030-01-02T03:04:05+00:00", "cpu_model": cpu, "cpus_allowed": 3,
-           "num_cpus": 3}
+           "num_cpus": 3, **context}
     with open(path, "w", encoding="utf-8") as f:
         json.dump({"context": ctx, "benchmarks": benchmarks}, f)
 
@@ -90,6 +102,69 @@ DOC = """# Benchmarks
 *an older run*
 <!-- redis-table:end -->
 """
+
+
+PLACED_DOC = """# Placement
+
+<!-- ring-placement:begin -->
+<!-- ring-placement:end -->
+
+<!-- pool-placement:begin -->
+<!-- pool-placement:end -->
+
+<!-- pool-table:begin -->
+<!-- pool-table:end -->
+"""
+
+
+def placement_results(directory):
+    """Rings pinned spread and packed (placement in the names), pools run once per placement
+    (placement in each program's context, not in the names)."""
+    ring = []
+    for impl, s64, p64 in (("lfq", 20e6, 60e6), ("vyukov", 40e6, 65e6)):
+        for cap in (1024, 65536):
+            ring += placed(f"ring/mpmc/{impl}/P1C1/cap{cap}/spread", s64, s64 * 0.5, s64 * 1.05,
+                           cpu_ns_per_item=77.0)
+            ring += placed(f"ring/mpmc/{impl}/P1C1/cap{cap}/packed", p64, p64 * 0.95, p64)
+    write_json(os.path.join(directory, "ring.json"), ring)
+    for where, go in (("packed", 8e6), ("free", 4e6)):
+        write_json(os.path.join(directory, f"pool.{where}.json"),
+                   placed("pool/throughput/lfq/empty/W2/S1/C1024", 6e6, 5.9e6, 6.1e6,
+                          metric="jobs_per_s", cpu_ns_per_job=150.0) +
+                   placed("pool/throughput/glib/empty/W2/S1/C1024", 2e6, 1.9e6, 2.1e6,
+                          metric="jobs_per_s"), placement=where)
+        write_json(os.path.join(directory, f"pool.{where}_go.json"),
+                   placed("pool/throughput/go/empty/W2/S1/C1024", go, go, go,
+                          metric="jobs_per_s", cpu_ns_per_job=100.0), placement=where)
+
+
+def check_placement(script, tmp):
+    res, docs = os.path.join(tmp, "placed"), os.path.join(tmp, "placed-docs")
+    os.makedirs(res)
+    os.makedirs(docs)
+    with open(os.path.join(docs, "benchmarks.md"), "w", encoding="utf-8") as f:
+        f.write(PLACED_DOC)
+    placement_results(res)
+    r = report(script, res, docs)
+    check(r.returncode == 0, f"placement report exits 0 (stderr: {r.stderr.strip()})")
+    text = read_all(docs)["benchmarks.md"]
+    ring = block(text, "ring-placement")
+    check("| ring | P1C1 1Ki spread | P1C1 1Ki packed | P1C1 64Ki spread | P1C1 64Ki packed |"
+          in ring, "ring placement: spread and packed side by side")
+    check("| `lfq` | 20.0 [10.0–21.0] ⚠ | 60.0 [57.0–60.0] |" in ring,
+          "ring cell: median [min–max], ⚠ where the spread leaves ±15 %")
+    check("| `lfq` | 77 | — |" in ring, "on-CPU ns per item beside throughput")
+    check("lfq ≥ 0.9× Vyukov: **missed**, 0.50×" in ring, "a missed target, with its ratio")
+    check("packed: lfq ≥ 0.85× Vyukov: **met**, 0.92×" in ring, "a met target, with its ratio")
+    check("DPDK SP/SC: **not measured**" in ring, "a target whose peer did not run says so")
+    pool = block(text, "pool-placement")
+    check("**packed**" in pool and "**free**" in pool, "pool: one table per placement")
+    check("| empty, 2×1 | 6.0 [5.9–6.1] | 8.0 [8.0–8.0] | 2.0 [1.9–2.1] | 0.75 | 3.00 | 150 / 100 |"
+          in pool, "pool row: each pool, lfq ÷ go, lfq ÷ glib, CPU ns per job")
+    check("packed: lfq ≥ 1.0× the Go pool, empty jobs: **missed**, 0.75×" in pool,
+          "pool target missed on one CPU")
+    check("free: lfq ≥ 1.0× the Go pool, empty jobs: **met**, 1.50×" in pool,
+          "pool target met on two CPUs")
 
 
 def read_all(directory):
@@ -170,6 +245,8 @@ def main(argv):
         runs = block(text, "bench-runs")
         check("2 runs" in runs and "2030-01-02" not in runs,
               "the summary forgets the replaced run")
+
+        check_placement(script, tmp)
 
     if FAILURES:
         print(f"{len(FAILURES)} checks failed")
