@@ -127,7 +127,8 @@ def ring_markdown(rows, run):
         lines, "M items/s, median [min–max] of the repetitions (interleaved across rings); "
         "⚠: a repetition left ±15 % of the median. spread: producer and consumer threads "
         "pinned round-robin over the allowed CPUs (every hand-off crosses cores); packed: all "
-        "on one CPU.", run, used)
+        "on one CPU." + (f" The machine's {run['handoff']}." if run.get("handoff") else ""),
+        run, used)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,10 @@
  *                                                  round-robin over the allowed CPUs,
  *                                                  /packed: all on one CPU, none: unpinned
  *   ring/mpmc_burst32/<impl>/P<p>C<c>/cap<n>[/<placement>] the same with bursts of up to 32
+ *   ring/handoff/spread                            the machine, not a ring: one-way time of a
+ *                                                  cache line between the first two allowed
+ *                                                  CPUs (a ping-pong); the spread figures
+ *                                                  depend on it, so it is printed beside them
  *
  * (Google Benchmark appends "/iterations:1/process_time/manual_time" to the multi-thread
  * names.) The grid is every shape of kMpmcShapes (oversubscribed from 2 threads per CPU on)
@@ -79,6 +83,45 @@ void BM_Ring_Mpmc(benchmark::State &state, unsigned producers, unsigned consumer
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The machine's cross-CPU hand-off. */
+
+/* Two threads on the first two allowed CPUs bounce a counter: each waits for the other's
+ * value, then stores the next. One round trip is two one-way hand-offs of the line. */
+void BM_Handoff(benchmark::State &state)
+{
+	const uint64_t rounds = 200000;
+	double one_way_ns = 0;
+	for (auto _ : state) {
+		alignas(64) std::atomic<uint64_t> turn{0};
+		lfqbench::StartGate gate;
+		auto player = [&](uint64_t me) {
+			gate.arrive_and_wait();
+			for (uint64_t i = me; i < 2 * rounds; i += 2) {
+				/* Acquire/release: the counter is the only data; the orders keep
+				 * each store after the load it answers. */
+				while (turn.load(std::memory_order_acquire) != i)
+					lfqbench::cpu_relax();
+				turn.store(i + 1, std::memory_order_release);
+			}
+		};
+		std::thread a(player, 0), b(player, 1);
+		lfqbench::place_thread(a.native_handle(), 0, lfqbench::Placement::kSpread);
+		lfqbench::place_thread(b.native_handle(), 1, lfqbench::Placement::kSpread);
+		gate.wait_for(2);
+		const auto t0 = std::chrono::steady_clock::now();
+		gate.open();
+		a.join();
+		b.join();
+		const double secs =
+			std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+				.count();
+		state.SetIterationTime(secs);
+		one_way_ns = secs * 1e9 / static_cast<double>(2 * rounds);
+	}
+	state.counters["handoff_ns"] = one_way_ns;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 struct Shape {
 	unsigned producers;
@@ -118,6 +161,10 @@ void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burs
 
 void register_ring_benchmarks()
 {
+	benchmark::RegisterBenchmark("ring/handoff/spread", BM_Handoff)
+		->UseManualTime()
+		->Iterations(1)
+		->Unit(benchmark::kMillisecond);
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
 		const std::string impl = I::kName;
