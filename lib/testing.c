@@ -8,4 +8,5 @@ void (*_Atomic lfq__sched_hook)(const char *file, int line);
 _Atomic int lfq__test_deq_spins = 64;
 _Atomic unsigned long lfq__test_futex_wakes;
 _Atomic int lfq__test_fail_alloc;
+_Atomic int lfq__test_fail_membarrier;
 #endif

@@ -51,6 +51,9 @@ extern _Atomic int lfq__test_deq_spins;
 extern _Atomic unsigned long lfq__test_futex_wakes;
 /* While positive, each lfq_queue segment allocation fails (and decrements it). */
 extern _Atomic int lfq__test_fail_alloc;
+/* While nonzero, the asymmetric fence (waitq.h, W2a) fails as membarrier(2) does under a
+ * seccomp filter installed after the ring was created. */
+extern _Atomic int lfq__test_fail_membarrier;
 
 /* Relaxed: the hook is installed before the threads that hit it are started. */
 #define LFQ_TEST_POINT(p)                                                                          \

@@ -174,7 +174,8 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 	const int64_t planned = spin_end - start, slept_from = now;
 
 	for (;;) {
-		const uint32_t key = lfq__waitq_prepare(wq);
+		bool fenced;
+		const uint32_t key = lfq__waitq_prepare_fenced(wq, &fenced);
 
 		rc = try(obj, arg);
 		const bool late =
@@ -188,7 +189,16 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 							   late ? INT64_MAX : now - slept_from);
 			return late ? -ETIMEDOUT : rc;
 		}
-		if (!lfq__waitq_sleep(wq, key, deadline))
+		/* Unfenced (W2a failed), a notify may be skipped: sleep in short slices and
+		 * re-check, so that the wait still ends within a slice of the room appearing. */
+		int64_t until = deadline;
+
+		if (!fenced) {
+			const int64_t slice = lfq__now_ns() + LFQ_WAITQ_UNFENCED_POLL_NS;
+
+			until = deadline < 0 ? slice : min64(deadline, slice);
+		}
+		if (!lfq__waitq_sleep(wq, key, until))
 			lfq__waitq_done(wq);
 	}
 }
@@ -213,8 +223,14 @@ bool lfq__waitq_asym_register(void)
 	return st == 1;
 }
 
-void lfq__waitq_asym_fence(void)
+bool lfq__waitq_asym_fence(void)
 {
-	/* Cannot fail once registered: a waitq is asym only after a successful register. */
-	syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	/* It can fail after a successful register: a seccomp filter installed later answers
+	 * EPERM (or kills, which no library can help). */
+#ifdef LFQ_TESTING
+	/* Relaxed: set by a test before the threads that read it start. */
+	if (atomic_load_explicit(&lfq__test_fail_membarrier, memory_order_relaxed))
+		return false;
+#endif
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }

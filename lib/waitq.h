@@ -77,8 +77,14 @@ static inline void lfq__waitq_init(struct lfq__waitq *w)
 /* Registers the process for W2a (once; later calls only read the answer). true if
  * membarrier(2)'s private expedited command is available. Not lock-free (a system call). */
 bool lfq__waitq_asym_register(void);
-/* W2a. */
-void lfq__waitq_asym_fence(void);
+/* W2a. false if membarrier(2) failed although the process registered (a seccomp filter
+ * installed after the ring was created): the fence did not happen, so a notifier's release
+ * store may still be invisible to the re-check and its notify may be skipped. The waiter then
+ * must not rely on being woken: lfq__waitq_wait re-checks every LFQ_WAITQ_UNFENCED_POLL_NS. */
+bool lfq__waitq_asym_fence(void);
+
+/* How long a waiter whose W2a failed sleeps before it re-checks by itself (1 ms). */
+#define LFQ_WAITQ_UNFENCED_POLL_NS 1000000
 
 /* For a waitq in memory that several processes map (any address in each). */
 static inline void lfq__waitq_init_shared(struct lfq__waitq *w)
@@ -87,17 +93,26 @@ static inline void lfq__waitq_init_shared(struct lfq__waitq *w)
 	w->shared = 1;
 }
 
-static inline uint32_t lfq__waitq_prepare(struct lfq__waitq *w)
+/* prepare, which also says whether the waiter may rely on a notify (*fenced false: an
+ * asymmetric waitq whose W2a failed; see lfq__waitq_asym_fence). */
+static inline uint32_t lfq__waitq_prepare_fenced(struct lfq__waitq *w, bool *fenced)
 {
 	/* W1: announce; pairs with N1. */
 	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
 	/* W2: orders W1 before the re-check's loads (they are acquire, not all seq_cst): a
 	 * publish that precedes N1 in the single total order is then visible to them. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (w->asym)
-		lfq__waitq_asym_fence();
+	*fenced = !w->asym || lfq__waitq_asym_fence();
 	/* W3: the key; pairs with N2 (a notify after this point makes the sleep return). */
 	return atomic_load_explicit(&w->seq, memory_order_acquire);
+}
+
+/* Only for waitqs that are never asymmetric (every one but the ring's not_full). */
+static inline uint32_t lfq__waitq_prepare(struct lfq__waitq *w)
+{
+	bool fenced;
+
+	return lfq__waitq_prepare_fenced(w, &fenced);
 }
 
 static inline void lfq__waitq_done(struct lfq__waitq *w)

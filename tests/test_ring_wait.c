@@ -474,3 +474,61 @@ Test(ring_wait, waits_on_a_shared_cpu_learn_to_yield_first)
 	cr_assert_gt(s.yield_first_max, 0, "no wait was satisfied by a yield in 8 rounds");
 	cr_assert_leq(s.yield_first_max, LFQ_WAIT_YIELD_FIRST);
 }
+
+#if LFQ_RING_CELLS && !defined(LFQ_TEST_SHARED_RING)
+#include "ring_internal.h"
+
+struct unfenced {
+	struct lfq_ring *r;
+	int rc;
+	_Atomic int done;
+};
+
+static void *unfenced_pusher(void *arg)
+{
+	struct unfenced *u = arg;
+
+	u->rc = lfq_ring_push_wait(u->r, ITEM(2), 10000 * MS);
+	atomic_store(&u->done, 1);
+	return NULL;
+}
+
+/* membarrier(2) failing after the ring was created (a seccomp filter installed later): a
+ * push_wait sleeper on a single-consumer ring has lost its fence (W2a), so the consumer's
+ * plain release publish may reach it after the consumer saw no waiter and skipped the
+ * notify. That skipped notify is made certain here by freeing the cell with the internal pop,
+ * which notifies nobody: the sleeper must see the room by itself, within a few polls, not at
+ * its 10 s deadline. */
+Test(ring_wait, push_wait_without_its_membarrier_does_not_rely_on_the_notify, .timeout = 30)
+{
+	struct unfenced u = {0};
+	void *item;
+
+	cr_assert_eq(lfq_ring_create(&u.r, 1, LFQ_RING_SC), 0);
+	if (!u.r->not_full.asym) {
+		lfq_ring_destroy(u.r);
+		cr_skip("membarrier(2) is unavailable here: the ring never relies on it");
+	}
+	cr_assert_eq(lfq_ring_push(u.r, ITEM(1)), 0);
+	atomic_store(&lfq__test_fail_membarrier, 1);
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, unfenced_pusher, &u), 0);
+	sleep_ms(50); /* past its spin phase: asleep */
+	cr_assert_eq(lfq__ring_pop_one(u.r, &item), 0);
+	cr_assert_eq(item, ITEM(1));
+	const int64_t t0 = now_ns();
+
+	while (!atomic_load(&u.done) && now_ns() - t0 < 2000 * MS)
+		sleep_ms(1);
+	const bool in_time = atomic_load(&u.done);
+
+	pthread_join(t, NULL);
+	atomic_store(&lfq__test_fail_membarrier, 0);
+	cr_assert(in_time, "push_wait slept through the freed cell (waited for its deadline)");
+	cr_assert_eq(u.rc, 0);
+	cr_assert_eq(lfq_ring_pop(u.r, &item), 0);
+	cr_assert_eq(item, ITEM(2));
+	lfq_ring_destroy(u.r);
+}
+#endif
