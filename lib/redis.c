@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #ifdef LFQ_REDIS_HAVE_TLS
@@ -108,6 +109,9 @@ struct lfq_redis_source {
 	bool connected_once; /* this run: the next connect counts as a reconnect */
 	uint64_t rng;
 	char claim_cursor[ID_MAX];
+	/* The newest entry this source has read with ">": where a group that was deleted is
+	 * recreated, so that the entries before it are not all delivered again. "" until then. */
+	char last_read[ID_MAX];
 	bool pool_shut;
 	int fatal;     /* a permanent error met while waiting in take_entry */
 	bool claiming; /* a reclaim scan is under way: entries are reclaimed one at a time */
@@ -195,9 +199,9 @@ static bool error_is(const redisReply *r, const char *w)
  * stream, -EPROTO for everything else. */
 static int classify_error(const redisReply *r)
 {
-	static const char *const transient[] = {
-		"LOADING",     "BUSY", "MASTERDOWN", "TRYAGAIN",   "READONLY",
-		"CLUSTERDOWN", "OOM",  "MISCONF",    "NOREPLICAS", "NOMASTERLINK"};
+	static const char *const transient[] = {"LOADING",  "BUSY",	  "MASTERDOWN",
+						"TRYAGAIN", "READONLY",	  "CLUSTERDOWN",
+						"MISCONF",  "NOREPLICAS", "NOMASTERLINK"};
 
 	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
 		if (error_is(r, transient[i]))
@@ -209,6 +213,11 @@ static int classify_error(const redisReply *r)
 		return -EACCES;
 	if (error_is(r, "NOGROUP") || error_is(r, "UNBLOCKED"))
 		return -ENOENT;
+	/* maxmemory reached: the server refuses the commands that may grow the dataset (XADD,
+	 * XGROUP CREATE) and still runs the others (XACK, XCLAIM, XREADGROUP) on the same
+	 * connection. */
+	if (error_is(r, "OOM"))
+		return -ENOSPC;
 	return -EPROTO;
 }
 
@@ -264,6 +273,60 @@ static int endpoint_init(struct endpoint *ep, const char *host, unsigned port, c
 	return 0;
 }
 
+/* Writes all of buf to the connection's socket (blocking, with its send timeout). */
+static bool write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		const ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * Sends AUTH and returns the reply (NULL: c->errstr says why). Without TLS the command is
+ * formatted in a buffer of ours, written to the socket directly and wiped, so that the
+ * password is in no buffer of hiredis's (which frees its command buffers without clearing
+ * them). Over TLS it goes through hiredis and OpenSSL, whose buffers the library cannot
+ * reach (docs/scale-out.md says so).
+ */
+static redisReply *authenticate(const struct endpoint *ep, redisContext *c)
+{
+	const char *argv[3] = {"AUTH", ep->user ? ep->user : ep->password, ep->password};
+	const int argc = ep->user ? 3 : 2;
+	redisReply *r = NULL;
+
+#ifdef LFQ_REDIS_HAVE_TLS
+	if (ep->ssl)
+		return redisCommandArgv(c, argc, argv, NULL);
+#endif
+	/* RESP: *N, then $len and the bytes of each argument; names and the password are
+	 * bounded (LFQ_REDIS_NAME_MAX, LFQ_REDIS_PASSWORD_MAX). */
+	char buf[64 + LFQ_REDIS_NAME_MAX + 2 * LFQ_REDIS_PASSWORD_MAX];
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "*%d\r\n", argc);
+
+	for (int i = 0; i < argc; i++) {
+		const size_t n = strlen(argv[i]);
+
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "$%zu\r\n", n);
+		memcpy(buf + len, argv[i], n);
+		memcpy(buf + len + n, "\r\n", 2);
+		len += n + 2;
+	}
+	if (!write_all(c->fd, buf, len))
+		snprintf(c->errstr, sizeof(c->errstr), "AUTH: %s", strerror(errno));
+	else if (redisGetReply(c, (void **)&r) != REDIS_OK)
+		r = NULL;
+	explicit_bzero(buf, sizeof(buf));
+	return r;
+}
+
 /* Connects and authenticates. On success *out is a connection with command timeout
  * cmd_timeout_ms. Returns 0, -ECONNREFUSED (unreachable, TLS handshake failed), -EAGAIN
  * (AUTH met a transient state), -EACCES (credentials refused) or -ENOMEM; why gets a
@@ -290,8 +353,7 @@ static int endpoint_connect(const struct endpoint *ep, unsigned cmd_timeout_ms, 
 	}
 #endif
 	if (ep->password) {
-		const char *argv[3] = {"AUTH", ep->user ? ep->user : ep->password, ep->password};
-		redisReply *r = redisCommandArgv(c, ep->user ? 3 : 2, argv, NULL);
+		redisReply *r = authenticate(ep, c);
 
 		if (!r) {
 			snprintf(why, why_len, "%s", c->errstr);
@@ -553,14 +615,27 @@ static int reply_error(struct lfq_redis_source *s, const redisReply *r, const ch
 		conn_lost(s);
 		return -ECONNRESET;
 	}
+	if (rc == -ENOSPC) {
+		count(&s->transient, 1);
+		log_event(s, LFQ_LOG_WARN, "redis out of memory, write refused, retrying", f, 2);
+	}
 	if (rc == -EACCES || rc == -EPROTO)
 		log_event(s, LFQ_LOG_ERROR, "redis command refused", f, 2);
 	return rc;
 }
 
+/*
+ * Creates the group if it does not exist. A new group starts at the stream's beginning ("0");
+ * one that disappeared while this source was reading it (XGROUP DESTROY, a server that lost
+ * its data) is recreated after the newest entry this source read, so that what the old group
+ * had delivered is not all delivered again: only entries newer than that which other
+ * consumers had read run twice. Refused for lack of memory (-ENOSPC), the group is assumed
+ * to exist: a read that finds it missing comes back here.
+ */
 static int ensure_group(struct lfq_redis_source *s)
 {
-	const char *argv[] = {"XGROUP", "CREATE", s->stream, s->group, "0", "MKSTREAM"};
+	const char *from = s->last_read[0] ? s->last_read : "0";
+	const char *argv[] = {"XGROUP", "CREATE", s->stream, s->group, from, "MKSTREAM"};
 	redisReply *r = redisCommandArgv(s->c, 6, argv, NULL);
 	int rc;
 
@@ -568,8 +643,16 @@ static int ensure_group(struct lfq_redis_source *s)
 		rc = 0;
 	else
 		rc = reply_error(s, r, "XGROUP CREATE");
+	if (rc == 0 && r && r->type != REDIS_REPLY_ERROR && s->last_read[0]) {
+		const struct lfq_log_field f[] = {{.key = "group", .str = s->group},
+						  {.key = "after", .str = s->last_read}};
+
+		log_event(s, LFQ_LOG_ERROR,
+			  "redis consumer group was missing: recreated after the last entry read",
+			  f, 2);
+	}
 	freeReplyObject(r);
-	return rc;
+	return rc == -ENOSPC ? 0 : rc;
 }
 
 /* Makes sure there is a connection: 0 if there is one (or a new one is made now);
@@ -775,6 +858,13 @@ static int dead_letter(struct lfq_redis_source *s, struct rec *r)
 	return rc == -ENOENT ? -EPROTO : rc;
 }
 
+/* Whether a finished record is acknowledged in this round: not a cancelled one (redelivered
+ * later), nor a dead one whose dead letter is not written yet. */
+static bool acks_now(const struct rec *r)
+{
+	return r->dead_reason != LFQ_DEAD_CANCELLED && (!r->dead_reason || r->dlq_written);
+}
+
 /* Dead-letters the dead records among the done ones, then XACKs all of them in one command,
  * then frees them. Cancelled jobs are freed without an ack (redelivered later). On an error
  * nothing is freed: the records stay in `done` and the XACK is retried later. Needs a
@@ -793,7 +883,9 @@ static int flush_done(struct lfq_redis_source *s)
 
 		if (r->dead_reason && r->dead_reason != LFQ_DEAD_CANCELLED && !r->dlq_written) {
 			rc = dead_letter(s, r);
-			if (rc)
+			/* Out of memory: this one waits for its dead letter (not acked, so not
+			 * lost); the others are acknowledged meanwhile. */
+			if (rc && rc != -ENOSPC)
 				return rc;
 		}
 	}
@@ -801,7 +893,7 @@ static int flush_done(struct lfq_redis_source *s)
 	argv[1] = s->stream;
 	argv[2] = s->group;
 	for (unsigned i = 0; i < s->ndone; i++)
-		if (s->done[i]->dead_reason != LFQ_DEAD_CANCELLED)
+		if (acks_now(s->done[i]))
 			argv[3 + nack++] = s->done[i]->id;
 	if (nack > 0) {
 		rep = redisCommandArgv(s->c, 3 + (int)nack, argv, NULL);
@@ -813,9 +905,17 @@ static int flush_done(struct lfq_redis_source *s)
 			return rc;
 	}
 	count(&s->acked, nack);
-	for (unsigned i = 0; i < s->ndone; i++)
-		rec_put(s, s->done[i]);
-	s->ndone = 0;
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < s->ndone; i++) {
+		struct rec *r = s->done[i];
+
+		if (r->dead_reason == LFQ_DEAD_CANCELLED || acks_now(r))
+			rec_put(s, r);
+		else
+			s->done[kept++] = r; /* its dead letter was refused: retried next time */
+	}
+	s->ndone = kept;
 	return 0;
 }
 
@@ -868,7 +968,7 @@ static int tend(struct lfq_redis_source *s)
 		rc = flush_done(s);
 	if (rc == 0)
 		rc = renew_leases(s);
-	return rc == -ECONNRESET || rc == -ENOENT ? 0 : rc;
+	return rc == -ECONNRESET || rc == -ENOENT || rc == -ENOSPC ? 0 : rc;
 }
 
 /* ---- source: entries ---- */
@@ -928,6 +1028,8 @@ static int take_entry(struct lfq_redis_source *s, const redisReply *e, bool clai
 	if (!r)
 		return -EINTR; /* cannot happen: reads ask for at most room() entries */
 	memcpy(r->id, e->element[0]->str, e->element[0]->len + 1);
+	if (!claimed) /* ">" delivers in id order: the newest read so far */
+		memcpy(s->last_read, r->id, sizeof(s->last_read));
 	if (deliveries > s->max_deliveries) {
 		const struct lfq_log_field f[] = {
 			{.key = "id", .str = r->id},
@@ -1287,6 +1389,10 @@ int lfq_redis_source_run(struct lfq_redis_source *s)
 			conn_lost(s);
 			rc = 0;
 		}
+		if (rc == -ENOSPC) { /* out of memory: what needed room waits, the rest goes on */
+			(void)wait_acks(s, IDLE_WAIT_NS);
+			rc = 0;
+		}
 		if (rc == -ECONNRESET || rc == -EINTR)
 			rc = 0;
 		if (rc == 0 && s->fatal)
@@ -1365,7 +1471,8 @@ static int produce(struct lfq_redis_producer *p, const char *stream, const char 
 	int argc = 0, rc;
 	redisReply *rep;
 
-	if (!p || !stream || !fields || nfields == 0 || nfields > (job_id ? 1023 : 1024))
+	if (!p || !stream || !fields || nfields == 0 || nfields > (job_id ? 1023 : 1024) ||
+	    maxlen > LFQ_REDIS_MAXLEN_MAX)
 		return -EINVAL;
 	if (job_id && (!name_ok(job_id) || lfq_redis_job_id(fields, nfields, NULL)))
 		return -EINVAL;
@@ -1417,6 +1524,8 @@ static int produce(struct lfq_redis_producer *p, const char *stream, const char 
 		rc = classify_error(rep);
 		if (rc == -ENOENT)
 			rc = -EPROTO;
+		if (rc == -ENOSPC) /* out of memory: for a producer, one transient state more */
+			rc = -EAGAIN;
 	} else if (id && rep->type == REDIS_REPLY_STRING && rep->len < id_len) {
 		memcpy(id, rep->str, rep->len + 1);
 	}

@@ -1231,3 +1231,135 @@ Test(redis, poison_and_malformed_entries_are_dead_lettered)
 	server_teardown(&s);
 }
 #endif
+
+static bool pending_is(const struct server *s, unsigned want)
+{
+	return int_reply(s, "XPENDING jobs workers") == (long long)want;
+}
+
+/* XGROUP DESTROY while a source runs: the group is recreated after the newest entry the
+ * source read, so the entries that had run do not run again (the whole stream did, when the
+ * group was recreated at its beginning), and the entries produced afterwards still run. */
+Test(redis, deleted_group_is_recreated_without_replaying_the_stream)
+{
+	struct server s = {0};
+	struct runner r;
+	struct lfq_pool *pool;
+	unsigned dups;
+
+	reset_counts();
+	server_setup(&s, false);
+	produce(&s, 0, 100, false, false);
+	pool = make_pool();
+	start_source(&r, &s, pool, "c1", 0);
+	cr_assert(wait_for(distinct_reached, &s, 100));
+	cr_assert(wait_for(nothing_pending, &s, 0));
+	cr_assert_eq(int_reply(&s, "XGROUP DESTROY jobs workers"), 1);
+	produce(&s, 100, 20, false, false);
+	cr_assert(wait_for(distinct_reached, &s, 120));
+	cr_assert(wait_for(nothing_pending, &s, 0));
+	stop_source(&r);
+	dups = check_all_ran("deleted_group_is_recreated_without_replaying_the_stream", 120);
+	cr_assert_eq(dups, 0, "%u entries ran again after the group was recreated", dups);
+	lfq_redis_source_destroy(r.src);
+	destroy_pool(pool);
+	server_teardown(&s);
+}
+
+/* maxmemory reached: the server refuses the dead-letter XADD and XGROUP CREATE with OOM but
+ * runs XREADGROUP, XACK and XCLAIM. The source keeps its connection, acknowledges every job
+ * that succeeded meanwhile and keeps the failed ones pending until their dead letters can
+ * be written (before: one OOM dropped the connection and every reconnect's XGROUP CREATE was
+ * refused, so nothing was read or acknowledged for the whole episode). */
+Test(redis, out_of_memory_refuses_dead_letters_but_acks_go_on)
+{
+	struct server s = {0};
+	struct runner r;
+	struct lfq_pool *pool;
+	struct lfq_redis_source_stats st;
+	const unsigned n = 50, failing = 10; /* every 5th fails */
+
+	reset_counts();
+	server_setup(&s, false);
+	produce(&s, 0, n, true, false);
+	/* The group exists, as it does for a source that was running when memory ran out. */
+	(void)int_reply(&s, "XGROUP CREATE jobs workers 0");
+	(void)int_reply(&s, "CONFIG SET maxmemory-policy noeviction");
+	(void)int_reply(&s, "CONFIG SET maxmemory 1");
+	pool = make_pool();
+	start_source(&r, &s, pool, "c1", 0);
+	cr_assert(wait_for(distinct_reached, &s, n - failing));
+	cr_assert(wait_for(pending_is, &s, failing), "the jobs that succeeded were not acked");
+	cr_assert_eq(int_reply(&s, "XLEN jobs-dead"), 0);
+	cr_assert_eq(lfq_redis_source_stats(r.src, &st), 0);
+	cr_assert_eq(st.reconnects, 0, "an OOM reply dropped the connection");
+	(void)int_reply(&s, "CONFIG SET maxmemory 0");
+	cr_assert(wait_for(dead_reached, &s, failing));
+	cr_assert(wait_for(nothing_pending, &s, 0));
+	stop_source(&r);
+	cr_assert_eq(count_dead(&s, "exhausted", NULL) + count_dead(&s, "failed", NULL), failing);
+	lfq_redis_source_destroy(r.src);
+	destroy_pool(pool);
+	server_teardown(&s);
+}
+
+/* How many times @p needle is in this process's writable anonymous memory (heap, stacks,
+ * anonymous mappings), freed blocks included: read byte by byte, outside the sanitizers'
+ * view (freed memory is what is looked at). */
+__attribute__((no_sanitize("address", "thread", "undefined"))) static unsigned
+count_in_memory(const char *needle)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	const size_t n = strlen(needle);
+	unsigned hits = 0;
+	char line[512];
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char perms[8], path[256] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi, perms, path) < 3)
+			continue;
+		if (perms[0] != 'r' || perms[1] != 'w' || hi - lo > (1UL << 30))
+			continue; /* not writable, or a sanitizer's shadow reservation */
+		if (path[0] && strcmp(path, "[heap]") != 0 && strncmp(path, "[stack", 6) != 0)
+			continue;
+		for (const volatile char *p = (const char *)lo; p + n <= (const char *)hi; p++) {
+			size_t k = 0;
+
+			while (k < n && p[k] == needle[k])
+				k++;
+			hits += k == n;
+		}
+	}
+	fclose(f);
+	return hits;
+}
+
+/* A producer that authenticated leaves no copy of the password in this process's memory
+ * once it is destroyed: the library clears its own copy, and writes AUTH from a buffer it
+ * clears (hiredis would keep it in command buffers it frees without clearing). The password
+ * is an ACL user's, known to this test only as a string constant (not in writable memory).
+ * Also: maxlen beyond the server's signed 64-bit limit is refused here, not by the server. */
+Test(redis, password_is_not_left_in_memory)
+{
+	static const char acl_word[] = ">pw-7f3a9c1e5b2d4068";
+	const char *password = acl_word + 1;
+	struct server s = {.acl = {{"scanner", "on", acl_word, "~*", "+@all"}}};
+	struct lfq_redis_producer *prod = NULL;
+	const struct lfq_redis_field f = {"n", 1, "1", 1};
+
+	server_setup(&s, false);
+	cr_assert_eq(lfq_redis_producer_connect(
+			     &prod, &(struct lfq_redis_producer_config){.port = s.port,
+									.user = "scanner",
+									.password = password}),
+		     0);
+	cr_assert_eq(lfq_redis_produce(prod, "jobs", &f, 1, 0, NULL, 0), 0);
+	cr_assert_eq(lfq_redis_produce(prod, "jobs", &f, 1, SIZE_MAX, NULL, 0), -EINVAL);
+	cr_assert_eq(lfq_redis_produce(prod, "jobs", &f, 1, LFQ_REDIS_MAXLEN_MAX, NULL, 0), 0);
+	lfq_redis_producer_destroy(prod);
+	cr_assert_eq(count_in_memory(password), 0, "the password is still in memory");
+	server_teardown(&s);
+}

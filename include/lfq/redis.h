@@ -72,6 +72,8 @@ extern "C" {
 #define LFQ_REDIS_NAME_MAX 255
 /** Longest password accepted (bytes, without the NUL). */
 #define LFQ_REDIS_PASSWORD_MAX 1024
+/** Largest maxlen accepted by lfq_redis_produce (the server's limit: a signed 64-bit count). */
+#define LFQ_REDIS_MAXLEN_MAX ((size_t)INT64_MAX)
 /** Largest block_ms and reconnect_max_ms accepted: one hour. */
 #define LFQ_REDIS_TIMEOUT_MS_MAX 3600000
 /** max_deliveries used when the config says 0. */
@@ -360,7 +362,8 @@ LFQ_API void lfq_redis_producer_destroy(struct lfq_redis_producer *p);
  * @param id       out (may be NULL): the new entry's id, NUL-terminated, if @p id_len is
  *                 large enough (48 bytes always are).
  * @return 0 if the server added the entry;
- *         -EINVAL if an argument is NULL, @p nfields is 0 or above 1024;
+ *         -EINVAL if an argument is NULL, @p nfields is 0 or above 1024, or @p maxlen is
+ *                 above LFQ_REDIS_MAXLEN_MAX;
  *         -ECONNRESET (or another negated errno) if the connection failed: the entry may
  *                 or may not have been added (a retry may add it twice: use a job id);
  *         -EAGAIN if the server is in a transient state (LOADING, OOM, READONLY, ...; see
