@@ -2,8 +2,10 @@
 /*
  * metrics_http: serves a pool's lfq_pool_metrics_prometheus text over HTTP on 127.0.0.1, from
  * a thread of its own, for the examples (metrics_server.c, tutorial.c). Plain sockets and
- * poll: no library beyond libc. Every request, whatever its path, gets the metrics; one
- * connection at a time, closed after the answer (Prometheus opens a new one per scrape).
+ * poll: no library beyond libc. Every request, whatever its path, gets the metrics; each
+ * connection is closed after its answer (Prometheus opens a new one per scrape). Up to 64
+ * clients are served at once, each given 5 s to send its request and read the answer, so a
+ * slow or idle client delays no scrape.
  */
 #ifndef LFQ_EXAMPLE_METRICS_HTTP_H
 #define LFQ_EXAMPLE_METRICS_HTTP_H
