@@ -99,6 +99,7 @@ int lfq_ring_shared_init(void *mem, size_t bytes, size_t capacity, unsigned flag
 /* Checks a header copied out of untrusted memory: every field against what init writes. */
 static bool header_ok(const struct lfq_ring *r, size_t bytes)
 {
+	/* Relaxed: r is this process's copy (attach's memcpy); nobody else writes it. */
 	if (atomic_load_explicit(&((struct lfq_ring *)r)->magic, memory_order_relaxed) !=
 		    LFQ_RING_MAGIC ||
 	    r->version != LFQ_RING_LAYOUT_VERSION || r->shared != 1 || r->flags != 0 ||
@@ -459,7 +460,8 @@ int lfq_ring_shared_attach(struct lfq_ring **ring, void *mem, size_t bytes)
 	/* Only the geometry stays; the rest of the copy is state that lives in the region. */
 	memset((char *)g + offsetof(struct lfq_ring, tail), 0,
 	       sizeof(*g) - offsetof(struct lfq_ring, tail));
-	atomic_store_explicit(&g->closed, 0, memory_order_relaxed); /* unused in a handle */
+	/* Relaxed: the handle is not shared yet; its `closed` is never read (the region's is). */
+	atomic_store_explicit(&g->closed, 0, memory_order_relaxed);
 	g->flags = LFQ__RING_HANDLE;
 	hd->mem = r;
 	const uint64_t steps = 2 * (uint64_t)g->capacity + LFQ__STEPS_MIN;
