@@ -41,6 +41,8 @@ LFQ_API const char *lfq_strerror(int err)
 		return "cancelled";
 	case -EPROTO:
 		return "protocol error: unexpected reply from the server";
+	case -EBADMSG:
+		return "corrupt shared ring: a cell in a state no operation writes";
 	/* Negated pthread errors a call may pass on. */
 	case -EPERM:
 		return "operation not permitted";

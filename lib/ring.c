@@ -19,6 +19,27 @@
 
 #include "ring_internal.h"
 
+/*
+ * A handle on a shared ring (lfq_ring_shared_attach) goes to the checked operations of
+ * ring_shared.c: one test of a flag that the private ring's fast path loads anyway (its mode
+ * bits share the word), so a private ring pays one predictable branch and nothing else.
+ */
+#if LFQ__SHARED_RINGS
+#define SHARED_RING(ring, call)                                                                    \
+	do {                                                                                       \
+		if (lfq__ring_is_handle(ring))                                                     \
+			return call;                                                               \
+	} while (0)
+#else
+#define SHARED_RING(ring, call) ((void)0)
+#endif
+
+static size_t size_of(const struct lfq_ring *ring)
+{
+	SHARED_RING(ring, lfq__shared_size(ring));
+	return lfq__ring_size(ring);
+}
+
 int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 {
 	if (!ring || capacity == 0 || capacity > LFQ_RING_CAPACITY_MAX ||
@@ -29,14 +50,22 @@ int lfq_ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 
 void lfq_ring_destroy(struct lfq_ring *ring)
 {
-	if (ring)
-		lfq__ring_destroy(ring);
+	if (!ring)
+		return;
+#if LFQ__SHARED_RINGS
+	if (lfq__ring_is_handle(ring)) {
+		lfq__shared_detach(ring);
+		return;
+	}
+#endif
+	lfq__ring_destroy(ring);
 }
 
 int lfq_ring_push(struct lfq_ring *ring, void *item)
 {
 	if (!ring)
 		return -EINVAL;
+	SHARED_RING(ring, lfq__shared_push(ring, item));
 	const int rc = lfq__ring_push_one(ring, item);
 
 	if (rc == 0)
@@ -48,6 +77,7 @@ int lfq_ring_pop(struct lfq_ring *ring, void **item)
 {
 	if (!ring || !item)
 		return -EINVAL;
+	SHARED_RING(ring, lfq__shared_pop(ring, item));
 	const int rc = lfq__ring_pop_one(ring, item);
 
 	if (rc == 0)
@@ -59,6 +89,7 @@ size_t lfq_ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 {
 	if (!ring || !items || n == 0)
 		return 0;
+	SHARED_RING(ring, lfq__shared_push_burst(ring, items, n));
 	const size_t k = lfq__ring_push_burst(ring, items, n);
 
 	if (k)
@@ -70,6 +101,7 @@ size_t lfq_ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 {
 	if (!ring || !items || n == 0)
 		return 0;
+	SHARED_RING(ring, lfq__shared_pop_burst(ring, items, n));
 	const size_t k = lfq__ring_pop_burst(ring, items, n);
 
 	if (k)
@@ -86,7 +118,7 @@ size_t lfq_ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n, s
 	if (k)
 		lfq__waitq_notify(&ring->not_empty, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	if (free_space)
-		*free_space = ring ? ring->capacity - lfq__ring_size(ring) : 0;
+		*free_space = ring ? ring->capacity - size_of(ring) : 0;
 	return k;
 }
 
@@ -99,7 +131,7 @@ size_t lfq_ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n, size_t *
 	if (k)
 		lfq__waitq_notify(&ring->not_full, k > LFQ_WAITQ_ALL ? LFQ_WAITQ_ALL : (int)k);
 	if (available)
-		*available = ring ? lfq__ring_size(ring) : 0;
+		*available = ring ? size_of(ring) : 0;
 	return k;
 }
 
@@ -118,6 +150,7 @@ int lfq_ring_push_wait(struct lfq_ring *ring, void *item, int64_t timeout_ns)
 {
 	if (!ring)
 		return -EINVAL;
+	SHARED_RING(ring, lfq__shared_push_wait(ring, item, timeout_ns));
 	const int rc = lfq__waitq_wait(&ring->not_full, try_push, ring, item, timeout_ns);
 
 	if (rc == 0)
@@ -129,6 +162,7 @@ int lfq_ring_pop_wait(struct lfq_ring *ring, void **item, int64_t timeout_ns)
 {
 	if (!ring || !item)
 		return -EINVAL;
+	SHARED_RING(ring, lfq__shared_pop_wait(ring, item, timeout_ns));
 	const int rc = lfq__waitq_wait(&ring->not_empty, try_pop, ring, item, timeout_ns);
 
 	if (rc == 0)
@@ -140,6 +174,12 @@ void lfq_ring_close(struct lfq_ring *ring)
 {
 	if (!ring)
 		return;
+#if LFQ__SHARED_RINGS
+	if (lfq__ring_is_handle(ring)) {
+		lfq__shared_close(ring);
+		return;
+	}
+#endif
 	lfq__ring_finalize(ring);
 	/* Waiters of both kinds re-check and see the close (W2 pairs with the seq_cst close as
 	 * with a publish). */
@@ -149,7 +189,10 @@ void lfq_ring_close(struct lfq_ring *ring)
 
 bool lfq_ring_is_closed(const struct lfq_ring *ring)
 {
-	return ring && lfq__ring_closed(ring);
+	if (!ring)
+		return false;
+	SHARED_RING(ring, lfq__shared_closed(ring));
+	return lfq__ring_closed(ring);
 }
 
 size_t lfq_ring_capacity(const struct lfq_ring *ring)
@@ -159,5 +202,5 @@ size_t lfq_ring_capacity(const struct lfq_ring *ring)
 
 size_t lfq_ring_size(const struct lfq_ring *ring)
 {
-	return ring ? lfq__ring_size(ring) : 0;
+	return ring ? size_of(ring) : 0;
 }

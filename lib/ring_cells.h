@@ -126,6 +126,24 @@ _Static_assert(offsetof(struct lfq_ring, tail) == LFQ_CACHE_LINE, "the header fi
 #define LFQ__RING_MODE_SP 1u
 #define LFQ__RING_MODE_SC 2u
 #define LFQ__RING_SC_PLAIN 0x100u
+/* Set only in a process-local handle on a shared ring (struct lfq__ring_handle): the public
+ * calls hand such a ring to the checked operations of ring_shared.c. Never set in memory
+ * that another process can write (attach checks that the region's flags are 0). */
+#define LFQ__RING_HANDLE 0x200u
+
+/*
+ * What lfq_ring_shared_attach returns: a process-local copy of the region's header, taken
+ * once and validated (the geometry every checked operation indexes with: capacity, mask,
+ * lap, bits; flags = LFQ__RING_HANDLE), and where this process mapped the region. Every
+ * atomic the operations touch (cells, hints, closed, waitqs) is the region's (`mem`);
+ * nothing of `geom` but the geometry is ever read. The region's own header fields are
+ * never read again after attach: a peer that rewrites them changes nothing here.
+ */
+struct lfq__ring_handle {
+	struct lfq_ring geom;
+	struct lfq_ring *mem;
+	uint32_t steps; /* cells one call examines at most (ring_shared.c) */
+};
 
 /* Bytes of a ring of `capacity` cells, header included, a multiple of the cache line. */
 uint64_t lfq__cell_ring_bytes(size_t capacity);

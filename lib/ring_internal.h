@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if LFQ_RING_CELLS
 #include "ring_cells.h"
@@ -45,5 +46,36 @@ size_t lfq__ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n);
 /* Back to empty and open, for reuse. Only while no other thread can reach the ring. */
 void lfq__ring_reset(struct lfq_ring *ring);
 size_t lfq__ring_size(const struct lfq_ring *ring);
+
+/*
+ * Shared rings (ring_shared.c): where the build has them, the public calls (ring.c) test
+ * one flag of the ring they are given, and hand a process-local handle from
+ * lfq_ring_shared_attach to these checked operations. Same results as the public calls,
+ * plus -EBADMSG (include/lfq/ring.h); each bounded in steps whatever the region holds.
+ */
+#if LFQ_RING_CELLS && !defined(LFQ_TSAN)
+#define LFQ__SHARED_RINGS 1
+static inline bool lfq__ring_is_handle(const struct lfq_ring *r)
+{
+	return (r->flags & LFQ__RING_HANDLE) != 0;
+}
+int lfq__shared_push(struct lfq_ring *h, void *item);
+int lfq__shared_pop(struct lfq_ring *h, void **item);
+size_t lfq__shared_push_burst(struct lfq_ring *h, void *const *items, size_t n);
+size_t lfq__shared_pop_burst(struct lfq_ring *h, void **items, size_t n);
+int lfq__shared_push_wait(struct lfq_ring *h, void *item, int64_t timeout_ns);
+int lfq__shared_pop_wait(struct lfq_ring *h, void **item, int64_t timeout_ns);
+void lfq__shared_close(struct lfq_ring *h);
+bool lfq__shared_closed(const struct lfq_ring *h);
+size_t lfq__shared_size(const struct lfq_ring *h);
+void lfq__shared_detach(struct lfq_ring *h);
+#else
+#define LFQ__SHARED_RINGS 0
+static inline bool lfq__ring_is_handle(const struct lfq_ring *r)
+{
+	(void)r;
+	return false;
+}
+#endif
 
 #endif /* LFQ_RING_INTERNAL_H */

@@ -32,6 +32,7 @@
 
 #include <lfq/ring.h>
 
+#include "ring_internal.h"
 #include "shm_util.h"
 #include "stress_util.h"
 
@@ -440,4 +441,245 @@ Test(stress_ring_shared, killed_processes_capacity_8, .timeout = 300)
 Test(stress_ring_shared, killed_processes_capacity_64, .timeout = 300)
 {
 	kill_storm(64);
+}
+
+/*
+ * The scribbler (issue 24): two worker processes use a shared ring (every call, short
+ * timeouts) while the supervisor writes random 1-3-word values into one region of it at
+ * random moments: the hints, the cells or the header (its first line and the waitq lines).
+ * LFQ_SCRIBBLE_TRIALS trials per region (default and minimum 30). Checked, against the
+ * threat model in include/lfq/ring.h: no worker crashes or hangs (each has an alarm), no
+ * call outlives its timeout by more than SCRIBBLE_SLACK_NS (a non-waiting call's timeout
+ * being 0), no call returns anything undocumented, size never exceeds the capacity, and
+ * no write lands outside the region (each worker's mapping is fenced by canary and
+ * PROT_NONE pages, shm_util.h). Items may be lost or invented: that is allowed.
+ */
+#define SCRIBBLE_SLACK_NS (250 * 1000000ll) /* scheduling on a loaded 2-CPU machine */
+#define SCRIBBLE_RUN_NS (40 * 1000000ll)
+
+enum { SCRIBBLE_HINTS, SCRIBBLE_CELLS, SCRIBBLE_HEADER, SCRIBBLE_REGIONS };
+static const char *const scribble_names[] = {"hints", "cells", "header"};
+
+struct scribble_board {
+	_Atomic uint64_t calls, overruns, bad_results, canaries, refused;
+	_Atomic int64_t worst_over_ns; /* the most a call took past its timeout */
+};
+
+static void scribble_note(struct scribble_board *b, int64_t took, int64_t timeout, bool ok)
+{
+	const int64_t over = took - timeout;
+	int64_t worst = atomic_load_explicit(&b->worst_over_ns, memory_order_relaxed);
+
+	/* Relaxed: the supervisor reads the board after waitpid. */
+	atomic_fetch_add_explicit(&b->calls, 1, memory_order_relaxed);
+	if (over > SCRIBBLE_SLACK_NS)
+		atomic_fetch_add_explicit(&b->overruns, 1, memory_order_relaxed);
+	while (over > worst &&
+	       !atomic_compare_exchange_weak_explicit(&b->worst_over_ns, &worst, over,
+						      memory_order_relaxed, memory_order_relaxed))
+		;
+	if (!ok)
+		atomic_fetch_add_explicit(&b->bad_results, 1, memory_order_relaxed);
+}
+
+static bool scribble_rc_ok(int rc)
+{
+	return rc == 0 || rc == -EAGAIN || rc == -EPIPE || rc == -EBADMSG || rc == -ETIMEDOUT;
+}
+
+static void scribble_worker(struct guarded *g, struct scribble_board *b, unsigned seed)
+{
+	struct lfq_ring *r = NULL;
+
+	alarm(10);
+	if (lfq_ring_shared_attach(&r, g->mem, g->bytes) != 0) {
+		/* Already scribbled on: a refusal is a fine answer. */
+		atomic_fetch_add_explicit(&b->refused, 1, memory_order_relaxed);
+		_exit(guarded_intact(g) ? 0 : 4);
+	}
+	const size_t cap = lfq_ring_capacity(r);
+	const int64_t end = now_ns() + SCRIBBLE_RUN_NS;
+	uintptr_t next = 1;
+
+	while (now_ns() < end) {
+		const unsigned op = (unsigned)rand_r(&seed) % 10;
+		const int64_t timeout = (rand_r(&seed) % 4) * 500000ll; /* 0 .. 1.5 ms */
+		void *items[4] = {(void *)next, (void *)(next + 1), (void *)(next + 2),
+				  (void *)(next + 3)};
+		void *out = NULL;
+		const int64_t t0 = now_ns();
+		int64_t limit = 0;
+		bool ok = true;
+		size_t n;
+
+		next += 4;
+		switch (op) {
+		case 0:
+		case 1:
+			ok = scribble_rc_ok(lfq_ring_push(r, items[0]));
+			break;
+		case 2:
+		case 3:
+			ok = scribble_rc_ok(lfq_ring_pop(r, &out));
+			break;
+		case 4:
+			limit = timeout;
+			ok = scribble_rc_ok(lfq_ring_push_wait(r, items[0], timeout));
+			break;
+		case 5:
+			limit = timeout;
+			ok = scribble_rc_ok(lfq_ring_pop_wait(r, &out, timeout));
+			break;
+		case 6:
+			ok = lfq_ring_push_burst(r, items, 4) <= 4;
+			break;
+		case 7:
+			ok = lfq_ring_pop_burst(r, items, 4) <= 4;
+			break;
+		case 8:
+			ok = lfq_ring_size(r) <= cap;
+			(void)lfq_ring_is_closed(r);
+			break;
+		default:
+			n = lfq_ring_size(r);
+			ok = n <= cap;
+			if (rand_r(&seed) % 64 == 0)
+				lfq_ring_close(r);
+			break;
+		}
+		scribble_note(b, now_ns() - t0, limit, ok);
+	}
+	lfq_ring_shared_detach(r);
+	if (!guarded_intact(g))
+		atomic_fetch_add_explicit(&b->canaries, 1, memory_order_relaxed);
+	_exit(0);
+}
+
+/* A value a peer might write: random bits, or one close to what is there (a position a
+ * lap or a few steps off, another state, a small number), which gets past coarse checks. */
+static uint64_t scribble_value(uint64_t old, unsigned *seed)
+{
+	const uint64_t rnd = (uint64_t)rand_r(seed) << 33 ^ (uint64_t)rand_r(seed) << 11 ^
+			     (uint64_t)rand_r(seed);
+
+	switch (rand_r(seed) % 6) {
+	case 0:
+		return rnd;
+	case 1:
+		return rnd & 0xff;
+	case 2:
+		return old + ((uint64_t)(rand_r(seed) % 9) << 2) - 16; /* a few positions off */
+	case 3:
+		return old ^ (uint64_t)(rand_r(seed) % 4); /* another state */
+	case 4:
+		return old + ((uint64_t)1 << (rand_r(seed) % 40)); /* laps ahead */
+	default:
+		return rand_r(seed) % 2 ? ~(uint64_t)0 : (uint64_t)1 << 40;
+	}
+}
+
+/* 1-3 consecutive words at a random place of @p region. */
+static void scribble(struct guarded *g, int region, unsigned *seed)
+{
+	uint64_t *words = (uint64_t *)g->mem;
+	size_t first, span;
+
+	if (region == SCRIBBLE_HINTS) {
+		first = (rand_r(seed) % 2 ? offsetof(struct lfq_ring, tail)
+					  : offsetof(struct lfq_ring, head)) /
+			8;
+		span = 1;
+	} else if (region == SCRIBBLE_CELLS) {
+		first = LFQ_RING_CELLS_OFFSET / 8;
+		span = (g->bytes - LFQ_RING_CELLS_OFFSET) / 8;
+	} else if (rand_r(seed) % 2) {
+		first = 0; /* the header line */
+		span = LFQ_CACHE_LINE / 8;
+	} else {
+		first = (rand_r(seed) % 2 ? offsetof(struct lfq_ring, not_empty)
+					  : offsetof(struct lfq_ring, not_full)) /
+			8;
+		span = sizeof(struct lfq__waitq) / 8;
+	}
+	const size_t n = 1 + (size_t)rand_r(seed) % 3;
+	size_t at = first + (size_t)rand_r(seed) % span;
+
+	for (size_t i = 0; i < n && at < g->bytes / 8; i++, at++) {
+		_Atomic uint64_t *w = (_Atomic uint64_t *)&words[at];
+
+		atomic_store_explicit(w, scribble_value(atomic_load(w), seed),
+				      memory_order_relaxed);
+	}
+}
+
+Test(stress_ring_shared, scribbled_on_by_a_peer_never_crash_hang_or_overrun, .timeout = 600)
+{
+	static const size_t caps[] = {1, 3, 8, 64, 232};
+	const char *e = getenv("LFQ_SCRIBBLE_TRIALS");
+	const unsigned trials = e && atoi(e) > 30 ? (unsigned)atoi(e) : 30;
+	struct scribble_board *b =
+		mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned seed = 2024;
+	unsigned long crashes = 0, hangs = 0, failed = 0, scribbles = 0;
+	const int64_t start = now_ns();
+
+	cr_assert(b != MAP_FAILED);
+	for (int region = 0; region < SCRIBBLE_REGIONS; region++) {
+		for (unsigned trial = 0; trial < trials; trial++) {
+			struct guarded g = guarded_ring(caps[(trial + region) % 5]);
+			pid_t pids[2];
+
+			for (int i = 0; i < 2; i++) {
+				const unsigned wseed = seed + 17u * (unsigned)i;
+
+				fflush(NULL);
+				pids[i] = fork();
+				cr_assert(pids[i] >= 0);
+				if (pids[i] == 0) {
+					prctl(PR_SET_PDEATHSIG, SIGKILL);
+					scribble_worker(&g, b, wseed);
+				}
+			}
+			/* 1-6 scribbles at random moments of the workers' run. */
+			const unsigned k = 1 + (unsigned)rand_r(&seed) % 6;
+
+			for (unsigned i = 0; i < k; i++) {
+				usleep((useconds_t)(rand_r(&seed) % 8000));
+				scribble(&g, region, &seed);
+				scribbles++;
+			}
+			for (int i = 0; i < 2; i++) {
+				int status;
+
+				cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+				if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+					hangs++;
+				else if (WIFSIGNALED(status))
+					crashes++;
+				else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					failed++;
+			}
+			munmap(g.base, g.mapped + 4 * g.page);
+			close(g.fd);
+		}
+	}
+	fprintf(stderr,
+		"scribbler: %u trials x %d regions (%s, %s, %s), %lu scribbles, %lu calls, "
+		"%lu attaches refused; %lu crashes, %lu hangs, %lu other failures, %lu writes "
+		"outside the region, %lu calls past their timeout + %lld ms (worst: %.1f ms past), "
+		"%lu undocumented results; %.1f s\n",
+		trials, SCRIBBLE_REGIONS, scribble_names[0], scribble_names[1], scribble_names[2],
+		scribbles, (unsigned long)atomic_load(&b->calls),
+		(unsigned long)atomic_load(&b->refused), crashes, hangs, failed,
+		(unsigned long)atomic_load(&b->canaries), (unsigned long)atomic_load(&b->overruns),
+		SCRIBBLE_SLACK_NS / 1000000, (double)atomic_load(&b->worst_over_ns) / 1e6,
+		(unsigned long)atomic_load(&b->bad_results), (double)(now_ns() - start) / 1e9);
+	cr_assert_eq(crashes, 0);
+	cr_assert_eq(hangs, 0);
+	cr_assert_eq(failed, 0);
+	cr_assert_eq(atomic_load(&b->canaries), 0);
+	cr_assert_eq(atomic_load(&b->overruns), 0);
+	cr_assert_eq(atomic_load(&b->bad_results), 0);
+	cr_assert_gt(atomic_load(&b->calls), 0);
+	munmap(b, sizeof(*b));
 }

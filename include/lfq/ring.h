@@ -90,8 +90,8 @@ LFQ_API LFQ_NODISCARD int lfq_ring_create(struct lfq_ring **ring, size_t capacit
 
 /**
  * Frees the ring. Items still inside are not touched (they are the caller's to own).
- * NULL is accepted and ignored. A shared ring (lfq_ring_shared_attach) is not freed: this
- * call returns without touching it; use lfq_ring_shared_detach.
+ * NULL is accepted and ignored. On a handle from lfq_ring_shared_attach it does what
+ * lfq_ring_shared_detach does: frees the handle, and leaves the ring in the region alone.
  * Thread-safety: must not run concurrently with any other call on @p ring.
  */
 LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
@@ -99,8 +99,11 @@ LFQ_API void lfq_ring_destroy(struct lfq_ring *ring);
 /**
  * Appends one item (any value, NULL included).
  * @return 0 if the item was accepted;
- *         -EAGAIN if the ring is full (the item is still the caller's);
+ *         -EAGAIN if the ring is full (the item is still the caller's; on a shared ring
+ *                 also when the search gave up after its step limit, see "Shared rings
+ *                 and faulty peers" below);
  *         -EPIPE if the ring is closed (the item is still the caller's);
+ *         -EBADMSG on a shared ring whose memory another process corrupted (below);
  *         -EINVAL if @p ring is NULL.
  * Thread-safety: any thread; lock-free.
  */
@@ -110,7 +113,9 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push(struct lfq_ring *ring, void *item);
  * Removes the oldest item.
  * @param item  out: the item; untouched unless 0 is returned.
  * @return 0 if an item was removed;
- *         -EAGAIN if the ring is empty (and open);
+ *         -EAGAIN if the ring is empty (and open; on a shared ring also when the search
+ *                 gave up after its step limit);
+ *         -EBADMSG on a shared ring whose memory another process corrupted (below);
  *         -EPIPE if the ring is closed and drained: no item whose push returned 0 is left
  *                for this or any later pop (an item already claimed by a concurrent pop is
  *                returned by that pop);
@@ -172,6 +177,7 @@ LFQ_API size_t lfq_ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n, 
  * @return 0 if the item was accepted;
  *         -ETIMEDOUT if the ring stayed full for the whole timeout (-EAGAIN if it was 0);
  *         -EPIPE if the ring is or becomes closed (waiters wake promptly);
+ *         -EBADMSG on a corrupted shared ring (as lfq_ring_push);
  *         -EINVAL if @p ring is NULL.
  * Thread-safety: any thread; may sleep.
  */
@@ -183,6 +189,7 @@ LFQ_API LFQ_NODISCARD int lfq_ring_push_wait(struct lfq_ring *ring, void *item, 
  * @return 0 if an item was removed into @p item;
  *         -ETIMEDOUT if the ring stayed empty for the whole timeout (-EAGAIN if it was 0);
  *         -EPIPE if the ring is closed and drained (see lfq_ring_pop);
+ *         -EBADMSG on a corrupted shared ring (as lfq_ring_pop);
  *         -EINVAL if @p ring or @p item is NULL.
  * Thread-safety: any thread; may sleep.
  */
@@ -244,6 +251,26 @@ LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
  * sleeper) on that ring makes one futex wake-up system call that wakes nobody, until the
  * region is initialized again.
  *
+ * Shared rings and faulty peers. Every process that maps the region can write anything
+ * into it at any time, so this process trusts nothing it reads there. A faulty or hostile
+ * peer can lose items, invent items (any 64-bit value), pop one item twice, close the ring,
+ * make calls fail (-EAGAIN, -EPIPE, -EBADMSG) or miss wake-ups (a `_wait` call then
+ * ends at its timeout). It cannot make a call in this process crash, read or write outside
+ * the first lfq_ring_shared_size(capacity) bytes of the region, or run unbounded: the
+ * geometry (capacity and what derives from it) is read once, by attach, into this
+ * process's handle; every position read from the region is reduced to a valid cell before
+ * it is used; a cell in a state no operation writes makes the call return -EBADMSG; and
+ * every non-waiting call examines at most 65536 cells (2 * capacity + 4096 on smaller
+ * rings) before it gives up with -EAGAIN, saving how far it got so that a retry goes on
+ * from there (only a stale position hint on a ring larger than that can make an honest
+ * call need more). A `_wait` call with a timeout returns within it, give or take one such
+ * try (milliseconds at most). docs/ring.md has the details.
+ *
+ * The caller must map the whole region, lfq_ring_shared_size(capacity) bytes, and pass
+ * its true length to attach: a shorter mapping (a backing file truncated by a peer, say,
+ * which turns accesses past its end into SIGBUS) is outside what attach can check. Check
+ * the file's size with fstat(2) before mapping it, and do not let peers shrink it.
+ *
  * These calls are available on the cell backend (x86-64). On the portable SCQ backend,
  * and in ThreadSanitizer builds (TSan emulates the cell's 16-byte CAS under a lock inside
  * each process, which is not atomic between processes), lfq_ring_shared_size returns 0 and
@@ -284,34 +311,38 @@ LFQ_API LFQ_NODISCARD int lfq_ring_shared_init(void *mem, size_t bytes, size_t c
 
 /**
  * Validates the ring that lfq_ring_shared_init laid out at @p mem and returns a handle on
- * it for this process. The handle is @p mem itself: it stays valid while the region stays
- * mapped at that address; every ring call accepts it.
+ * it for this process: a small allocation that holds a copy of the ring's geometry and
+ * the address @p mem. It stays valid while the region stays mapped at that address, until
+ * lfq_ring_shared_detach (or lfq_ring_destroy) frees it; every ring call accepts it.
  *
- * Attach reads only the first @p bytes of @p mem, and checks everything before it uses
- * anything: the alignment, that @p bytes covers the header, the magic number and layout
- * version, the capacity and every size derived from it against @p bytes, the flags, a
- * check word over the header, and the form of every cell. A foreign region, garbage, a
- * flipped byte in the header, a layout of another version of this library: -EINVAL, never
- * a crash. (Memory that a faulty process scribbles over while the ring is in use cannot be
- * detected.)
+ * Attach reads only the first @p bytes of @p mem, reads the header once (into the handle)
+ * and checks that copy before it uses anything: the alignment, that @p bytes covers the
+ * header, the magic number and layout version, the capacity and every size derived from
+ * it against @p bytes, the flags, a check word over the header; then the form of every
+ * cell and both position hints. A foreign region, garbage, a flipped byte in the header, a
+ * layout of another version of this library, a header a peer rewrites during the call:
+ * -EINVAL, never a crash. What peers write into the region later cannot change the
+ * handle's geometry (see "Shared rings and faulty peers" above).
  *
  * @param ring   out: the handle; untouched on error.
- * @param mem    where this process mapped the region; 64-byte aligned.
+ * @param mem    where this process mapped the region; 64-byte aligned. The mapping must
+ *               cover the whole ring (lfq_ring_shared_size bytes): see above.
  * @param bytes  the length of this process's mapping.
  * @return 0 on success;
  *         -EINVAL if @p ring or @p mem is NULL, @p mem is misaligned, @p bytes is smaller
  *                 than the ring, or the region does not hold a valid shared ring;
+ *         -ENOMEM if the handle cannot be allocated;
  *         -ENOTSUP on the SCQ backend and in ThreadSanitizer builds.
  * Thread-safety: any thread, concurrently with every call on the ring (other processes
- * may be using it); wait-free, reads each cell once (O(capacity)).
+ * may be using it); not lock-free (allocates), reads each cell once (O(capacity)).
  */
 LFQ_API LFQ_NODISCARD int lfq_ring_shared_attach(struct lfq_ring **ring, void *mem, size_t bytes);
 
 /**
- * Gives up this process's handle: after it returns, the caller may unmap the region. The
- * ring itself is untouched and other processes keep using it; items inside stay there.
- * Never call lfq_ring_destroy on a shared ring (it would do nothing: the ring's memory is
- * the caller's region). NULL is accepted and ignored.
+ * Gives up this process's handle and frees it: after it returns, the caller may unmap the
+ * region. The ring itself is untouched and other processes keep using it; items inside
+ * stay there. lfq_ring_destroy on a handle does the same. NULL, and anything that is not
+ * a handle from lfq_ring_shared_attach, is accepted and ignored.
  * Thread-safety: must not run concurrently with this process's other calls on @p ring.
  */
 LFQ_API void lfq_ring_shared_detach(struct lfq_ring *ring);
