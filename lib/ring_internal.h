@@ -39,8 +39,8 @@ size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n);
 void lfq__ring_finalize(struct lfq_ring *ring);
 bool lfq__ring_closed(const struct lfq_ring *ring);
 #endif
-/* All or nothing (include/lfq/ring.h): n or 0; only on an SP (push) or SC (pop) ring of the
- * cell backend, else 0. No wake-ups (ring.c makes them). */
+/* All or nothing (include/lfq/ring.h): n or 0; only on an SP (push) or SC (pop) ring, else
+ * 0. No wake-ups (ring.c makes them). */
 size_t lfq__ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n);
 size_t lfq__ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n);
 /* Back to empty and open, for reuse. Only while no other thread can reach the ring. */

@@ -44,16 +44,19 @@ static uint64_t round_up(uint64_t n, uint64_t align)
 
 int lfq__ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 {
-	/* The single-side modes are served by the shared paths: every call keeps its meaning. */
-	(void)flags;
+	/* The single-side modes are served by the shared paths; only the bulk calls use them
+	 * (pop_bulk's stash is the single consumer's). */
 	const unsigned order = order_for(capacity);
 	const size_t nentries = lfq__scq_entries(order);
 	/* Capacity <= 2^31 keeps every product below 2^37; check anyway for 32-bit size_t. */
 	const uint64_t head_bytes = round_up(sizeof(struct lfq_ring), LFQ_CACHE_LINE);
 	const uint64_t ring_bytes = (uint64_t)nentries * sizeof(_Atomic uint64_t);
 	const uint64_t data_bytes = (uint64_t)capacity * sizeof(void *);
+	const uint64_t stash_bytes =
+		(flags & LFQ_RING_SC) ? (uint64_t)capacity * sizeof(uint64_t) : 0;
 	/* aligned_alloc wants a multiple of the alignment. */
-	const uint64_t total = round_up(head_bytes + 2 * ring_bytes + data_bytes, LFQ_CACHE_LINE);
+	const uint64_t total =
+		round_up(head_bytes + 2 * ring_bytes + data_bytes + stash_bytes, LFQ_CACHE_LINE);
 
 	if (total > SIZE_MAX)
 		return -ENOMEM;
@@ -69,6 +72,9 @@ int lfq__ring_create(struct lfq_ring **ring, size_t capacity, unsigned flags)
 
 	r->data = (void **)(mem + head_bytes + 2 * ring_bytes);
 	r->capacity = capacity;
+	r->flags = flags;
+	r->stash =
+		stash_bytes ? (uint64_t *)(mem + head_bytes + 2 * ring_bytes + data_bytes) : NULL;
 	lfq__scq_init(&r->aq, aq_entries, order, 0);
 	lfq__scq_init(&r->fq, fq_entries, order, capacity);
 	lfq__waitq_init(&r->not_empty);
@@ -107,8 +113,22 @@ int lfq__ring_push_one(struct lfq_ring *ring, void *item)
 	return 0;
 }
 
+/* Hands out the oldest stashed index's item (pop_bulk) and frees its slot. */
+static void stash_pop(struct lfq_ring *ring, void **item)
+{
+	const uint64_t i = ring->stash[ring->stash_head++];
+
+	ring->stash_count--;
+	*item = ring->data[i];
+	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
+}
+
 int lfq__ring_pop_one(struct lfq_ring *ring, void **item)
 {
+	if (ring->stash_count) { /* only ever nonzero on an SC ring, read by its consumer */
+		stash_pop(ring, item);
+		return 0;
+	}
 	uint64_t i = lfq__scq_dequeue(&ring->aq, LFQ_TP_AQ_DEQ_TICKET);
 
 	if (i == LFQ_SCQ_EMPTY) {
@@ -180,6 +200,8 @@ size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 	uint64_t idx[BURST_CHUNK];
 	size_t k = 0;
 
+	while (k < n && ring->stash_count) /* what a pop_bulk left first: it is older */
+		stash_pop(ring, &items[k++]);
 	while (k < n) {
 		const size_t want = n - k < BURST_CHUNK ? n - k : BURST_CHUNK;
 		const size_t got =
@@ -211,6 +233,8 @@ void lfq__ring_finalize(struct lfq_ring *ring)
 
 void lfq__ring_reset(struct lfq_ring *ring)
 {
+	ring->stash_head = 0;
+	ring->stash_count = 0;
 	lfq__scq_reset(&ring->aq, 0);
 	lfq__scq_reset(&ring->fq, ring->capacity);
 }
@@ -236,20 +260,112 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 	return free_slots >= ring->capacity ? 0 : ring->capacity - (size_t)free_slots;
 }
 
-/* All-or-nothing bursts would need a reservation the SCQ rings do not have: not offered on
- * this backend (include/lfq/ring.h). */
-size_t lfq__ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n)
+/* No index: the end of the chain of slots a push_bulk holds. */
+#define NO_INDEX UINT64_MAX
+
+/* The chain link kept in slot i while push_bulk holds it. */
+static uint64_t link_of(const struct lfq_ring *ring, uint64_t i)
 {
-	(void)ring;
-	(void)items;
-	(void)n;
-	return 0;
+	return (uint64_t)(uintptr_t)ring->data[i];
 }
 
+static void set_link(struct lfq_ring *ring, uint64_t i, uint64_t next)
+{
+	ring->data[i] = (void *)(uintptr_t)next;
+}
+
+/* Gives the chain of held slots from i on back to fq. */
+static void release_chain(struct lfq_ring *ring, uint64_t i)
+{
+	while (i != NO_INDEX) {
+		const uint64_t next = link_of(ring, i);
+
+		lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_NONE, LFQ_TP_NONE);
+		i = next;
+	}
+}
+
+/*
+ * All or nothing, for the single producer: it takes n free slots first, one at a time,
+ * remembering them as a chain through the slots themselves (each holds the index of the one
+ * taken before it: no memory beyond the ring). If fq runs out first, it gives them all back
+ * and pushes nothing. Otherwise it reverses the chain (first slot first), writes the items
+ * and enqueues the slots on aq in order. Only a close can stop that part way (the rest of
+ * the slots go back; the count says what was pushed), as on the cell backend.
+ */
+size_t lfq__ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n)
+{
+	uint64_t top = NO_INDEX, prev = NO_INDEX;
+	size_t k;
+
+	if (!(ring->flags & LFQ_RING_SP) || n == 0 || n > ring->capacity)
+		return 0;
+	for (k = 0; k < n; k++) {
+		const uint64_t i = lfq__scq_dequeue(&ring->fq, LFQ_TP_FQ_DEQ_TICKET);
+
+		if (i == LFQ_SCQ_EMPTY)
+			break;
+		set_link(ring, i, top);
+		top = i;
+	}
+	if (k < n) {
+		release_chain(ring, top);
+		return 0;
+	}
+	while (top != NO_INDEX) { /* reverse: the first slot taken first */
+		const uint64_t next = link_of(ring, top);
+
+		set_link(ring, top, prev);
+		prev = top;
+		top = next;
+	}
+	LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
+	for (k = 0, top = prev; top != NO_INDEX; k++) {
+		const uint64_t next = link_of(ring, top);
+
+		ring->data[top] = items[k];
+		if (!lfq__scq_enqueue(&ring->aq, top, true, LFQ_TP_AQ_ENQ_TICKET,
+				      LFQ_TP_AQ_ENQ_STORED)) {
+			/* Closed: this item and the rest stay the caller's. */
+			set_link(ring, top, next);
+			release_chain(ring, top);
+			break;
+		}
+		top = next;
+	}
+	return k;
+}
+
+/*
+ * All or nothing, for the single consumer: it takes indices from aq (in FIFO order) into
+ * its stash until it holds n. With fewer in, it keeps them stashed, oldest first, and
+ * returns 0: the items stay in the ring (their slots stay occupied) and every later pop,
+ * burst or bulk hands them out first, so neither FIFO order nor capacity changes.
+ */
 size_t lfq__ring_pop_bulk(struct lfq_ring *ring, void **items, size_t n)
 {
-	(void)ring;
-	(void)items;
-	(void)n;
-	return 0;
+	if (!(ring->flags & LFQ_RING_SC) || n == 0 || n > ring->capacity)
+		return 0;
+	if (ring->stash_head) { /* to the front: at most capacity entries ever */
+		memmove(ring->stash, ring->stash + ring->stash_head,
+			ring->stash_count * sizeof(*ring->stash));
+		ring->stash_head = 0;
+	}
+	while (ring->stash_count < n) {
+		uint64_t i = lfq__scq_dequeue(&ring->aq, LFQ_TP_AQ_DEQ_TICKET);
+
+		if (i == LFQ_SCQ_EMPTY) {
+			const uint64_t t = closed_tail(ring);
+
+			if (t & LFQ_SCQ_CLOSED) /* closed: what is left in is still ours */
+				i = lfq__scq_drain(&ring->aq, t & ~LFQ_SCQ_CLOSED,
+						   LFQ_TP_AQ_DEQ_TICKET);
+			if (i == LFQ_SCQ_EMPTY)
+				return 0;
+		}
+		ring->stash[ring->stash_count++] = i;
+	}
+	for (size_t k = 0; k < n; k++)
+		stash_pop(ring, &items[k]);
+	return n;
 }

@@ -2,8 +2,7 @@
 /*
  * lfq_ring's single-side modes (LFQ_RING_SP, LFQ_RING_SC) and the all-or-nothing bulk calls,
  * single thread: every call keeps its meaning in every mode (capacity, FIFO across laps,
- * bursts, size, close and drain), and the bulk calls move n items or none. Built with
- * -DLFQ_TEST_BULK=1 on the cell backend; on the portable backend the bulk calls answer 0.
+ * bursts, size, close and drain), and the bulk calls move n items or none, on both backends.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -120,7 +119,6 @@ Test(ring_modes, create_rejects_unknown_flags)
 	cr_assert_eq(r, (struct lfq_ring *)ITEM(0x1234), "out-pointer written on error");
 }
 
-#if LFQ_TEST_BULK
 Test(ring_modes, bulk_calls_move_all_or_nothing)
 {
 	void *in[8], *out[8];
@@ -191,7 +189,40 @@ Test(ring_modes, bulk_calls_on_a_closed_ring)
 	cr_assert_eq(lfq_ring_pop(r, out), -EPIPE);
 	lfq_ring_destroy(r);
 }
-#endif
+
+/* A pop_bulk that finds fewer than n items leaves them in, in order, for every kind of pop
+ * (the portable backend holds them aside for its single consumer), and a push_bulk that
+ * finds too little room leaves the ring as it was; a retry loop on either ends. */
+Test(ring_modes, failed_bulk_calls_leave_the_ring_as_it_was)
+{
+	void *in[6] = {ITEM(1), ITEM(2), ITEM(3), ITEM(4), ITEM(5), ITEM(6)}, *out[6];
+	struct lfq_ring *r = make(6, LFQ_RING_SP | LFQ_RING_SC);
+
+	cr_assert_eq(lfq_ring_push_bulk(r, in, 3, NULL), 3);
+	cr_assert_eq(lfq_ring_pop_bulk(r, out, 5, NULL), 0);
+	cr_assert_eq(lfq_ring_size(r), 3, "a failed pop_bulk lost items");
+	cr_assert_eq(lfq_ring_push_bulk(r, in + 3, 4, NULL), 0, "only 3 free");
+	cr_assert_eq(lfq_ring_push_bulk(r, in + 3, 3, NULL), 3);
+	cr_assert_eq(lfq_ring_push(r, ITEM(7)), -EAGAIN, "capacity changed");
+	cr_assert_eq(lfq_ring_pop(r, &out[0]), 0);
+	cr_assert_eq(out[0], ITEM(1));
+	cr_assert_eq(lfq_ring_pop_bulk(r, out, 6, NULL), 0);
+	cr_assert_eq(lfq_ring_pop_burst(r, out, 2), 2);
+	cr_assert_eq(out[0], ITEM(2));
+	cr_assert_eq(out[1], ITEM(3));
+	cr_assert_eq(lfq_ring_pop_bulk(r, out, 3, NULL), 3);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(out[i], ITEM(4 + i));
+	cr_assert_eq(lfq_ring_size(r), 0);
+	/* The retry loop of a user who wants two at a time ends on every backend. */
+	cr_assert_eq(lfq_ring_push_bulk(r, in, 2, NULL), 2);
+	unsigned tries = 0;
+
+	while (lfq_ring_pop_bulk(r, out, 2, NULL) != 2 && ++tries < 1000)
+		;
+	cr_assert_lt(tries, 1000);
+	lfq_ring_destroy(r);
+}
 
 Test(ring_modes, bulk_calls_reject_bad_arguments)
 {
