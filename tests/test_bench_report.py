@@ -176,6 +176,30 @@ def check_placement(script, tmp):
           "pool target met on two CPUs")
 
 
+def check_compare(script, tmp):
+    """bench/bench_compare.py: two runs agree where they should, and a cell that moved by more
+    than ±15 % (here lfq spread at 1Ki: 20 vs 30 M items/s) is marked and fails the run."""
+    compare = os.path.join(os.path.dirname(script), "bench_compare.py")
+    a, b = os.path.join(tmp, "cmp-a"), os.path.join(tmp, "cmp-b")
+    for d in (a, b):
+        os.makedirs(d)
+        placement_results(d)
+    r = subprocess.run([sys.executable, compare, a, b], capture_output=True, text=True)
+    check(r.returncode == 0 and "⚠" not in r.stdout, f"identical runs agree: {r.stdout}")
+    write_json(os.path.join(b, "ring.json"), [
+        b2 for cap in (1024, 65536) for impl, rate in (("lfq", 30e6 if cap == 1024 else 20e6),
+                                                      ("vyukov", 40e6))
+        for b2 in placed(f"ring/mpmc/{impl}/P1C1/cap{cap}/spread", rate, rate, rate)])
+    r = subprocess.run([sys.executable, compare, a, b], capture_output=True, text=True)
+    check(r.returncode == 1, "a cell that moved fails the comparison")
+    moved = [ln for ln in r.stdout.splitlines() if "⚠" in ln]
+    check(any("lfq" in ln and "P1C1 1Ki spread" in ln and "1.50" in ln for ln in moved),
+          f"the moved cell is marked with its ratio: {moved}")
+    check(any("lfq ÷ vyukov" in ln and "P1C1 1Ki spread" in ln for ln in moved),
+          "its ratio to the peer is marked too")
+    check(not any("64Ki" in ln for ln in moved), "cells that did not move are not marked")
+
+
 def read_all(directory):
     out = {}
     for fn in sorted(os.listdir(directory)):
@@ -256,6 +280,7 @@ def main(argv):
               "the summary forgets the replaced run")
 
         check_placement(script, tmp)
+        check_compare(script, tmp)
 
     if FAILURES:
         print(f"{len(FAILURES)} checks failed")
