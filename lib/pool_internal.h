@@ -146,9 +146,10 @@ struct lfq_pool {
 	 * slots), wait_idle callers (woken by workers that find the queue empty) and shutdown
 	 * (woken by exiting workers), each on a line of its own: the fast paths only read them. */
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_empty;
-	/* Workers spinning on an empty queue, and whether a wake-up of a parked worker is in
-	 * flight (pool_worker.c, "Waking"): read by every submit, written by workers as they
-	 * start and stop spinning and by the wake-up. */
+	/* Workers spinning on an empty queue (counted only with a spin cap), and whether a
+	 * wake-up is pending: set by the waker, cleared by the worker that takes it over once
+	 * it has looked for work (pool_worker.c, "Waking"). Read by a submit only when a
+	 * worker is parked. */
 	LFQ_CACHE_ALIGNED _Atomic unsigned spinning;
 	_Atomic unsigned waking;
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
@@ -262,9 +263,10 @@ unsigned lfq__pool_spin_budget(unsigned configured, unsigned nworkers, unsigned 
  * sleeping worker): 0 with a configured budget or when the workers fit the CPUs, else the
  * CPU count. */
 unsigned lfq__pool_spin_cap(unsigned configured, unsigned nworkers, unsigned ncpus);
-/* With a spin cap: wakes one parked worker if none spins and no wake-up is in flight
- * (pool_worker.c, "Waking"). */
-void lfq__pool_wake_capped(struct lfq_pool *pool);
+/* After a publish: wakes one parked worker if none spins (with a spin cap), one is parked
+ * and no wake-up is pending; at most one wake system call, no loop (pool_worker.c,
+ * "Waking"). */
+void lfq__pool_wake(struct lfq_pool *pool);
 /* The thread body of a worker (arg: its struct lfq__pool_worker). */
 void *lfq__pool_worker_main(void *arg);
 /* Is the calling thread one of this pool's workers (running one of its jobs or hooks)? */
@@ -281,14 +283,11 @@ void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i);
 /* The calling thread's worker if it is one of pool's, else NULL. */
 const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool);
 
-/* n jobs were published: wakes up to n sleeping workers (N1: one load if none sleeps); with
- * a spin cap, lfq__pool_wake_capped. */
-static inline void lfq__pool_wake_worker(struct lfq_pool *pool, int n)
+/* Jobs were published: lfq__pool_wake (one load, N1, if no worker is parked). A burst
+ * wakes one worker too: each woken worker that finds more queued wakes the next. */
+static inline void lfq__pool_wake_worker(struct lfq_pool *pool)
 {
-	if (pool->spin_cap == 0)
-		lfq__waitq_notify(&pool->not_empty, n);
-	else
-		lfq__pool_wake_capped(pool);
+	lfq__pool_wake(pool);
 }
 
 /* ---- Idle and shutdown (pool_shutdown.c). */

@@ -111,7 +111,7 @@ int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 	const int rc = submit_one(pool, job, NULL);
 
 	if (rc == 0)
-		lfq__pool_wake_worker(pool, 1); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return rc;
 }
 
@@ -122,7 +122,7 @@ int lfq_pool_submit_id(struct lfq_pool *pool, const struct lfq_job *job, uint64_
 	const int rc = submit_one(pool, job, id);
 
 	if (rc == 0)
-		lfq__pool_wake_worker(pool, 1); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return rc;
 }
 
@@ -143,11 +143,10 @@ size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job *jobs, 
 	}
 	if (err)
 		*err = rc;
-	/* One wake-up call for the burst: up to one sleeping worker per job accepted (with a
-	 * spin cap one, and each woken worker wakes the next while jobs remain). */
+	/* One wake-up for the burst: one parked worker, and each woken worker wakes the next
+	 * while jobs remain. */
 	if (done > 0)
-		lfq__pool_wake_worker(pool, done < pool->nworkers ? (int)done
-								  : (int)pool->nworkers); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return done;
 }
 
@@ -175,6 +174,6 @@ int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64
 		}
 	}
 	if (rc == 0)
-		lfq__pool_wake_worker(pool, 1); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return rc;
 }

@@ -27,23 +27,25 @@
  *   M1  worker: store taken[p], retried, delayed,     relaxed: statistics (queued, running,
  *       expired_after_run                             delayed are gauges derived from them)
  *   V1  worker: fetch_add spinning (starts spinning)  seq_cst: with V2, the spinning count
+ *                                                     (only with a spin cap)
  *   V2  worker: fetch_sub spinning (stops spinning)   seq_cst; pairs with V3 (a submit that
  *                                                     saw it spinning relies on its next take
  *                                                     or on its re-check before parking)
- *   V3  wake_worker: load spinning, load waiters      seq_cst, after the publish; pairs with
- *       (N1), CAS waking 0 -> 1                       V2, W1/W2, V5 and V6
- *   V4  wake_worker: futex wake of one               N2/N3 (waitq.h)
- *   V5  wake_worker: store waking = 0 if the kernel   seq_cst, then V3 again: a submit that
- *       woke nobody                                   skipped its wake-up because of our
- *                                                     CAS is covered by our re-check
- *   V6  worker: store waking = 0 after each sleep     seq_cst; then W1/W2 and the re-check:
- *                                                     a submit that saw waking == 1 published
- *                                                     before it, so the re-check sees its job
- *   V7  worker: fence, then the ready hint, after     seq_cst: a hint; see "Waking"
- *       taking a job as the last spinner (or woken)
+ *   V3  lfq__pool_wake: load spinning, load waiters   seq_cst, after the publish (a seq_cst
+ *       (N1), load waking                             RMW); pairs with V2, W1/W2 and V5/V6
+ *   V4  lfq__pool_wake: CAS waking 0 -> 1, then one   seq_cst; pairs with V5/V6. Never
+ *       futex wake (N2/N3, waitq.h)                   retried, never undone by the waker
+ *   V5  parking worker: exchange waking -> 0 after    seq_cst; pairs with V4: takes over a
+ *       finding nothing, then look again              pending wake-up instead of sleeping
+ *   V6  worker leaving the park loop with a job:      seq_cst; pairs with V4: the wake-up
+ *       exchange waking -> 0                          was for it (or it takes it over)
+ *   V7  worker: fence, then the ready count, after    seq_cst: orders V6 (or V2) before the
+ *       V6 (or after taking a job as last spinner)    count; see "Waking"
  * Waking, in short (docs/design.md, "Sleeping and waking"): a submit wakes one parked worker
- * only when no worker spins and no wake-up is in flight; a worker that takes a job when
- * no other spins and sees more queued wakes the next one.
+ * only when no worker spins (with a spin cap), one is parked and no wake-up is pending; the
+ * wake-up stays pending until a worker has looked for work after it, so that one job wakes
+ * at most one worker; a worker that takes a job after parking wakes the next if more are
+ * queued. No loop anywhere on the submit side: at most one wake system call per submit.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +55,7 @@
 
 #include "histogram.h"
 #include "pool_internal.h"
+#include "testing.h"
 
 #ifdef LFQ_TESTING
 void (*_Atomic lfq__pool_test_backoff)(unsigned retry, int64_t bound, int64_t delay);
@@ -239,48 +242,51 @@ unsigned lfq__pool_spin_cap(unsigned configured, unsigned nworkers, unsigned ncp
 	return ncpus;
 }
 
-void lfq__pool_wake_capped(struct lfq_pool *pool)
+void lfq__pool_wake(struct lfq_pool *pool)
 {
-	for (;;) {
-		/* V3: after our publish (a seq_cst RMW), so a spinner that stops later sees the
-		 * job in its next take or its re-check (V2 before W1/W2). */
-		if (atomic_load_explicit(&pool->spinning, memory_order_seq_cst) != 0)
-			return;
-		/* N1: nobody parked (or about to): a worker that parks later re-checks after
-		 * W1/W2 and sees the job. */
-		if (atomic_load_explicit(&pool->not_empty.waiters, memory_order_seq_cst) == 0)
-			return;
-		unsigned idle = 0;
+	/* V3: after our publish (a seq_cst RMW), so a spinner that stops later sees the job in
+	 * its next take or its re-check (V2 before W1/W2). Without a spin cap nobody counts
+	 * itself as spinning and this is always 0. */
+	if (pool->spin_cap && atomic_load_explicit(&pool->spinning, memory_order_seq_cst) != 0)
+		return;
+	/* N1: nobody parked (or about to): a worker that parks later re-checks after W1/W2
+	 * and sees the job. */
+	if (atomic_load_explicit(&pool->not_empty.waiters, memory_order_seq_cst) == 0)
+		return;
+	unsigned none = 0;
 
-		/* A wake-up already in flight: its wakee clears `waking` (V6) before its
-		 * re-check, which then sees our job; or its waker finds nobody woken and
-		 * re-checks for us (V5). */
-		if (atomic_load_explicit(&pool->waking, memory_order_relaxed) != 0 ||
-		    !atomic_compare_exchange_strong_explicit(
-			    &pool->waking, &idle, 1, memory_order_seq_cst, memory_order_relaxed))
-			return;
-		if (lfq__waitq_wake(&pool->not_empty, 1) > 0) /* V4 */
-			return;
-		/* V5: the counted waiters were not asleep yet (their re-check sees our job, or
-		 * the seq bump ends their sleep at once); let the next submit wake, and check
-		 * again for the submits that skipped theirs while `waking` was ours. */
-		if (pool->spin_cap)
-			atomic_store_explicit(&pool->waking, 0, memory_order_seq_cst);
-	}
+	/* V4: a wake-up pending already (its wakee, or a registered waiter that takes it over
+	 * at V5/V6, looks at the rings after taking it, and sees our job); else it is ours.
+	 * The load (seq_cst: the skip relies on it, see docs/design.md) saves the CAS on a
+	 * line that is busy while it is set. */
+	if (atomic_load_explicit(&pool->waking, memory_order_seq_cst) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&pool->waking, &none, 1, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return;
+	/* N2/N3 (waitq.h). Whether it woke a sleeper or not, `waking` stays set: a worker
+	 * counted in `waiters` but not asleep yet finds its futex word changed (the seq bump),
+	 * or finds `waking` set at V5, and looks again. No retry here: a submit makes at most
+	 * this one system call. */
+	lfq__waitq_wake(&pool->not_empty, 1);
 }
 
-/* A worker took a job after spinning as the only spinner, or after parking: if more are
- * queued and nobody spins, the next parked worker is woken (a burst spreads over the workers
- * one wake-up at a time, each woken worker waking the next). V7: the fence orders our V2 or
- * V6 before the count's loads, which read what the publish wrote with its seq_cst RMW (the
- * cells from the tail hint on; SCQ's tail ticket): a submit that skipped its wake-up because
- * it saw us spinning (or `waking`) published before the fence, so its job is counted. */
+/* A worker took a job on its way to park (or after a wake-up): takes over the pending
+ * wake-up if any (V6), and if more jobs are queued wakes the next worker (a burst spreads
+ * over the workers one wake-up at a time, each woken worker waking the next). V7: the fence
+ * orders V6 (or V2) before the count's loads, which read what the publish wrote with its
+ * seq_cst RMW (the cells from the tail hint on; SCQ's tail ticket): a submit that skipped
+ * its wake-up because it saw `waking` set (or us spinning) published before the fence, so
+ * its job is counted. */
 static void wake_next(struct lfq_pool *pool)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	/* V6: seq_cst; pairs with V4 (see "Waking" in docs/design.md). The load saves the
+	 * RMW when nothing is pending. */
+	if (atomic_load_explicit(&pool->waking, memory_order_seq_cst) != 0)
+		atomic_exchange_explicit(&pool->waking, 0, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst); /* V7 */
 	for (unsigned l = 0; l < pool->levels; l++) {
 		if (lfq__slotq_ready_count(&pool->q, l) > 0) {
-			lfq__pool_wake_capped(pool);
+			lfq__pool_wake(pool);
 			return;
 		}
 	}
@@ -321,6 +327,7 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 		/* Relaxed: only limits the spinners; a stale value lets one more spin or
 		 * parks one sooner, both correct. */
 		atomic_fetch_add_explicit(&pool->spinning, 1, memory_order_seq_cst); /* V1 */
+		LFQ_TEST_POINT(LFQ_TP_POOL_SPINNING);
 		for (unsigned i = 0; i < pool->idle_spin; i++) {
 			lfq__cpu_relax();
 			if (timer_due(w, task, &wait_ns)) {
@@ -339,34 +346,46 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 		}
 		stop_spinning(pool, false);
 	}
-	for (bool slept = false;; slept = true) {
+	for (;;) {
 		/* W1/W2 before the checks: a submit, cancel (C1) or clock change (G1) after
-		 * them bumps seq and the sleep returns at once. After V2 (or V6): a submit that
-		 * saw us spinning (or saw `waking`) published before them, and the take below
-		 * sees its job. */
+		 * them bumps seq and the sleep returns at once. After V2 (or V5): a submit that
+		 * saw us spinning (or saw `waking` set) published before them, and the take
+		 * below sees its job. */
 		const uint32_t key = lfq__waitq_prepare(&pool->not_empty);
 
+		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_REGISTERED);
 		rc = take_task(w, task);
 		if (rc == 0 || (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))) {
 			lfq__waitq_done(&pool->not_empty);
-			if (rc == 0 && slept && pool->spin_cap)
+			if (rc == 0)
 				wake_next(pool);
 			return rc;
 		}
 		if (timer_due(w, task, &wait_ns)) {
 			lfq__waitq_done(&pool->not_empty);
+			wake_next(pool);
 			return 0;
+		}
+		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_CHECKED);
+		/* V5: a wake-up is pending (perhaps meant for us, perhaps sent while we were
+		 * counted but not asleep, so that it woke nobody): take it over and look
+		 * again instead of sleeping. seq_cst; pairs with V4. */
+		if (atomic_load_explicit(&pool->waking, memory_order_seq_cst) != 0 &&
+		    atomic_exchange_explicit(&pool->waking, 0, memory_order_seq_cst) != 0) {
+			lfq__waitq_done(&pool->not_empty);
+			continue;
 		}
 		/* Sleep no longer than until the earliest timer is due (in real time: the pool's
 		 * clock is assumed to run at CLOCK_MONOTONIC's pace, see clock_changed). */
 		const int64_t deadline = wait_ns < 0 ? -1 : lfq__deadline(wait_ns);
 
+		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_SLEEP);
 		if (!lfq__waitq_sleep(&pool->not_empty, key, deadline))
 			lfq__waitq_done(&pool->not_empty);
-		/* V6: whatever ended the sleep, the wake-up in flight (if any) is over: the next
-		 * submit may wake another. */
-		if (pool->spin_cap)
-			atomic_store_explicit(&pool->waking, 0, memory_order_seq_cst);
+		LFQ_TEST_POINT(LFQ_TP_POOL_WOKEN);
+		/* Woken or not, look again: the wake-up stays pending (`waking` set) until we
+		 * have looked, so that no other worker is woken for the same job (V5 or V6
+		 * clears it). */
 	}
 }
 
