@@ -160,7 +160,8 @@ void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i)
 	 * freed slot costs a system call and a context switch per job when the queue is full
 	 * (measured: 1 us jobs ran at half the rate). Not lost: the submitter slept on a full
 	 * queue, so every later slot freed passes here, and the queue drains past wake_free
-	 * while there are jobs; shutdown wakes everyone. */
+	 * while there are jobs; shutdown wakes everyone. A queue that stays short of
+	 * wake_free is seen by the submitter's own timed retry (pool_submit.c, 1 ms). */
 	if (atomic_load_explicit(&pool->not_full.waiters, memory_order_seq_cst) != 0 &&
 	    free_slots(pool) >= pool->wake_free)
 		lfq__waitq_wake(&pool->not_full, LFQ_WAITQ_ALL);

@@ -219,3 +219,133 @@ Test(pool_wake, one_submit_makes_at_most_one_wake_call_with_registered_workers_h
 	cr_assert_eq(atomic_load(&ran), 1);
 	lfq_pool_destroy(pool);
 }
+
+/* ---- submit_wait sees room promptly ---- */
+
+/* Jobs that block until their gate (one of a few) opens. */
+static _Atomic bool gates[3];
+static _Atomic unsigned entered;
+
+static int gate_job(void *arg)
+{
+	const uintptr_t g = (uintptr_t)arg;
+
+	atomic_fetch_add(&entered, 1);
+	while (!atomic_load(&gates[g]))
+		sleep_ms(1);
+	atomic_fetch_add(&ran, 1);
+	return 0;
+}
+
+struct waiter {
+	struct lfq_pool *pool;
+	_Atomic int rc;
+	_Atomic int64_t returned_ns;
+};
+
+static void *submit_wait_main(void *arg)
+{
+	struct waiter *wt = arg;
+	const struct lfq_job job = {.fn = count_job};
+
+	atomic_store(&wt->rc, lfq_pool_submit_wait(wt->pool, &job, 500 * MS));
+	atomic_store(&wt->returned_ns, now_ns());
+	return NULL;
+}
+
+Test(pool_wake, submit_wait_sees_one_freed_slot_promptly)
+{
+	/* Issue 22: sleepers were woken only once min(capacity/2, 64) slots were free, so with
+	 * one slot free submit_wait slept until its deadline. */
+	struct lfq_pool *pool = NULL;
+	const struct lfq_pool_config cfg = {.workers = 1, .queue_capacity = 8};
+
+	atomic_store(&ran, 0);
+	atomic_store(&entered, 0);
+	for (int g = 0; g < 3; g++)
+		atomic_store(&gates[g], false);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	struct lfq_job job = {.fn = gate_job, .arg = (void *)0};
+
+	cr_assert_eq(lfq_pool_submit(pool, &job), 0); /* the worker holds it */
+	while (atomic_load(&entered) < 1)
+		sleep_ms(1);
+	job.arg = (void *)1;
+	cr_assert_eq(lfq_pool_submit(pool, &job), 0); /* the next one holds the worker again */
+	job.arg = (void *)2;
+	for (int i = 0; i < 7; i++)
+		cr_assert_eq(lfq_pool_submit(pool, &job), 0);
+	cr_assert_eq(lfq_pool_submit(pool, &job), -EAGAIN, "the queue is full");
+
+	struct waiter wt = {.pool = pool, .rc = 1};
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, submit_wait_main, &wt), 0);
+	sleep_ms(50); /* it sleeps on the full queue (correctness does not depend on it) */
+	const int64_t freed = now_ns();
+
+	atomic_store(&gates[0], true); /* the worker takes the next job: one slot frees */
+	pthread_join(t, NULL);
+	cr_assert_eq(atomic_load(&wt.rc), 0, "submit_wait: %d", atomic_load(&wt.rc));
+	const int64_t took = atomic_load(&wt.returned_ns) - freed;
+
+	/* The bound is 1 ms plus scheduling; 300 ms is far from it and far below 500 ms. */
+	cr_assert_lt(took, 300 * MS, "submit_wait returned %lld ms after a slot freed",
+		     (long long)(took / MS));
+	atomic_store(&gates[1], true);
+	atomic_store(&gates[2], true);
+	cr_assert_eq(lfq_pool_wait_idle(pool, 10000 * MS), 0);
+	cr_assert_eq(atomic_load(&ran), 10);
+	lfq_pool_destroy(pool);
+}
+
+/* The look-ahead pipeline: job i waits until job i+7 was submitted. */
+#define PIPE_JOBS 60
+static _Atomic unsigned pipe_submitted;
+static _Atomic int pipe_gave_up;
+
+static int pipe_job(void *arg)
+{
+	const unsigned i = (unsigned)(uintptr_t)arg;
+	const unsigned need = i + 8 < PIPE_JOBS ? i + 8 : PIPE_JOBS;
+	const int64_t give_up = now_ns() + 2000 * MS;
+
+	while (atomic_load(&pipe_submitted) < need && !atomic_load(&pipe_gave_up)) {
+		if (now_ns() > give_up) {
+			atomic_store(&pipe_gave_up, 1);
+			break;
+		}
+		sleep_ms(1);
+	}
+	atomic_fetch_add(&ran, 1);
+	return 0;
+}
+
+Test(pool_wake, look_ahead_pipeline_completes)
+{
+	/* Fits: 2 jobs run, 8 are queued, and job i needs only up to i+7 submitted. Before,
+	 * the submitter slept with 2-3 slots free and the pipeline deadlocked. */
+	struct lfq_pool *pool = NULL;
+	const struct lfq_pool_config cfg = {.workers = 2, .queue_capacity = 8};
+
+	atomic_store(&ran, 0);
+	atomic_store(&pipe_submitted, 0);
+	atomic_store(&pipe_gave_up, 0);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	for (unsigned i = 0; i < PIPE_JOBS; i++) {
+		const struct lfq_job job = {.fn = pipe_job, .arg = (void *)(uintptr_t)i};
+
+		const int rc = lfq_pool_submit_wait(pool, &job, 5000 * MS);
+
+		if (rc != 0) {
+			atomic_store(&pipe_gave_up, 1);
+			lfq_pool_destroy(pool);
+			cr_assert_eq(rc, 0, "submit_wait of job %u", i);
+		}
+		atomic_fetch_add(&pipe_submitted, 1);
+	}
+	cr_assert_eq(lfq_pool_wait_idle(pool, 20000 * MS), 0);
+	cr_assert_eq(atomic_load(&pipe_gave_up), 0, "a job waited 2 s for a later submit");
+	cr_assert_eq(atomic_load(&ran), PIPE_JOBS);
+	lfq_pool_destroy(pool);
+}

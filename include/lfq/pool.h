@@ -386,7 +386,10 @@ LFQ_API size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job
 				     int *err);
 
 /**
- * Like lfq_pool_submit, but waits up to @p timeout_ns for room in a full queue.
+ * Like lfq_pool_submit, but waits up to @p timeout_ns for room in a full queue. A slot that
+ * frees while it waits is seen within 1 ms (plus the time the calling thread waits for a
+ * CPU): a sleeping caller is woken at once when workers have freed a batch of slots
+ * (min(capacity/2, 64)), and otherwise looks again at least once a millisecond.
  * @param timeout_ns  < 0: as long as it takes; 0: one try; > 0: nanoseconds on
  *                    CLOCK_MONOTONIC. Signals do not cut it short.
  * @return 0 if the job was accepted;
