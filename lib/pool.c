@@ -77,10 +77,8 @@ static size_t round_up(size_t n, size_t align)
 void lfq__pool_free(struct lfq_pool *pool)
 {
 	if (pool->workers) {
-		for (unsigned i = 0; i < pool->nworkers; i++) {
-			free(pool->workers[i].heap);
+		for (unsigned i = 0; i < pool->nworkers; i++)
 			free(pool->workers[i].hist);
-		}
 	}
 	free(pool->workers);
 	free(pool->slots);
@@ -236,6 +234,12 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 		lfq__pool_free(pool);
 		return rc;
 	}
+	rc = lfq__timers_init(&pool->timers);
+	if (rc) {
+		pthread_mutex_destroy(&pool->shutdown_lock);
+		lfq__pool_free(pool);
+		return rc;
+	}
 	pool->levels = sz.levels;
 	pool->capacity = sz.capacity;
 	lfq__pool_apply_config(pool, cfg);
@@ -247,6 +251,7 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 	rc = lfq__pool_assign_cpus(pool, cfg, mask);
 	if (rc) {
 		pthread_mutex_destroy(&pool->shutdown_lock);
+		lfq__timers_fini(&pool->timers);
 		lfq__pool_free(pool);
 		return rc;
 	}
@@ -294,6 +299,7 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 
 			lfq__pool_log(pool, LFQ_LOG_ERROR, "cannot start the workers", f, 1);
 			pthread_mutex_destroy(&pool->shutdown_lock);
+			lfq__timers_fini(&pool->timers);
 			lfq__pool_free(pool);
 		}
 	}

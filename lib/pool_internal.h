@@ -16,8 +16,8 @@
  * shard for life; threads share one only when there are more than LFQ_POOL_SHARDS of them),
  * one line per shard holding a counter per priority level.
  *
- * A job that asks for a retry goes into its worker's timer heap (a binary min-heap on the
- * due time, owned by that worker alone): it holds no slot, and the worker checks the heap's
+ * A job that asks for a retry goes into the pool's timer heap (a binary min-heap on the
+ * due time, shared by the workers under a lock): it holds no slot, and workers check the heap's
  * top between jobs and sleeps no longer than until it is due.
  */
 #ifndef LFQ_POOL_INTERNAL_H
@@ -75,6 +75,19 @@ struct lfq__timer {
 	struct lfq__task task;
 };
 
+/* The pool's delayed retries: one binary min-heap on the due time, shared by the workers
+ * (so that a due retry runs on whichever worker is free first, never behind the job that the
+ * worker which delayed it runs now), under a lock that workers alone take, briefly (a push
+ * or a pop; never a submit). pool_timer.c. */
+struct lfq__timers {
+	pthread_mutex_t lock; /* guards heap, n, cap */
+	struct lfq__timer *heap;
+	size_t n, cap;
+	/* heap[0].due, INT64_MAX when empty: written under the lock, read without it (T2). */
+	_Atomic int64_t next_due;
+	_Atomic uint64_t delayed; /* n, a gauge for stats (T1) */
+};
+
 struct lfq__pool_worker {
 	/* Written by this worker only; read by stats and wait_idle. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t started;
@@ -84,15 +97,12 @@ struct lfq__pool_worker {
 	_Atomic uint64_t expired;
 	_Atomic uint64_t expired_after_run; /* of expired: runs that ended in it (for running) */
 	_Atomic uint64_t retried;
-	_Atomic uint64_t delayed; /* timer heap size, a gauge */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t taken[LFQ_POOL_PRIORITIES_MAX]; /* from the rings */
 	/* Worker-private state (the joiner reads it after pthread_join). */
-	LFQ_CACHE_ALIGNED struct lfq__timer *heap;
-	size_t nheap, heap_cap;
-	uint64_t rng;	      /* splitmix64 state for the jitter */
-	unsigned since_guard; /* jobs taken by priority since the last guard take */
-	unsigned guard_level; /* where the next guard scan starts */
-	bool has_redo;	      /* a retry that could not be delayed (no memory): run it next */
+	LFQ_CACHE_ALIGNED uint64_t rng; /* splitmix64 state for the jitter */
+	unsigned since_guard;		/* jobs taken by priority since the last guard take */
+	unsigned guard_level;		/* where the next guard scan starts */
+	bool has_redo; /* a retry that could not be delayed (no memory): run it next */
 	/* The task whose fn runs now, or NULL (the job context, pool_context.c). */
 	const struct lfq__task *current;
 	struct lfq__task redo;
@@ -164,6 +174,9 @@ struct lfq_pool {
 	bool joined;		       /* workers joined, everything accounted for */
 
 	struct lfq__pool_shard shards[LFQ_POOL_SHARDS];
+
+	/* Delayed retries, on lines of their own (pool_timer.c). */
+	LFQ_CACHE_ALIGNED struct lfq__timers timers;
 
 	/* Jobs cancelled by lfq_pool_cancel (Q6, pool_cancel.c), on a line of its own: the
 	 * fields above are read on every submit. */
@@ -319,10 +332,20 @@ static inline struct lfq_job lfq__pool_job_of(const struct lfq__task *t)
 void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason);
 
 /* Timer heap and backoff (pool_timer.c). */
-/* Pushes a timer; returns false if memory ran out (nothing changed). */
-bool lfq__timer_push(struct lfq__pool_worker *w, int64_t due, const struct lfq__task *task);
-/* Removes the earliest timer into *out. The heap must not be empty. */
-void lfq__timer_pop(struct lfq__pool_worker *w, struct lfq__timer *out);
+/* 0 or a negated pthread error. */
+int lfq__timers_init(struct lfq__timers *tm);
+/* Frees the heap (no timer left, or the caller handed them back). */
+void lfq__timers_fini(struct lfq__timers *tm);
+/* Pushes a timer (lock held); returns false if memory ran out (nothing changed). */
+bool lfq__timer_push(struct lfq__timers *tm, int64_t due, const struct lfq__task *task);
+/* Removes the earliest timer into *out (lock held). The heap must not be empty. */
+void lfq__timer_pop(struct lfq__timers *tm, struct lfq__timer *out);
+/* Any timer pending? A hint (T2): a worker that delays a retry checks again itself. */
+static inline bool lfq__timers_pending(struct lfq__timers *tm)
+{
+	/* T2: relaxed, see pool_timer.c. */
+	return atomic_load_explicit(&tm->next_due, memory_order_relaxed) != INT64_MAX;
+}
 /* The bound min(cap, base * 2^(n-1)) of retry n >= 1 (cap >= base >= 0). */
 int64_t lfq__backoff_bound(int64_t base, int64_t cap, unsigned n);
 /* Backoff before retry n >= 1: uniform in [0, lfq__backoff_bound], from rnd. */

@@ -184,13 +184,16 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 			hand_back(pool, &w->redo);
 			w->has_redo = false;
 		}
-		while (w->nheap > 0) {
-			struct lfq__timer t;
-
-			lfq__timer_pop(w, &t);
-			hand_back(pool, &t.task);
-		}
 	}
+	/* The timers: no worker is left to take the lock (held for the pops' T1/T2 only). */
+	pthread_mutex_lock(&pool->timers.lock);
+	while (pool->timers.n > 0) {
+		struct lfq__timer t;
+
+		lfq__timer_pop(&pool->timers, &t);
+		hand_back(pool, &t.task);
+	}
+	pthread_mutex_unlock(&pool->timers.lock);
 	pool->joined = true;
 	tls_shutting_down = NULL;
 	pthread_mutex_unlock(&pool->shutdown_lock);
@@ -222,5 +225,6 @@ void lfq_pool_destroy(struct lfq_pool *pool)
 	assert(rc == 0);
 	(void)rc;
 	pthread_mutex_destroy(&pool->shutdown_lock);
+	lfq__timers_fini(&pool->timers);
 	lfq__pool_free(pool);
 }

@@ -48,7 +48,6 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 
 		t->expired_after_run += ear;
 		t->retried += re;
-		t->delayed += atomic_load_explicit(&wk->delayed, memory_order_relaxed);
 		t->started += atomic_load_explicit(&wk->started, memory_order_relaxed);
 		for (unsigned l = 0; l < pool->levels; l++)
 			t->taken_by[l] += atomic_load_explicit(&wk->taken[l], memory_order_relaxed);
@@ -63,6 +62,8 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 			per_worker[w].cpu = wk->cpu;
 		}
 	}
+	/* T1 (pool_timer.c): relaxed, a gauge read after A1. */
+	t->delayed = atomic_load_explicit(&pool->timers.delayed, memory_order_relaxed);
 	/* A1: pairs with P3. */
 	t->cancelled = atomic_load_explicit(&pool->cancelled, memory_order_acquire);
 	/* A1: pairs with Q6 (pool_cancel.c). */

@@ -20,6 +20,8 @@
  *                                                     hint deciding run or hand back for a job
  *                                                     already dequeued (both are correct, and
  *                                                     the job's data came through D3)
+ *   T3  retry_later: fence before N1 when a retry     seq_cst: orders T2 (pool_timer.c) before
+ *       is due earlier than every other timer         N1; Dekker with W1/W2 of a parking worker
  *   G1  clock_changed: fence before N1                seq_cst: orders the caller's clock store
  *                                                     before N1 (Dekker with W1/W2 of a worker
  *                                                     about to sleep, which then reads the
@@ -177,28 +179,52 @@ static bool cancelling(struct lfq_pool *pool)
 }
 
 /* If the earliest timer is due, pops it into *task and returns true. Reads the clock only
- * when there is a timer; *wait_ns gets how long until it is due (-1: no timer). */
+ * when a timer is pending (T2, one load otherwise); *wait_ns gets how long until the earliest
+ * is due (-1: no timer). Any worker pops any due timer: a retry runs on whichever worker is
+ * free first. */
 static bool timer_due(struct lfq__pool_worker *w, struct lfq__task *task, int64_t *wait_ns)
 {
+	struct lfq__timers *tm = &w->pool->timers;
+
 	*wait_ns = -1;
 	if (w->has_redo) {
 		*task = w->redo;
 		w->has_redo = false;
 		return true;
 	}
-	if (w->nheap == 0)
+	/* T2: relaxed, a hint (pool_timer.c); checked again under the lock. */
+	const int64_t next = atomic_load_explicit(&tm->next_due, memory_order_relaxed);
+
+	if (next == INT64_MAX)
 		return false;
 	const int64_t now = lfq__pool_now(w->pool);
 
-	if (w->heap[0].due > now) {
-		*wait_ns = w->heap[0].due - now;
+	if (next > now) {
+		*wait_ns = next - now;
 		return false;
 	}
-	struct lfq__timer t;
+	bool got = false;
 
-	lfq__timer_pop(w, &t);
-	*task = t.task;
-	return true;
+	pthread_mutex_lock(&tm->lock);
+	if (tm->n > 0 && tm->heap[0].due <= now) {
+		struct lfq__timer t;
+
+		lfq__timer_pop(tm, &t);
+		*task = t.task;
+		got = true;
+	} else if (tm->n > 0) {
+		*wait_ns = tm->heap[0].due - now; /* another worker took the due one */
+	}
+	pthread_mutex_unlock(&tm->lock);
+	return got;
+}
+
+/* Shut down and nothing left for this worker: the rings drained (-EPIPE) and no timer
+ * pending, or cancelling. A worker that delays a retry later checks the timers itself
+ * before it exits, so the last one out never leaves a timer behind. */
+static bool done_for_good(struct lfq_pool *pool, int rc)
+{
+	return rc == -EPIPE && (!lfq__timers_pending(&pool->timers) || cancelling(pool));
 }
 
 /* Takes a job from the rings: 0 with the task in *task, -EAGAIN or -EPIPE. */
@@ -321,7 +347,7 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 			rc = take_task(w, task);
 			if (rc == 0)
 				return 0;
-			if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))
+			if (done_for_good(pool, rc))
 				return -EPIPE;
 		}
 	} else if (atomic_load_explicit(&pool->spinning, memory_order_relaxed) < pool->spin_cap) {
@@ -340,7 +366,7 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 				stop_spinning(pool, true);
 				return 0;
 			}
-			if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool))) {
+			if (done_for_good(pool, rc)) {
 				stop_spinning(pool, false);
 				return -EPIPE;
 			}
@@ -356,7 +382,7 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 
 		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_REGISTERED);
 		rc = take_task(w, task);
-		if (rc == 0 || (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))) {
+		if (rc == 0 || done_for_good(pool, rc)) {
 			lfq__waitq_done(&pool->not_empty);
 			if (rc == 0)
 				wake_next(pool);
@@ -456,13 +482,28 @@ static void retry_later(struct lfq__pool_worker *w, struct lfq__task *t, int64_t
 	}
 	t->ready_ns = due;
 	count_stat(&w->retried);
-	if (!lfq__timer_push(w, due, t)) {
+	struct lfq__timers *tm = &pool->timers;
+
+	pthread_mutex_lock(&tm->lock);
+	/* T2 under the lock: the earliest due time before this push. */
+	const int64_t before = atomic_load_explicit(&tm->next_due, memory_order_relaxed);
+	const bool pushed = lfq__timer_push(tm, due, t);
+
+	pthread_mutex_unlock(&tm->lock);
+	if (!pushed) {
 		/* No memory for the timer: run it again without the backoff rather than lose
 		 * it. */
 		lfq__pool_log(pool, LFQ_LOG_ERROR, "no memory for a retry timer: retrying now",
 			      NULL, 0);
 		w->redo = *t;
 		w->has_redo = true;
+	} else if (due < before) {
+		/* The earliest due time moved earlier: a parked worker sleeps until the old one
+		 * (or without a deadline). Wake one to re-arm its sleep, so that the retry runs
+		 * when due even if this worker is busy by then. T3: the fence orders T2 before
+		 * N1 (Dekker with W1/W2 of a worker about to park, which reads T2 after W2). */
+		atomic_thread_fence(memory_order_seq_cst);
+		lfq__waitq_notify(&pool->not_empty, 1);
 	}
 }
 

@@ -368,17 +368,17 @@ Test(pool_edges, timer_heap_growth_refuses_a_size_that_would_wrap)
 	 * delayed retries suffice; faked here), realloc returned a tiny block and the push
 	 * wrote far beyond it (SIGSEGV). Now the push fails and the pool runs the retry at
 	 * once (its redo path), losing nothing. */
-	struct lfq__pool_worker w;
+	struct lfq__timers tm;
 	struct lfq__task task = {.fn = count_job};
 	struct lfq__timer *heap = malloc(16 * sizeof(*heap));
 
 	cr_assert_not_null(heap);
-	memset(&w, 0, sizeof(w));
-	w.heap = heap;
-	w.heap_cap = SIZE_MAX / 2 / sizeof(struct lfq__timer) + 1; /* a lie: 16 are there */
-	w.nheap = w.heap_cap;
-	cr_assert_not(lfq__timer_push(&w, 1, &task));
-	cr_assert_eq(w.heap, heap, "nothing reallocated");
-	cr_assert_eq(w.nheap, w.heap_cap, "nothing pushed");
+	memset(&tm, 0, sizeof(tm));
+	tm.heap = heap;
+	tm.cap = SIZE_MAX / 2 / sizeof(struct lfq__timer) + 1; /* a lie: 16 are there */
+	tm.n = tm.cap;
+	cr_assert_not(lfq__timer_push(&tm, 1, &task));
+	cr_assert_eq(tm.heap, heap, "nothing reallocated");
+	cr_assert_eq(tm.n, tm.cap, "nothing pushed");
 	free(heap);
 }

@@ -17,7 +17,7 @@
  * succeeded + dead once idle.
  *
  * Production features: retries with exponential backoff and full jitter, kept in a timer
- * heap per worker (a delayed job holds no queue slot and no thread); absolute deadlines;
+ * heap the workers share (a delayed job holds no queue slot and no thread); absolute deadlines;
  * up to 8 priority levels with a starvation guard; per-worker counters and latency
  * histograms (p50 .. p99.9, Prometheus text output); a log hook; an injectable clock; job
  * ids and cancellation; a stop request a signal handler may make, which running jobs can
@@ -42,8 +42,10 @@
  * a thread whose lfq_pool_wait_idle returned 0, or whose lfq_pool_shutdown returned, after
  * that job finished. Within a priority level jobs start in roughly FIFO order (one shared
  * FIFO per level, several workers); higher levels first, see starve_limit; a retry that
- * fell due runs on the worker that delayed it before that worker takes a queued job. No
- * ordering between two jobs is promised.
+ * fell due runs before queued jobs, on the first worker that is free (an idle worker starts
+ * it within its sleep's timer slack, typically well under a millisecond after it is due;
+ * never behind a job that the worker which delayed it runs). No ordering between two jobs
+ * is promised.
  *
  * Concurrency: every function except lfq_pool_create and lfq_pool_destroy may be called from
  * any number of threads at once, in any combination, jobs of the pool included (see each
