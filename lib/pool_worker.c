@@ -462,7 +462,9 @@ static void retry_later(struct lfq__pool_worker *w, struct lfq__task *t, int64_t
 		hook(n, bound, delay);
 #endif
 	(void)bound;
-	const int64_t due = now + delay;
+	/* Saturating (issue 24): a retry due in decades must not wrap into the past and run at
+	 * once. INT64_MAX - 1 at most: INT64_MAX means "no timer" to the T2 hint. */
+	const int64_t due = now > 0 && delay > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + delay;
 
 	if (t->deadline_ns && due >= t->deadline_ns) {
 		/* It could never start in time: dead now rather than at its deadline. */

@@ -382,3 +382,90 @@ Test(pool_edges, timer_heap_growth_refuses_a_size_that_would_wrap)
 	cr_assert_eq(tm.n, tm.cap, "nothing pushed");
 	free(heap);
 }
+
+/* ---- issue 24: destroy from a job; retry due times saturate ---- */
+
+static struct lfq_pool *self_pool;
+static _Atomic int destroy_rc = 1;
+
+static int destroys_its_pool(void *arg)
+{
+	(void)arg;
+	atomic_store(&destroy_rc, lfq_pool_destroy(self_pool));
+	return 0;
+}
+
+Test(pool_edges, destroy_from_a_job_is_refused_and_frees_nothing)
+{
+	/* Before: asserted only (an abort in debug builds); in release builds shutdown said
+	 * -EDEADLK and destroy freed the pool under its running workers. */
+	const struct lfq_pool_config cfg = {.workers = 1, .queue_capacity = 8};
+	const struct lfq_job job = {.fn = destroys_its_pool};
+
+	cr_assert_eq(lfq_pool_create(&self_pool, &cfg), 0);
+	atomic_store(&ran, 0);
+	cr_assert_eq(lfq_pool_submit(self_pool, &job), 0);
+	cr_assert_eq(lfq_pool_wait_idle(self_pool, 10000 * MS), 0);
+	cr_assert_eq(atomic_load(&destroy_rc), -EDEADLK);
+	/* Still whole, still taking jobs: the refused call changed nothing. */
+	const struct lfq_job c = {.fn = count_job};
+
+	cr_assert_eq(lfq_pool_submit(self_pool, &c), 0);
+	cr_assert_eq(lfq_pool_wait_idle(self_pool, 10000 * MS), 0);
+	cr_assert_eq(atomic_load(&ran), 1);
+	cr_assert_eq(lfq_pool_destroy(self_pool), 0);
+	cr_assert_eq(lfq_pool_destroy(NULL), 0);
+}
+
+static _Atomic int64_t late_now;
+static _Atomic unsigned late_runs, late_dead;
+
+static int64_t late_clock(void *ctx)
+{
+	(void)ctx;
+	return atomic_load(&late_now);
+}
+
+static int retries_once(void *arg)
+{
+	(void)arg;
+	return atomic_fetch_add(&late_runs, 1) == 0 ? LFQ_JOB_RETRY : 0;
+}
+
+static void count_dead(const struct lfq_job *job, int reason, unsigned attempts, int last,
+		       void *ctx)
+{
+	(void)job, (void)attempts, (void)last, (void)ctx;
+	if (reason == LFQ_DEAD_CANCELLED)
+		atomic_fetch_add(&late_dead, 1);
+}
+
+Test(pool_edges, a_retry_due_in_decades_waits_instead_of_wrapping)
+{
+	/* A clock 1 s short of INT64_MAX and a backoff of up to ~146 years: now + delay
+	 * wrapped into the past and the retry ran at once. */
+	const struct lfq_pool_config cfg = {.workers = 1,
+					    .queue_capacity = 8,
+					    .retry_base_ns = INT64_MAX / 2,
+					    .retry_cap_ns = INT64_MAX / 2,
+					    .clock = late_clock,
+					    .on_dead = count_dead};
+	const struct lfq_job job = {.fn = retries_once};
+	struct lfq_pool *pool = NULL;
+	struct lfq_pool_stats st;
+
+	atomic_store(&late_now, INT64_MAX - 1000000000);
+	atomic_store(&late_runs, 0);
+	atomic_store(&late_dead, 0);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	cr_assert_eq(lfq_pool_submit(pool, &job), 0);
+	for (int i = 0; i < 10000 && atomic_load(&late_runs) == 0; i++)
+		sleep_ms(1);
+	sleep_ms(200); /* time for a wrapped retry to run */
+	cr_assert_eq(atomic_load(&late_runs), 1, "the retry ran at once");
+	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
+	cr_assert_eq(st.delayed, 1);
+	cr_assert_eq(lfq_pool_shutdown(pool, 0), -ETIMEDOUT);
+	cr_assert_eq(atomic_load(&late_dead), 1, "handed back at shutdown");
+	cr_assert_eq(lfq_pool_destroy(pool), 0);
+}

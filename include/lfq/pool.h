@@ -350,10 +350,14 @@ LFQ_API LFQ_NODISCARD int lfq_pool_create(struct lfq_pool **pool,
 /**
  * Shuts the pool down with no timeout if that was not done (see lfq_pool_shutdown: every
  * accepted job runs), then frees it. NULL is accepted and ignored.
- * Thread-safety: must not run concurrently with any other call on @p pool, nor from one of
- * its jobs (asserted).
+ * @return 0 (the pool is freed; also for NULL);
+ *         -EDEADLK if called from one of this pool's jobs, or from a hook (on_dead,
+ *                  on_cancelled, log) that this pool's shutdown runs on this thread: it
+ *                  would wait for itself. Refused in every build: nothing is stopped or
+ *                  freed, and the owner must still destroy the pool from another thread.
+ * Thread-safety: must not run concurrently with any other call on @p pool.
  */
-LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
+LFQ_API int lfq_pool_destroy(struct lfq_pool *pool);
 
 /**
  * Copies @p job into the queue; a worker will run it.
@@ -610,7 +614,8 @@ LFQ_API bool lfq_pool_stop_requested(const struct lfq_pool *pool);
 /**
  * @return the pool's clock now, in ns: the config's clock hook if it has one, else
  *         CLOCK_MONOTONIC. lfq_job.deadline_ns is absolute on this clock, so a deadline 2 s
- *         from now is `lfq_pool_now_ns(pool) + 2000000000`. -EINVAL if @p pool is NULL.
+ *         from now is `lfq_pool_now_ns(pool) + 2000000000`. For a NULL @p pool,
+ *         CLOCK_MONOTONIC (never an error code: every value is a time).
  * Thread-safety: any thread (with a clock hook: whatever the hook allows); wait-free
  *         without a hook.
  */
