@@ -117,6 +117,58 @@ static void hand_back(struct lfq_pool *pool, const struct lfq__task *task)
 	atomic_store_explicit(&pool->cancelled, n, memory_order_release);
 }
 
+/* Takes the job from slot i of a ring after the cancel (shutdown_lock held): false if
+ * lfq_pool_cancel had taken it already. */
+static bool reap_slot(struct lfq_pool *pool, uint64_t slot, unsigned level, struct lfq__task *t)
+{
+	const bool ours = lfq__pool_copy_out(pool, slot, t);
+
+	/* Relaxed: read with `cancelled`, which P3 releases after it. */
+	atomic_store_explicit(&pool->reaped[level],
+			      atomic_load_explicit(&pool->reaped[level], memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return ours;
+}
+
+/* Takes one job that never started out of the pool (shutdown_lock held, workers joined):
+ * a worker's stash or redo, a queued job, or a delayed retry. false if none is left. */
+static bool take_one_unstarted(struct lfq_pool *pool, struct lfq__task *t)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct lfq__pool_worker *w = &pool->workers[i];
+
+		if (w->stashed) {
+			*t = w->stash;
+			w->stashed = false;
+			return true;
+		}
+		if (w->has_redo) {
+			*t = w->redo;
+			w->has_redo = false;
+			return true;
+		}
+	}
+	uint64_t slot;
+	unsigned level;
+
+	while (lfq__pool_take_from(pool, 0, true, &slot, &level) == 0)
+		if (reap_slot(pool, slot, level, t))
+			return true;
+	/* The timers: no worker is left to take the lock (held for the pop's T1/T2 only). */
+	bool got = false;
+
+	pthread_mutex_lock(&pool->timers.lock);
+	if (pool->timers.n > 0) {
+		struct lfq__timer tm;
+
+		lfq__timer_pop(&pool->timers, &tm);
+		*t = tm.task;
+		got = true;
+	}
+	pthread_mutex_unlock(&pool->timers.lock);
+	return got;
+}
+
 int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 {
 	if (!pool)
@@ -135,64 +187,45 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 		return 0;
 	}
 	int rc = 0;
+	const bool hooks = pool->on_cancelled || pool->on_dead;
 
 	tls_shutting_down = pool;
 
 	lfq__pool_log(pool, LFQ_LOG_INFO, "shutdown: draining", NULL, 0);
 	if (!wait_exited(pool, deadline)) {
 		rc = -ETIMEDOUT;
-		if (pool->on_cancelled || pool->on_dead) {
-			lfq__pool_log(pool, LFQ_LOG_WARN,
-				      "shutdown: drain timeout, cancelling the jobs not started",
-				      NULL, 0);
-			/* C1: workers that dequeue a job from now on hand it back, and those
-			 * sleeping on a retry timer wake up and exit (N1 below pairs with their
-			 * W1/W2; they check C2 after W2). */
-			atomic_store_explicit(&pool->cancel, true, memory_order_seq_cst);
-			lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
-			uint64_t slot;
-			unsigned level;
+		lfq__pool_log(pool, LFQ_LOG_WARN,
+			      hooks ? "shutdown: drain timeout, cancelling the jobs not started"
+				    : "shutdown: drain timeout, keeping the jobs not started for "
+				      "lfq_pool_take_unstarted",
+			      NULL, 0);
+		/* C1: workers that dequeue a job from now on hand it back (stash it), and those
+		 * sleeping on a retry timer wake up and exit (N1 below pairs with their W1/W2;
+		 * they check C2 after W2). With or without hooks: the drain timeout bounds the
+		 * shutdown by one running job (issue 22). */
+		atomic_store_explicit(&pool->cancel, true, memory_order_seq_cst);
+		lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
+		uint64_t slot;
+		unsigned level;
 
-			while (lfq__pool_take_from(pool, 0, true, &slot, &level) == 0) {
-				struct lfq__task task;
+		/* With hooks, hand the queued jobs back now, while the running ones finish;
+		 * without, they stay queued for lfq_pool_take_unstarted. */
+		while (hooks && lfq__pool_take_from(pool, 0, true, &slot, &level) == 0) {
+			struct lfq__task task;
 
-				const bool ours = lfq__pool_copy_out(pool, slot, &task);
-
-				/* Relaxed: read with `cancelled`, which P3 releases after it. */
-				atomic_store_explicit(&pool->reaped[level],
-						      atomic_load_explicit(&pool->reaped[level],
-									   memory_order_relaxed) +
-							      1,
-						      memory_order_relaxed);
-				if (ours) /* else lfq_pool_cancel took it already */
-					hand_back(pool, &task);
-			}
+			if (reap_slot(pool, slot, level, &task)) /* else cancel took it already */
+				hand_back(pool, &task);
 		}
 	}
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		pthread_join(pool->workers[i].thread, NULL);
-	/* The workers are gone: their stashes and timer heaps are ours (pthread_join). */
-	for (unsigned i = 0; i < pool->nworkers; i++) {
-		struct lfq__pool_worker *w = &pool->workers[i];
+	/* The workers are gone: their stashes and the timer heap are ours (pthread_join). With
+	 * hooks, everything not started goes to them; without, it waits for
+	 * lfq_pool_take_unstarted (or destroy). */
+	struct lfq__task task;
 
-		if (w->stashed) {
-			hand_back(pool, &w->stash);
-			w->stashed = false;
-		}
-		if (w->has_redo) {
-			hand_back(pool, &w->redo);
-			w->has_redo = false;
-		}
-	}
-	/* The timers: no worker is left to take the lock (held for the pops' T1/T2 only). */
-	pthread_mutex_lock(&pool->timers.lock);
-	while (pool->timers.n > 0) {
-		struct lfq__timer t;
-
-		lfq__timer_pop(&pool->timers, &t);
-		hand_back(pool, &t.task);
-	}
-	pthread_mutex_unlock(&pool->timers.lock);
+	while (hooks && take_one_unstarted(pool, &task))
+		hand_back(pool, &task);
 	pool->joined = true;
 	tls_shutting_down = NULL;
 	pthread_mutex_unlock(&pool->shutdown_lock);
@@ -213,6 +246,29 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 	return rc;
 }
 
+size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jobs, size_t n)
+{
+	if (!pool || !jobs || n == 0 || waits_for_itself(pool))
+		return 0;
+	size_t k = 0;
+
+	pthread_mutex_lock(&pool->shutdown_lock);
+	if (pool->joined) {
+		struct lfq__task task;
+
+		tls_shutting_down = pool;
+		while (k < n && take_one_unstarted(pool, &task)) {
+			jobs[k++] = lfq__pool_job_of(&task);
+			hand_back(pool, &task); /* counted as cancelled; no hook is set */
+		}
+		tls_shutting_down = NULL;
+	}
+	pthread_mutex_unlock(&pool->shutdown_lock);
+	if (k > 0)
+		lfq__pool_notify_idle(pool); /* they count as finished now */
+	return k;
+}
+
 int lfq_pool_destroy(struct lfq_pool *pool)
 {
 	if (!pool)
@@ -225,6 +281,16 @@ int lfq_pool_destroy(struct lfq_pool *pool)
 	const int rc = lfq_pool_shutdown(pool, -1);
 
 	(void)rc;
+	/* Jobs a timed-out shutdown kept and the owner did not take back: discarded, each
+	 * counted as cancelled, logged ("job dead") and given a completion record. */
+	pthread_mutex_lock(&pool->shutdown_lock);
+	struct lfq__task task;
+
+	tls_shutting_down = pool;
+	while (take_one_unstarted(pool, &task))
+		hand_back(pool, &task);
+	tls_shutting_down = NULL;
+	pthread_mutex_unlock(&pool->shutdown_lock);
 	pthread_mutex_destroy(&pool->shutdown_lock);
 	lfq__timers_fini(&pool->timers);
 	lfq__pool_free(pool);

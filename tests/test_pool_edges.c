@@ -469,3 +469,52 @@ Test(pool_edges, a_retry_due_in_decades_waits_instead_of_wrapping)
 	cr_assert_eq(atomic_load(&late_dead), 1, "handed back at shutdown");
 	cr_assert_eq(lfq_pool_destroy(pool), 0);
 }
+
+/* ---- issue 22: the grace period bounds shutdown without hooks ---- */
+
+static _Atomic unsigned slow_ran;
+
+static int runs_200ms(void *arg)
+{
+	(void)arg;
+	sleep_ms(200);
+	atomic_fetch_add(&slow_ran, 1);
+	return 0;
+}
+
+Test(pool_edges, shutdown_grace_period_bounds_it_without_hooks)
+{
+	/* Before: with neither on_cancelled nor on_dead every job ran: 1 s, not 100 ms + one
+	 * job. Now the jobs not started are kept for lfq_pool_take_unstarted. */
+	const struct lfq_pool_config cfg = {.workers = 1, .queue_capacity = 8};
+	const struct lfq_job job = {.fn = runs_200ms, .arg = (void *)(uintptr_t)7};
+	struct lfq_pool *pool = NULL;
+
+	atomic_store(&slow_ran, 0);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(lfq_pool_submit(pool, &job), 0);
+	const int64_t t0 = now_ns();
+
+	cr_assert_eq(lfq_pool_shutdown(pool, 100 * MS), -ETIMEDOUT);
+	const int64_t took = now_ns() - t0;
+
+	/* 100 ms + one 200 ms job; 700 ms is generous, and far below the 1 s of all five. */
+	cr_assert_lt(took, 700 * MS, "shutdown(100 ms) took %lld ms", (long long)(took / MS));
+	cr_assert_eq(atomic_load(&slow_ran), 1, "only the job running at the deadline ran");
+	/* The four not started are handed back, as they were submitted. */
+	struct lfq_job back[8];
+	struct lfq_pool_stats st;
+
+	cr_assert_eq(lfq_pool_take_unstarted(pool, back, 3), 3);
+	cr_assert_eq(lfq_pool_take_unstarted(pool, back + 3, 5), 1);
+	cr_assert_eq(lfq_pool_take_unstarted(pool, back, 8), 0);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(back[i].fn, runs_200ms);
+		cr_assert_eq(back[i].arg, (void *)(uintptr_t)7);
+	}
+	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
+	cr_assert_eq(st.cancelled, 4);
+	cr_assert_eq(st.submitted, st.succeeded + st.dead);
+	cr_assert_eq(lfq_pool_destroy(pool), 0);
+}

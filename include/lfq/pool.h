@@ -470,12 +470,16 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  * retries included (a delayed job is waited for until it is due: the drain covers the timer
  * heaps too), then exit and are joined.
  *
- * If @p drain_timeout_ns passes before everything drained, the jobs not yet started (queued
- * or waiting for a retry) are taken out and handed, one at a time on this thread, to the
- * config's on_cancelled and on_dead (LFQ_DEAD_CANCELLED); the call then waits for the
- * running jobs to finish (a run that asks for a retry now is cancelled the same way), joins
- * the workers and returns -ETIMEDOUT. (With neither hook, nothing can be handed back: every
- * job runs to its end, then -ETIMEDOUT.)
+ * If @p drain_timeout_ns passes before everything drained, no job starts any more: the
+ * call waits only for the running jobs to finish (so it returns within the timeout plus the
+ * longest running job), joins the workers and returns -ETIMEDOUT. The jobs not yet started
+ * (queued, or waiting for a retry; a run that asks for a retry now counts too) are handed
+ * back, never lost:
+ *  - with on_cancelled or on_dead set, to them, one at a time on this thread
+ *    (LFQ_DEAD_CANCELLED), before the call returns;
+ *  - with neither, they stay in the pool for lfq_pool_take_unstarted, which gives them to
+ *    the caller as copies of their struct lfq_job (lfq_pool_destroy discards what is left,
+ *    counted as cancelled and logged as dead jobs).
  *
  * @param drain_timeout_ns  < 0: no timeout; 0: hand back whatever has not started at once;
  *                          > 0: nanoseconds on CLOCK_MONOTONIC.
@@ -493,6 +497,21 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns);
+
+/**
+ * Takes back the jobs that a timed-out lfq_pool_shutdown did not start, when the config set
+ * neither on_cancelled nor on_dead: copies up to @p n of them into @p jobs (the fields of
+ * the submitted struct lfq_job: fn, arg, deadline_ns, max_attempts, priority). Each one
+ * taken counts as cancelled in lfq_pool_stats (and leaves a completion record, see
+ * LFQ_POOL_COMPLETIONS); call it until it returns less than @p n. The caller decides what to
+ * do with them: persist them, run them elsewhere, or drop them knowingly.
+ * @return how many jobs were copied: 0 if none is left, if the pool has not been shut down
+ *         (or its shutdown has not returned yet), or if @p pool or @p jobs is NULL or @p n
+ *         is 0. Also 0 from one of this pool's jobs or hooks.
+ * Thread-safety: any thread, after lfq_pool_shutdown returned; calls serialize with each
+ *         other (a lock). Not from a signal handler.
+ */
+LFQ_API size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jobs, size_t n);
 
 /**
  * Takes a snapshot of the pool's counters. The per-worker counters live on one cache line
