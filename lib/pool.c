@@ -243,7 +243,7 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 	pool->levels = sz.levels;
 	pool->capacity = sz.capacity;
 	lfq__pool_apply_config(pool, cfg);
-	const unsigned ncpus = (unsigned)CPU_COUNT_S(mask->size, mask->set);
+	const unsigned ncpus = lfq__pool_cpu_count(mask);
 
 	pool->idle_spin = lfq__pool_spin_budget(cfg->idle_spin, sz.nworkers, ncpus);
 	pool->spin_cap = lfq__pool_spin_cap(cfg->idle_spin, sz.nworkers, ncpus);

@@ -242,6 +242,19 @@ struct lfq__cpu_mask {
 /* 0, -ENOMEM or sched_getaffinity's negated errno. */
 int lfq__cpu_mask_get(struct lfq__cpu_mask *m);
 void lfq__cpu_mask_free(struct lfq__cpu_mask *m);
+/* ceil(quota / period) from a cgroup v2 cpu.max file ("max 100000", "150000 100000"); 0
+ * for no limit, or a file that cannot be read or parsed. */
+unsigned lfq__cpu_max_limit(const char *path);
+/* The CPU limit of this process's cgroup v2 (the smallest over its ancestors), 0 for none. */
+unsigned lfq__cpu_quota(void);
+/* The CPUs the pool may use: the affinity mask's count, cut to the cgroup quota (as Go's
+ * runtime does for GOMAXPROCS). */
+unsigned lfq__pool_cpu_count(const struct lfq__cpu_mask *mask);
+#ifdef LFQ_TESTING
+/* Test hook: the path of a cpu.max file read instead of the process's cgroup (relaxed: set
+ * before the pool is created). */
+extern const char *_Atomic lfq__pool_test_cpu_max;
+#endif
 
 /* 0 or -EINVAL: every field within the public limits (the CPUs are checked apart). */
 int lfq__pool_validate(const struct lfq_pool_config *cfg);

@@ -10,8 +10,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lfq/pool.h>
 
@@ -517,4 +519,69 @@ Test(pool_edges, shutdown_grace_period_bounds_it_without_hooks)
 	cr_assert_eq(st.cancelled, 4);
 	cr_assert_eq(st.submitted, st.succeeded + st.dead);
 	cr_assert_eq(lfq_pool_destroy(pool), 0);
+}
+
+/* ---- issue 22: the CPUs the pool counts include the cgroup v2 quota ---- */
+
+static const char *write_cpu_max(const char *text)
+{
+	static char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/lfq_cpu_max_%d", (int)getpid());
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+Test(pool_edges, cpu_max_is_read_as_ceil_quota_over_period)
+{
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("max 100000\n")), 0);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("150000 100000\n")), 2);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("200000 100000\n")), 2);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("100000 100000\n")), 1);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("5000 100000\n")), 1);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("250000 50000")), 5);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("garbage\n")), 0);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("12x 100000\n")), 0);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("100000 0\n")), 0);
+	unlink(write_cpu_max(""));
+	cr_assert_eq(lfq__cpu_max_limit("/nonexistent/cpu.max"), 0);
+}
+
+/* Workers of a pool created with the default worker count. */
+static unsigned default_workers(void)
+{
+	struct lfq_pool *pool = NULL;
+	struct lfq_pool_stats st;
+	struct lfq_pool_worker_stats per[LFQ_POOL_WORKERS_MAX > 256 ? 256 : LFQ_POOL_WORKERS_MAX];
+
+	cr_assert_eq(lfq_pool_create(&pool, NULL), 0);
+	const int n = (int)lfq_pool_stats(pool, &st, per, sizeof(per) / sizeof(per[0]));
+
+	lfq_pool_destroy(pool);
+	return (unsigned)n;
+}
+
+Test(pool_edges, default_workers_follow_the_cgroup_cpu_quota)
+{
+	/* Before: only the affinity mask counted; a pod limited to one CPU on a bigger node
+	 * got a worker per node CPU. */
+	cpu_set_t set;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	const unsigned allowed = (unsigned)CPU_COUNT(&set);
+
+	atomic_store(&lfq__pool_test_cpu_max, write_cpu_max("max 100000\n"));
+	cr_assert_eq(default_workers(), allowed < 256 ? allowed : 256, "no quota: the mask");
+	atomic_store(&lfq__pool_test_cpu_max, write_cpu_max("50000 100000\n"));
+	cr_assert_eq(default_workers(), 1, "half a CPU: one worker");
+	if (allowed >= 3) {
+		atomic_store(&lfq__pool_test_cpu_max, write_cpu_max("150000 100000\n"));
+		cr_assert_eq(default_workers(), 2, "1.5 CPUs: two workers");
+	}
+	unlink(write_cpu_max(""));
+	atomic_store(&lfq__pool_test_cpu_max, NULL);
 }

@@ -165,8 +165,11 @@ struct lfq_log_field {
  * `struct lfq_pool_config cfg = {.workers = 4};` is a complete configuration.
  */
 struct lfq_pool_config {
-	/** Worker threads; 0: one per CPU this process may run on (its affinity mask, which is
-	 *  the online CPUs unless taskset/cgroups narrowed it). At most LFQ_POOL_WORKERS_MAX. */
+	/** Worker threads; 0: one per CPU this process may use: the CPUs of its affinity mask
+	 *  (the online CPUs unless taskset/cpusets narrowed it), cut to its cgroup v2 CPU quota
+	 *  (cpu.max of its cgroup and their ancestors: ceil(quota / period), the smallest), as
+	 *  Go's runtime counts GOMAXPROCS. The same count decides whether workers outnumber the
+	 *  CPUs (the spinner cap). Read at create. At most LFQ_POOL_WORKERS_MAX. */
 	unsigned workers;
 	/** Jobs that can wait in the queue (not counting running ones); 0:
 	 *  LFQ_POOL_DEFAULT_CAPACITY; at most LFQ_POOL_CAPACITY_MAX. Exact: a pool of 10 queues
