@@ -275,7 +275,7 @@ void lfq__pool_apply_config(struct lfq_pool *pool, const struct lfq_pool_config 
 int lfq__pool_assign_cpus(struct lfq_pool *pool, const struct lfq_pool_config *cfg,
 			  const struct lfq__cpu_mask *mask);
 
-/* ---- Create (pool.c). */
+/* ---- Create and destroy (pool.c). */
 
 /* Frees everything create allocated; the workers are already joined (or never started). */
 void lfq__pool_free(struct lfq_pool *pool);
@@ -320,7 +320,14 @@ static inline void lfq__pool_wake_worker(struct lfq_pool *pool)
 
 /* Stops intake (K1) and wakes everyone who waits for a change. */
 void lfq__pool_close_intake(struct lfq_pool *pool);
-/* The pool may be idle now: fence (I1), then wake wait_idle callers if any sleep. */
+/* Would a wait for this pool (idle, or the workers joined) wait for the caller itself (a
+ * job of the pool, or a hook its shutdown runs on this thread)? */
+bool lfq__pool_waits_for_itself(const struct lfq_pool *pool);
+/* After shutdown joined the workers: hands every job not started to hand_back (counted as
+ * cancelled, logged, completion records), for destroy. */
+void lfq__pool_discard_unstarted(struct lfq_pool *pool);
+/* The pool may be idle now: fence (I1), then wake wait_idle callers if any sleep
+ * (pool_stats.c). */
 void lfq__pool_notify_idle(struct lfq_pool *pool);
 
 /* ---- Shared helpers. */
@@ -341,7 +348,8 @@ static inline struct lfq_job lfq__pool_job_of(const struct lfq__task *t)
 				.priority = t->priority};
 }
 
-/* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished). pool.c */
+/* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished).
+ * pool_hooks.c */
 void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason);
 
 /* Timer heap and backoff (pool_timer.c). */
@@ -366,7 +374,7 @@ int64_t lfq__backoff_ns(int64_t base, int64_t cap, unsigned n, uint64_t rnd);
 /* Next pseudo-random number of a splitmix64 state. */
 uint64_t lfq__splitmix64(uint64_t *state);
 
-/* Emits a log event if the pool has a hook and the level is enabled (pool.c). */
+/* Emits a log event if the pool has a hook and the level is enabled (pool_hooks.c). */
 void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
 		   const struct lfq_log_field *fields, size_t n);
 

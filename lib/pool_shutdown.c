@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lfq_pool's ends: waiting until it is idle, shutting down (closing the intake, draining,
- * handing back what was not run after the drain timeout, joining the workers) and
- * destroying it.
+ * handing back what was not run after the drain timeout, joining the workers), and taking
+ * back or discarding the jobs a timed-out shutdown kept (destroy is in pool.c).
  *
  * Labels of this file (see pool_submit.c, pool_worker.c and pool_stats.c for the others):
  *   K1  shutdown: close the ready rings               seq_cst (pool_slots.h); every later
@@ -27,7 +27,7 @@
 static _Thread_local const struct lfq_pool *tls_shutting_down;
 
 /* Would a wait for this pool (idle, or the workers joined) wait for the caller itself? */
-static bool waits_for_itself(const struct lfq_pool *pool)
+bool lfq__pool_waits_for_itself(const struct lfq_pool *pool)
 {
 	return lfq__pool_in_own_job(pool) || tls_shutting_down == pool;
 }
@@ -46,17 +46,6 @@ static bool is_idle(struct lfq_pool *pool)
 
 	lfq__pool_read_totals(pool, &t, NULL, 0);
 	return lfq__pool_finished(&t) >= t.attempted;
-}
-
-/* Called by a worker that finished jobs and then found the queue empty (or is exiting): the
- * pool may be idle now. Costs a fence only on that transition, and a wake-up only if some
- * thread sleeps in wait_idle. */
-void lfq__pool_notify_idle(struct lfq_pool *pool)
-{
-	/* I1: orders this worker's P2 stores before N1's load of the waiter count; pairs with
-	 * W2 in wait_idle (Dekker: N1 sees the waiter, or its re-check sees our P2). */
-	atomic_thread_fence(memory_order_seq_cst);
-	lfq__waitq_notify(&pool->idle, LFQ_WAITQ_ALL);
 }
 
 /* Waits until every worker has left its loop, or the deadline (< 0: none) passes. */
@@ -80,7 +69,7 @@ int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t timeout_ns)
 {
 	if (!pool)
 		return -EINVAL;
-	if (waits_for_itself(pool))
+	if (lfq__pool_waits_for_itself(pool))
 		return -EDEADLK;
 	if (is_idle(pool))
 		return 0;
@@ -178,7 +167,7 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 	lfq__pool_close_intake(pool);
 	/* From a job, or from a hook this very shutdown called: the lock is ours already, or
 	 * the workers we would join include this thread. */
-	if (waits_for_itself(pool))
+	if (lfq__pool_waits_for_itself(pool))
 		return -EDEADLK;
 
 	pthread_mutex_lock(&pool->shutdown_lock);
@@ -248,7 +237,7 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 
 size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jobs, size_t n)
 {
-	if (!pool || !jobs || n == 0 || waits_for_itself(pool))
+	if (!pool || !jobs || n == 0 || lfq__pool_waits_for_itself(pool))
 		return 0;
 	size_t k = 0;
 
@@ -269,30 +258,14 @@ size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jobs, size
 	return k;
 }
 
-int lfq_pool_destroy(struct lfq_pool *pool)
+void lfq__pool_discard_unstarted(struct lfq_pool *pool)
 {
-	if (!pool)
-		return 0;
-	/* Refused in every build (issue 24: only asserted before, and in release builds the
-	 * pool was freed under its running workers). Checked before anything changes. */
-	if (waits_for_itself(pool))
-		return -EDEADLK;
-	/* With no timeout every accepted job runs (after an earlier shutdown: 0 at once). */
-	const int rc = lfq_pool_shutdown(pool, -1);
-
-	(void)rc;
-	/* Jobs a timed-out shutdown kept and the owner did not take back: discarded, each
-	 * counted as cancelled, logged ("job dead") and given a completion record. */
-	pthread_mutex_lock(&pool->shutdown_lock);
 	struct lfq__task task;
 
+	pthread_mutex_lock(&pool->shutdown_lock);
 	tls_shutting_down = pool;
 	while (take_one_unstarted(pool, &task))
 		hand_back(pool, &task);
 	tls_shutting_down = NULL;
 	pthread_mutex_unlock(&pool->shutdown_lock);
-	pthread_mutex_destroy(&pool->shutdown_lock);
-	lfq__timers_fini(&pool->timers);
-	lfq__pool_free(pool);
-	return 0;
 }
