@@ -373,15 +373,19 @@ LFQ_API int lfq_pool_destroy(struct lfq_pool *pool);
  *                 not below the pool's priority levels (checked in every build);
  *         -EAGAIN if the queue is full (the job was not accepted);
  *         -ESHUTDOWN if a shutdown has begun (the job was not accepted), also from jobs.
- * Thread-safety: any thread, jobs included; lock-free. Makes a wake-up system call only if a
- * worker sleeps.
+ * Thread-safety: any thread, jobs included; lock-free in every mode, whatever the workers do
+ * (it never waits for a worker nor retries a wake-up). Makes at most one wake-up system
+ * call, and only if a worker is parked, none spins (when workers outnumber the CPUs) and
+ * no wake-up is pending already: a woken worker counts as coming until it has looked for
+ * work, and wakes the next one if more is queued.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job);
 
 /**
  * Copies up to @p n jobs into the queue, in order, as n lfq_pool_submit calls would, but
- * with one wake-up for all of them: one system call, only if a worker sleeps, waking up to
- * as many sleeping workers as it accepted jobs. Stops at the first job not accepted.
+ * with one wake-up for all of them: at most one system call, as for lfq_pool_submit,
+ * waking one parked worker; each woken worker that finds more queued wakes the next.
+ * Stops at the first job not accepted.
  * @param jobs  n jobs; the pool keeps copies.
  * @param err   NULL, or out: 0 if all n were accepted (or n is 0), else why jobs[return]
  *              was not: -EINVAL (@p pool or @p jobs NULL, or that job invalid as for
