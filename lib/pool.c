@@ -4,14 +4,19 @@
  * layout and docs/design.md section 3 for the design and the measurements behind it).
  *
  * The pool's sources, by concern:
- *   pool.c           create, and the hooks every part calls (log, on_dead)
+ *   pool.c           create and destroy
+ *   pool_hooks.c     the hooks every part calls (log, on_dead)
  *   pool_config.c    validation, defaults, sizes, CPU pinning
  *   pool_submit.c    submit, submit_wait
  *   pool_worker.c    the worker loop: take, run, retry, sleep
- *   pool_shutdown.c  wait_idle, shutdown, destroy
+ *   pool_shutdown.c  wait_idle, shutdown, handing back what did not start
  *   pool_stats.c     counters and stats (the "Idle" argument)
  *   pool_slots.[ch]  the slot queue; pool_timer.c the retry heap; pool_metrics.c metrics
  * Each file lists the memory-order labels it uses; together they pair as the comments say.
+ * Calls go one way: pool.c calls the others; none calls back into pool.c (the helpers they
+ * share are in pool_hooks.c, pool_stats.c and pool_timer.c). One cycle is left: a worker's
+ * take asks pool_cancel.c whether the job was cancelled, and a cancel frees the slot
+ * through pool_worker.c.
  * This file's atomics are initial values (pthread_create publishes them) and X1 for workers
  * that never started (pool_worker.c).
  */
@@ -26,45 +31,6 @@
 #include "histogram.h"
 #include "pool_internal.h"
 
-static const char *const dead_names[] = {"", "failed", "exhausted", "expired", "cancelled"};
-
-/* ---------------------------------------------------------------------------------------- */
-/* Logging. */
-
-void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
-		   const struct lfq_log_field *fields, size_t n)
-{
-	if (pool->log && (unsigned)level <= pool->log_level)
-		pool->log(level, msg, fields, n, pool->ctx);
-}
-
-static void log_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason)
-{
-	if (!pool->log || pool->log_level < LFQ_LOG_WARN)
-		return;
-	const struct lfq_log_field f[] = {
-		{.key = "reason", .str = dead_names[reason]},
-		{.key = "attempts", .num = t->attempts},
-		{.key = "last_result", .num = t->last_result},
-		{.key = "priority", .num = t->priority},
-	};
-
-	lfq__pool_log(pool, LFQ_LOG_WARN, "job dead", f, sizeof(f) / sizeof(f[0]));
-}
-
-/* Hands a dead job to the hooks (the caller counts it afterwards, as finished). */
-void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason)
-{
-	log_dead(pool, t, reason);
-	if (pool->on_dead) {
-		const struct lfq_job job = lfq__pool_job_of(t);
-
-		pool->on_dead(&job, reason, t->attempts, t->last_result, pool->ctx);
-	}
-	if (pool->comp)
-		lfq__comp_post((struct lfq_pool *)pool, t, reason, t->last_result);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Create. */
 
@@ -77,10 +43,8 @@ static size_t round_up(size_t n, size_t align)
 void lfq__pool_free(struct lfq_pool *pool)
 {
 	if (pool->workers) {
-		for (unsigned i = 0; i < pool->nworkers; i++) {
-			free(pool->workers[i].heap);
+		for (unsigned i = 0; i < pool->nworkers; i++)
 			free(pool->workers[i].hist);
-		}
 	}
 	free(pool->workers);
 	free(pool->slots);
@@ -236,10 +200,16 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 		lfq__pool_free(pool);
 		return rc;
 	}
+	rc = lfq__timers_init(&pool->timers);
+	if (rc) {
+		pthread_mutex_destroy(&pool->shutdown_lock);
+		lfq__pool_free(pool);
+		return rc;
+	}
 	pool->levels = sz.levels;
 	pool->capacity = sz.capacity;
 	lfq__pool_apply_config(pool, cfg);
-	const unsigned ncpus = (unsigned)CPU_COUNT_S(mask->size, mask->set);
+	const unsigned ncpus = lfq__pool_cpu_count(mask);
 
 	pool->idle_spin = lfq__pool_spin_budget(cfg->idle_spin, sz.nworkers, ncpus);
 	pool->spin_cap = lfq__pool_spin_cap(cfg->idle_spin, sz.nworkers, ncpus);
@@ -247,6 +217,7 @@ static int build_pool(struct lfq_pool **out, const struct lfq_pool_config *cfg,
 	rc = lfq__pool_assign_cpus(pool, cfg, mask);
 	if (rc) {
 		pthread_mutex_destroy(&pool->shutdown_lock);
+		lfq__timers_fini(&pool->timers);
 		lfq__pool_free(pool);
 		return rc;
 	}
@@ -294,6 +265,7 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 
 			lfq__pool_log(pool, LFQ_LOG_ERROR, "cannot start the workers", f, 1);
 			pthread_mutex_destroy(&pool->shutdown_lock);
+			lfq__timers_fini(&pool->timers);
 			lfq__pool_free(pool);
 		}
 	}
@@ -302,5 +274,26 @@ int lfq_pool_create(struct lfq_pool **out, const struct lfq_pool_config *cfg)
 		return rc;
 	log_started(pool);
 	*out = pool;
+	return 0;
+}
+
+int lfq_pool_destroy(struct lfq_pool *pool)
+{
+	if (!pool)
+		return 0;
+	/* Refused in every build (issue 24: only asserted before, and in release builds the
+	 * pool was freed under its running workers). Checked before anything changes. */
+	if (lfq__pool_waits_for_itself(pool))
+		return -EDEADLK;
+	/* With no timeout every accepted job runs (after an earlier shutdown: 0 at once). */
+	const int rc = lfq_pool_shutdown(pool, -1);
+
+	(void)rc;
+	/* Jobs a timed-out shutdown kept and the owner did not take back: discarded, each
+	 * counted as cancelled, logged ("job dead") and given a completion record. */
+	lfq__pool_discard_unstarted(pool);
+	pthread_mutex_destroy(&pool->shutdown_lock);
+	lfq__timers_fini(&pool->timers);
+	lfq__pool_free(pool);
 	return 0;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lfq_pool's configuration: validating a struct lfq_pool_config, the defaults it leaves to
- * the pool, the sizes create allocates, and which CPU each worker is pinned to. No atomics.
+ * the pool, the sizes create allocates, the CPUs the pool counts (affinity mask and cgroup
+ * v2 quota) and which CPU each worker is pinned to. No atomics (but a test hook).
  */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,116 @@ void lfq__cpu_mask_free(struct lfq__cpu_mask *m)
 	CPU_FREE(m->set);
 }
 
+#ifdef LFQ_TESTING
+const char *_Atomic lfq__pool_test_cpu_max;
+#endif
+
+unsigned lfq__cpu_max_limit(const char *path)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	char quota[32];
+	unsigned long long period = 0;
+	const int n = fscanf(f, "%31s %llu", quota, &period);
+
+	fclose(f);
+	if (n != 2 || period == 0 || strcmp(quota, "max") == 0)
+		return 0;
+	char *end;
+	const unsigned long long q = strtoull(quota, &end, 10);
+
+	if (*end != '\0' || q == 0)
+		return 0;
+	/* ceil(quota / period), without overflow; at least 1. */
+	const unsigned long long cpus = q / period + (q % period != 0);
+
+	return cpus > UINT_MAX ? UINT_MAX : cpus < 1 ? 1 : (unsigned)cpus;
+}
+
+/* The cgroup v2 directory of this process (the "0::" line of /proc/self/cgroup under the
+ * cgroup2 mount found in /proc/self/mountinfo), and that mount point: true if found. */
+static bool cgroup_dir(char *dir, size_t dlen, char *mnt, size_t mlen)
+{
+	char line[4096], rel[2048] = "", root[2048] = "";
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0 && sscanf(line + 3, "%2047s", rel) == 1)
+			break;
+	fclose(f);
+	if (rel[0] != '/')
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	bool found = false;
+
+	mnt[0] = '\0';
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *dash = strstr(line, " - cgroup2 ");
+		char mp[2048];
+
+		/* id parent major:minor root mount-point ... - cgroup2 ... */
+		if (dash && sscanf(line, "%*s %*s %*s %2047s %2047s", root, mp) == 2 &&
+		    strlen(mp) < mlen) {
+			snprintf(mnt, mlen, "%s", mp);
+			found = true;
+		}
+	}
+	fclose(f);
+	if (!found)
+		return false;
+	/* The cgroup path relative to the mount's root (a container sees its own root). */
+	const size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+	const char *tail = strncmp(rel, root, rl) == 0 ? rel + rl : rel;
+	const int w = snprintf(dir, dlen, "%s%s", mnt, strcmp(tail, "/") == 0 ? "" : tail);
+
+	return w > 0 && (size_t)w < dlen;
+}
+
+unsigned lfq__cpu_quota(void)
+{
+#ifdef LFQ_TESTING
+	const char *fake = atomic_load_explicit(&lfq__pool_test_cpu_max, memory_order_relaxed);
+
+	if (fake)
+		return lfq__cpu_max_limit(fake);
+#endif
+	char dir[4096], mnt[2048], path[4200];
+
+	if (!cgroup_dir(dir, sizeof(dir), mnt, sizeof(mnt)))
+		return 0;
+	unsigned limit = 0;
+	const size_t ml = strlen(mnt);
+
+	/* This cgroup and each ancestor up to the mount: the smallest limit applies. */
+	for (;;) {
+		snprintf(path, sizeof(path), "%s/cpu.max", dir);
+		const unsigned l = lfq__cpu_max_limit(path);
+
+		if (l && (!limit || l < limit))
+			limit = l;
+		char *slash = strrchr(dir, '/');
+
+		if (strlen(dir) <= ml || !slash || (size_t)(slash - dir) < ml)
+			break;
+		*slash = '\0';
+	}
+	return limit;
+}
+
+unsigned lfq__pool_cpu_count(const struct lfq__cpu_mask *mask)
+{
+	const unsigned nallowed = (unsigned)CPU_COUNT_S(mask->size, mask->set);
+	const unsigned quota = lfq__cpu_quota();
+
+	return quota && quota < nallowed ? quota : nallowed;
+}
+
 static bool cpu_usable(const struct lfq__cpu_mask *m, unsigned cpu)
 {
 	return (long)cpu < m->nconf && (size_t)cpu < m->size * 8 &&
@@ -123,8 +235,9 @@ int lfq__pool_check_cpus(const struct lfq_pool_config *cfg, const struct lfq__cp
 void lfq__pool_sizes(const struct lfq_pool_config *cfg, const struct lfq__cpu_mask *mask,
 		     struct lfq__pool_sizes *out)
 {
-	/* The default worker count: one per allowed CPU. */
-	const unsigned nallowed = (unsigned)CPU_COUNT_S(mask->size, mask->set);
+	/* The default worker count: one per CPU the pool may use (the affinity mask, cut to
+	 * the cgroup's CPU quota). */
+	const unsigned nallowed = lfq__pool_cpu_count(mask);
 
 	out->nworkers = cfg->workers ? cfg->workers : (nallowed ? nallowed : 1);
 	out->capacity = cfg->queue_capacity ? cfg->queue_capacity : LFQ_POOL_DEFAULT_CAPACITY;

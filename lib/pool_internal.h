@@ -16,8 +16,8 @@
  * shard for life; threads share one only when there are more than LFQ_POOL_SHARDS of them),
  * one line per shard holding a counter per priority level.
  *
- * A job that asks for a retry goes into its worker's timer heap (a binary min-heap on the
- * due time, owned by that worker alone): it holds no slot, and the worker checks the heap's
+ * A job that asks for a retry goes into the pool's timer heap (a binary min-heap on the
+ * due time, shared by the workers under a lock): it holds no slot, and workers check the heap's
  * top between jobs and sleeps no longer than until it is due.
  */
 #ifndef LFQ_POOL_INTERNAL_H
@@ -75,6 +75,19 @@ struct lfq__timer {
 	struct lfq__task task;
 };
 
+/* The pool's delayed retries: one binary min-heap on the due time, shared by the workers
+ * (so that a due retry runs on whichever worker is free first, never behind the job that the
+ * worker which delayed it runs now), under a lock that workers alone take, briefly (a push
+ * or a pop; never a submit). pool_timer.c. */
+struct lfq__timers {
+	pthread_mutex_t lock; /* guards heap, n, cap */
+	struct lfq__timer *heap;
+	size_t n, cap;
+	/* heap[0].due, INT64_MAX when empty: written under the lock, read without it (T2). */
+	_Atomic int64_t next_due;
+	_Atomic uint64_t delayed; /* n, a gauge for stats (T1) */
+};
+
 struct lfq__pool_worker {
 	/* Written by this worker only; read by stats and wait_idle. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t started;
@@ -84,15 +97,12 @@ struct lfq__pool_worker {
 	_Atomic uint64_t expired;
 	_Atomic uint64_t expired_after_run; /* of expired: runs that ended in it (for running) */
 	_Atomic uint64_t retried;
-	_Atomic uint64_t delayed; /* timer heap size, a gauge */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t taken[LFQ_POOL_PRIORITIES_MAX]; /* from the rings */
 	/* Worker-private state (the joiner reads it after pthread_join). */
-	LFQ_CACHE_ALIGNED struct lfq__timer *heap;
-	size_t nheap, heap_cap;
-	uint64_t rng;	      /* splitmix64 state for the jitter */
-	unsigned since_guard; /* jobs taken by priority since the last guard take */
-	unsigned guard_level; /* where the next guard scan starts */
-	bool has_redo;	      /* a retry that could not be delayed (no memory): run it next */
+	LFQ_CACHE_ALIGNED uint64_t rng; /* splitmix64 state for the jitter */
+	unsigned since_guard;		/* jobs taken by priority since the last guard take */
+	unsigned guard_level;		/* where the next guard scan starts */
+	bool has_redo; /* a retry that could not be delayed (no memory): run it next */
 	/* The task whose fn runs now, or NULL (the job context, pool_context.c). */
 	const struct lfq__task *current;
 	struct lfq__task redo;
@@ -146,9 +156,10 @@ struct lfq_pool {
 	 * slots), wait_idle callers (woken by workers that find the queue empty) and shutdown
 	 * (woken by exiting workers), each on a line of its own: the fast paths only read them. */
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_empty;
-	/* Workers spinning on an empty queue, and whether a wake-up of a parked worker is in
-	 * flight (pool_worker.c, "Waking"): read by every submit, written by workers as they
-	 * start and stop spinning and by the wake-up. */
+	/* Workers spinning on an empty queue (counted only with a spin cap), and whether a
+	 * wake-up is pending: set by the waker, cleared by the worker that takes it over once
+	 * it has looked for work (pool_worker.c, "Waking"). Read by a submit only when a
+	 * worker is parked. */
 	LFQ_CACHE_ALIGNED _Atomic unsigned spinning;
 	_Atomic unsigned waking;
 	LFQ_CACHE_ALIGNED struct lfq__waitq not_full;
@@ -163,6 +174,9 @@ struct lfq_pool {
 	bool joined;		       /* workers joined, everything accounted for */
 
 	struct lfq__pool_shard shards[LFQ_POOL_SHARDS];
+
+	/* Delayed retries, on lines of their own (pool_timer.c). */
+	LFQ_CACHE_ALIGNED struct lfq__timers timers;
 
 	/* Jobs cancelled by lfq_pool_cancel (Q6, pool_cancel.c), on a line of its own: the
 	 * fields above are read on every submit. */
@@ -228,6 +242,19 @@ struct lfq__cpu_mask {
 /* 0, -ENOMEM or sched_getaffinity's negated errno. */
 int lfq__cpu_mask_get(struct lfq__cpu_mask *m);
 void lfq__cpu_mask_free(struct lfq__cpu_mask *m);
+/* ceil(quota / period) from a cgroup v2 cpu.max file ("max 100000", "150000 100000"); 0
+ * for no limit, or a file that cannot be read or parsed. */
+unsigned lfq__cpu_max_limit(const char *path);
+/* The CPU limit of this process's cgroup v2 (the smallest over its ancestors), 0 for none. */
+unsigned lfq__cpu_quota(void);
+/* The CPUs the pool may use: the affinity mask's count, cut to the cgroup quota (as Go's
+ * runtime does for GOMAXPROCS). */
+unsigned lfq__pool_cpu_count(const struct lfq__cpu_mask *mask);
+#ifdef LFQ_TESTING
+/* Test hook: the path of a cpu.max file read instead of the process's cgroup (relaxed: set
+ * before the pool is created). */
+extern const char *_Atomic lfq__pool_test_cpu_max;
+#endif
 
 /* 0 or -EINVAL: every field within the public limits (the CPUs are checked apart). */
 int lfq__pool_validate(const struct lfq_pool_config *cfg);
@@ -248,7 +275,7 @@ void lfq__pool_apply_config(struct lfq_pool *pool, const struct lfq_pool_config 
 int lfq__pool_assign_cpus(struct lfq_pool *pool, const struct lfq_pool_config *cfg,
 			  const struct lfq__cpu_mask *mask);
 
-/* ---- Create (pool.c). */
+/* ---- Create and destroy (pool.c). */
 
 /* Frees everything create allocated; the workers are already joined (or never started). */
 void lfq__pool_free(struct lfq_pool *pool);
@@ -262,9 +289,10 @@ unsigned lfq__pool_spin_budget(unsigned configured, unsigned nworkers, unsigned 
  * sleeping worker): 0 with a configured budget or when the workers fit the CPUs, else the
  * CPU count. */
 unsigned lfq__pool_spin_cap(unsigned configured, unsigned nworkers, unsigned ncpus);
-/* With a spin cap: wakes one parked worker if none spins and no wake-up is in flight
- * (pool_worker.c, "Waking"). */
-void lfq__pool_wake_capped(struct lfq_pool *pool);
+/* After a publish: wakes one parked worker if none spins (with a spin cap), one is parked
+ * and no wake-up is pending; at most one wake system call, no loop (pool_worker.c,
+ * "Waking"). */
+void lfq__pool_wake(struct lfq_pool *pool);
 /* The thread body of a worker (arg: its struct lfq__pool_worker). */
 void *lfq__pool_worker_main(void *arg);
 /* Is the calling thread one of this pool's workers (running one of its jobs or hooks)? */
@@ -281,21 +309,25 @@ void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i);
 /* The calling thread's worker if it is one of pool's, else NULL. */
 const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool);
 
-/* n jobs were published: wakes up to n sleeping workers (N1: one load if none sleeps); with
- * a spin cap, lfq__pool_wake_capped. */
-static inline void lfq__pool_wake_worker(struct lfq_pool *pool, int n)
+/* Jobs were published: lfq__pool_wake (one load, N1, if no worker is parked). A burst
+ * wakes one worker too: each woken worker that finds more queued wakes the next. */
+static inline void lfq__pool_wake_worker(struct lfq_pool *pool)
 {
-	if (pool->spin_cap == 0)
-		lfq__waitq_notify(&pool->not_empty, n);
-	else
-		lfq__pool_wake_capped(pool);
+	lfq__pool_wake(pool);
 }
 
 /* ---- Idle and shutdown (pool_shutdown.c). */
 
 /* Stops intake (K1) and wakes everyone who waits for a change. */
 void lfq__pool_close_intake(struct lfq_pool *pool);
-/* The pool may be idle now: fence (I1), then wake wait_idle callers if any sleep. */
+/* Would a wait for this pool (idle, or the workers joined) wait for the caller itself (a
+ * job of the pool, or a hook its shutdown runs on this thread)? */
+bool lfq__pool_waits_for_itself(const struct lfq_pool *pool);
+/* After shutdown joined the workers: hands every job not started to hand_back (counted as
+ * cancelled, logged, completion records), for destroy. */
+void lfq__pool_discard_unstarted(struct lfq_pool *pool);
+/* The pool may be idle now: fence (I1), then wake wait_idle callers if any sleep
+ * (pool_stats.c). */
 void lfq__pool_notify_idle(struct lfq_pool *pool);
 
 /* ---- Shared helpers. */
@@ -316,14 +348,25 @@ static inline struct lfq_job lfq__pool_job_of(const struct lfq__task *t)
 				.priority = t->priority};
 }
 
-/* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished). pool.c */
+/* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished).
+ * pool_hooks.c */
 void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason);
 
 /* Timer heap and backoff (pool_timer.c). */
-/* Pushes a timer; returns false if memory ran out (nothing changed). */
-bool lfq__timer_push(struct lfq__pool_worker *w, int64_t due, const struct lfq__task *task);
-/* Removes the earliest timer into *out. The heap must not be empty. */
-void lfq__timer_pop(struct lfq__pool_worker *w, struct lfq__timer *out);
+/* 0 or a negated pthread error. */
+int lfq__timers_init(struct lfq__timers *tm);
+/* Frees the heap (no timer left, or the caller handed them back). */
+void lfq__timers_fini(struct lfq__timers *tm);
+/* Pushes a timer (lock held); returns false if memory ran out (nothing changed). */
+bool lfq__timer_push(struct lfq__timers *tm, int64_t due, const struct lfq__task *task);
+/* Removes the earliest timer into *out (lock held). The heap must not be empty. */
+void lfq__timer_pop(struct lfq__timers *tm, struct lfq__timer *out);
+/* Any timer pending? A hint (T2): a worker that delays a retry checks again itself. */
+static inline bool lfq__timers_pending(struct lfq__timers *tm)
+{
+	/* T2: relaxed, see pool_timer.c. */
+	return atomic_load_explicit(&tm->next_due, memory_order_relaxed) != INT64_MAX;
+}
 /* The bound min(cap, base * 2^(n-1)) of retry n >= 1 (cap >= base >= 0). */
 int64_t lfq__backoff_bound(int64_t base, int64_t cap, unsigned n);
 /* Backoff before retry n >= 1: uniform in [0, lfq__backoff_bound], from rnd. */
@@ -331,7 +374,7 @@ int64_t lfq__backoff_ns(int64_t base, int64_t cap, unsigned n, uint64_t rnd);
 /* Next pseudo-random number of a splitmix64 state. */
 uint64_t lfq__splitmix64(uint64_t *state);
 
-/* Emits a log event if the pool has a hook and the level is enabled (pool.c). */
+/* Emits a log event if the pool has a hook and the level is enabled (pool_hooks.c). */
 void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
 		   const struct lfq_log_field *fields, size_t n);
 

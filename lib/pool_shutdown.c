@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lfq_pool's ends: waiting until it is idle, shutting down (closing the intake, draining,
- * handing back what was not run after the drain timeout, joining the workers) and
- * destroying it.
+ * handing back what was not run after the drain timeout, joining the workers), and taking
+ * back or discarding the jobs a timed-out shutdown kept (destroy is in pool.c).
  *
  * Labels of this file (see pool_submit.c, pool_worker.c and pool_stats.c for the others):
  *   K1  shutdown: close the ready rings               seq_cst (pool_slots.h); every later
@@ -15,7 +15,6 @@
  *                                                     not_empty (workers sleeping on a retry
  *                                                     timer must wake); pairs with C2
  */
-#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 
@@ -28,7 +27,7 @@
 static _Thread_local const struct lfq_pool *tls_shutting_down;
 
 /* Would a wait for this pool (idle, or the workers joined) wait for the caller itself? */
-static bool waits_for_itself(const struct lfq_pool *pool)
+bool lfq__pool_waits_for_itself(const struct lfq_pool *pool)
 {
 	return lfq__pool_in_own_job(pool) || tls_shutting_down == pool;
 }
@@ -47,17 +46,6 @@ static bool is_idle(struct lfq_pool *pool)
 
 	lfq__pool_read_totals(pool, &t, NULL, 0);
 	return lfq__pool_finished(&t) >= t.attempted;
-}
-
-/* Called by a worker that finished jobs and then found the queue empty (or is exiting): the
- * pool may be idle now. Costs a fence only on that transition, and a wake-up only if some
- * thread sleeps in wait_idle. */
-void lfq__pool_notify_idle(struct lfq_pool *pool)
-{
-	/* I1: orders this worker's P2 stores before N1's load of the waiter count; pairs with
-	 * W2 in wait_idle (Dekker: N1 sees the waiter, or its re-check sees our P2). */
-	atomic_thread_fence(memory_order_seq_cst);
-	lfq__waitq_notify(&pool->idle, LFQ_WAITQ_ALL);
 }
 
 /* Waits until every worker has left its loop, or the deadline (< 0: none) passes. */
@@ -81,7 +69,7 @@ int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t timeout_ns)
 {
 	if (!pool)
 		return -EINVAL;
-	if (waits_for_itself(pool))
+	if (lfq__pool_waits_for_itself(pool))
 		return -EDEADLK;
 	if (is_idle(pool))
 		return 0;
@@ -118,6 +106,58 @@ static void hand_back(struct lfq_pool *pool, const struct lfq__task *task)
 	atomic_store_explicit(&pool->cancelled, n, memory_order_release);
 }
 
+/* Takes the job from slot i of a ring after the cancel (shutdown_lock held): false if
+ * lfq_pool_cancel had taken it already. */
+static bool reap_slot(struct lfq_pool *pool, uint64_t slot, unsigned level, struct lfq__task *t)
+{
+	const bool ours = lfq__pool_copy_out(pool, slot, t);
+
+	/* Relaxed: read with `cancelled`, which P3 releases after it. */
+	atomic_store_explicit(&pool->reaped[level],
+			      atomic_load_explicit(&pool->reaped[level], memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return ours;
+}
+
+/* Takes one job that never started out of the pool (shutdown_lock held, workers joined):
+ * a worker's stash or redo, a queued job, or a delayed retry. false if none is left. */
+static bool take_one_unstarted(struct lfq_pool *pool, struct lfq__task *t)
+{
+	for (unsigned i = 0; i < pool->nworkers; i++) {
+		struct lfq__pool_worker *w = &pool->workers[i];
+
+		if (w->stashed) {
+			*t = w->stash;
+			w->stashed = false;
+			return true;
+		}
+		if (w->has_redo) {
+			*t = w->redo;
+			w->has_redo = false;
+			return true;
+		}
+	}
+	uint64_t slot;
+	unsigned level;
+
+	while (lfq__pool_take_from(pool, 0, true, &slot, &level) == 0)
+		if (reap_slot(pool, slot, level, t))
+			return true;
+	/* The timers: no worker is left to take the lock (held for the pop's T1/T2 only). */
+	bool got = false;
+
+	pthread_mutex_lock(&pool->timers.lock);
+	if (pool->timers.n > 0) {
+		struct lfq__timer tm;
+
+		lfq__timer_pop(&pool->timers, &tm);
+		*t = tm.task;
+		got = true;
+	}
+	pthread_mutex_unlock(&pool->timers.lock);
+	return got;
+}
+
 int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 {
 	if (!pool)
@@ -127,7 +167,7 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 	lfq__pool_close_intake(pool);
 	/* From a job, or from a hook this very shutdown called: the lock is ours already, or
 	 * the workers we would join include this thread. */
-	if (waits_for_itself(pool))
+	if (lfq__pool_waits_for_itself(pool))
 		return -EDEADLK;
 
 	pthread_mutex_lock(&pool->shutdown_lock);
@@ -136,61 +176,45 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 		return 0;
 	}
 	int rc = 0;
+	const bool hooks = pool->on_cancelled || pool->on_dead;
 
 	tls_shutting_down = pool;
 
 	lfq__pool_log(pool, LFQ_LOG_INFO, "shutdown: draining", NULL, 0);
 	if (!wait_exited(pool, deadline)) {
 		rc = -ETIMEDOUT;
-		if (pool->on_cancelled || pool->on_dead) {
-			lfq__pool_log(pool, LFQ_LOG_WARN,
-				      "shutdown: drain timeout, cancelling the jobs not started",
-				      NULL, 0);
-			/* C1: workers that dequeue a job from now on hand it back, and those
-			 * sleeping on a retry timer wake up and exit (N1 below pairs with their
-			 * W1/W2; they check C2 after W2). */
-			atomic_store_explicit(&pool->cancel, true, memory_order_seq_cst);
-			lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
-			uint64_t slot;
-			unsigned level;
+		lfq__pool_log(pool, LFQ_LOG_WARN,
+			      hooks ? "shutdown: drain timeout, cancelling the jobs not started"
+				    : "shutdown: drain timeout, keeping the jobs not started for "
+				      "lfq_pool_take_unstarted",
+			      NULL, 0);
+		/* C1: workers that dequeue a job from now on hand it back (stash it), and those
+		 * sleeping on a retry timer wake up and exit (N1 below pairs with their W1/W2;
+		 * they check C2 after W2). With or without hooks: the drain timeout bounds the
+		 * shutdown by one running job (issue 22). */
+		atomic_store_explicit(&pool->cancel, true, memory_order_seq_cst);
+		lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
+		uint64_t slot;
+		unsigned level;
 
-			while (lfq__pool_take_from(pool, 0, true, &slot, &level) == 0) {
-				struct lfq__task task;
+		/* With hooks, hand the queued jobs back now, while the running ones finish;
+		 * without, they stay queued for lfq_pool_take_unstarted. */
+		while (hooks && lfq__pool_take_from(pool, 0, true, &slot, &level) == 0) {
+			struct lfq__task task;
 
-				const bool ours = lfq__pool_copy_out(pool, slot, &task);
-
-				/* Relaxed: read with `cancelled`, which P3 releases after it. */
-				atomic_store_explicit(&pool->reaped[level],
-						      atomic_load_explicit(&pool->reaped[level],
-									   memory_order_relaxed) +
-							      1,
-						      memory_order_relaxed);
-				if (ours) /* else lfq_pool_cancel took it already */
-					hand_back(pool, &task);
-			}
+			if (reap_slot(pool, slot, level, &task)) /* else cancel took it already */
+				hand_back(pool, &task);
 		}
 	}
 	for (unsigned i = 0; i < pool->nworkers; i++)
 		pthread_join(pool->workers[i].thread, NULL);
-	/* The workers are gone: their stashes and timer heaps are ours (pthread_join). */
-	for (unsigned i = 0; i < pool->nworkers; i++) {
-		struct lfq__pool_worker *w = &pool->workers[i];
+	/* The workers are gone: their stashes and the timer heap are ours (pthread_join). With
+	 * hooks, everything not started goes to them; without, it waits for
+	 * lfq_pool_take_unstarted (or destroy). */
+	struct lfq__task task;
 
-		if (w->stashed) {
-			hand_back(pool, &w->stash);
-			w->stashed = false;
-		}
-		if (w->has_redo) {
-			hand_back(pool, &w->redo);
-			w->has_redo = false;
-		}
-		while (w->nheap > 0) {
-			struct lfq__timer t;
-
-			lfq__timer_pop(w, &t);
-			hand_back(pool, &t.task);
-		}
-	}
+	while (hooks && take_one_unstarted(pool, &task))
+		hand_back(pool, &task);
 	pool->joined = true;
 	tls_shutting_down = NULL;
 	pthread_mutex_unlock(&pool->shutdown_lock);
@@ -211,16 +235,37 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 	return rc;
 }
 
-void lfq_pool_destroy(struct lfq_pool *pool)
+size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jobs, size_t n)
 {
-	if (!pool)
-		return;
-	assert(!lfq__pool_in_own_job(pool));
-	/* With no timeout every accepted job runs; the result can only be 0. */
-	const int rc = lfq_pool_shutdown(pool, -1);
+	if (!pool || !jobs || n == 0 || lfq__pool_waits_for_itself(pool))
+		return 0;
+	size_t k = 0;
 
-	assert(rc == 0);
-	(void)rc;
-	pthread_mutex_destroy(&pool->shutdown_lock);
-	lfq__pool_free(pool);
+	pthread_mutex_lock(&pool->shutdown_lock);
+	if (pool->joined) {
+		struct lfq__task task;
+
+		tls_shutting_down = pool;
+		while (k < n && take_one_unstarted(pool, &task)) {
+			jobs[k++] = lfq__pool_job_of(&task);
+			hand_back(pool, &task); /* counted as cancelled; no hook is set */
+		}
+		tls_shutting_down = NULL;
+	}
+	pthread_mutex_unlock(&pool->shutdown_lock);
+	if (k > 0)
+		lfq__pool_notify_idle(pool); /* they count as finished now */
+	return k;
+}
+
+void lfq__pool_discard_unstarted(struct lfq_pool *pool)
+{
+	struct lfq__task task;
+
+	pthread_mutex_lock(&pool->shutdown_lock);
+	tls_shutting_down = pool;
+	while (take_one_unstarted(pool, &task))
+		hand_back(pool, &task);
+	tls_shutting_down = NULL;
+	pthread_mutex_unlock(&pool->shutdown_lock);
 }

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lfq_pool's counters: a snapshot of every worker's and shard's counts, for lfq_pool_stats,
- * wait_idle's idle test and the metrics (pool_metrics.c).
+ * wait_idle's idle test and the metrics (pool_metrics.c), and the wake-up of wait_idle
+ * callers when the counts may say idle.
  *
  * Labels of this file (see pool_submit.c, pool_worker.c and pool_shutdown.c for the others):
  *   A1  wait_idle/stats: load completed, failed,      acquire; pairs with P2/P3: makes every
  *       cancelled                                     S1 of the finished jobs visible to A2
  *   A2  wait_idle/stats: load shard.submitted,        relaxed: sequenced after A1
  *       shard.accepted
+ *   T1  stats: load timers.delayed                    relaxed: a gauge (pool_timer.c)
+ *   I1  notify_idle: fence before waking wait_idle    seq_cst; pairs with W2 of wait_idle
+ *       callers                                       (pool_shutdown.c)
  *
  * Finished jobs: completed, failed, exhausted, expired (workers, P2) and cancelled (shutdown,
- * P3). A retried run is not a finished job: its job is still in a timer heap.
+ * P3). A retried run is not a finished job: its job is still in the timer heap.
  *
  * Idle: a job counts as finished when P2 (or P3) has stored it (after its hooks returned). Each
  * finished job's S1 is visible to whoever reads its P2/P3 with A1 (S1 -> E4 -> D3 -> job -> P2 ->
@@ -48,7 +52,6 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 
 		t->expired_after_run += ear;
 		t->retried += re;
-		t->delayed += atomic_load_explicit(&wk->delayed, memory_order_relaxed);
 		t->started += atomic_load_explicit(&wk->started, memory_order_relaxed);
 		for (unsigned l = 0; l < pool->levels; l++)
 			t->taken_by[l] += atomic_load_explicit(&wk->taken[l], memory_order_relaxed);
@@ -63,6 +66,8 @@ void lfq__pool_read_totals(struct lfq_pool *pool, struct lfq__pool_totals *t,
 			per_worker[w].cpu = wk->cpu;
 		}
 	}
+	/* T1 (pool_timer.c): relaxed, a gauge read after A1. */
+	t->delayed = atomic_load_explicit(&pool->timers.delayed, memory_order_relaxed);
 	/* A1: pairs with P3. */
 	t->cancelled = atomic_load_explicit(&pool->cancelled, memory_order_acquire);
 	/* A1: pairs with Q6 (pool_cancel.c). */
@@ -130,4 +135,15 @@ int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 	}
 	stats->workers = pool->nworkers;
 	return (int)filled; /* <= LFQ_POOL_WORKERS_MAX */
+}
+
+/* Called by a worker that finished jobs and then found the queue empty (or is exiting): the
+ * pool may be idle now. Costs a fence only on that transition, and a wake-up only if some
+ * thread sleeps in wait_idle. */
+void lfq__pool_notify_idle(struct lfq_pool *pool)
+{
+	/* I1: orders this worker's P2 stores before N1's load of the waiter count; pairs with
+	 * W2 in wait_idle (Dekker: N1 sees the waiter, or its re-check sees our P2). */
+	atomic_thread_fence(memory_order_seq_cst);
+	lfq__waitq_notify(&pool->idle, LFQ_WAITQ_ALL);
 }

@@ -27,6 +27,12 @@
 
 /* Tries a submit_wait makes (with a pause between them) before it sleeps. */
 #define SUBMIT_WAIT_SPINS 16
+/* Longest sleep of a submit_wait between two tries: the bound pool.h documents on how long
+ * a freed slot can go unseen. Workers wake sleeping submitters only once wake_free slots
+ * are free (the hysteresis, pool_worker.c), so without this a submitter could sleep while
+ * a few slots stay free (issue 22). A submitter asleep on a queue that stays full thus
+ * costs one wake-up per millisecond. */
+#define SUBMIT_WAIT_POLL_NS 1000000
 
 /* This thread's submit shard + 1 (0: not assigned yet). */
 static _Thread_local unsigned tls_shard;
@@ -111,7 +117,7 @@ int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job)
 	const int rc = submit_one(pool, job, NULL);
 
 	if (rc == 0)
-		lfq__pool_wake_worker(pool, 1); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return rc;
 }
 
@@ -122,7 +128,7 @@ int lfq_pool_submit_id(struct lfq_pool *pool, const struct lfq_job *job, uint64_
 	const int rc = submit_one(pool, job, id);
 
 	if (rc == 0)
-		lfq__pool_wake_worker(pool, 1); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return rc;
 }
 
@@ -143,11 +149,10 @@ size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job *jobs, 
 	}
 	if (err)
 		*err = rc;
-	/* One wake-up call for the burst: up to one sleeping worker per job accepted (with a
-	 * spin cap one, and each woken worker wakes the next while jobs remain). */
+	/* One wake-up for the burst: one parked worker, and each woken worker wakes the next
+	 * while jobs remain. */
 	if (done > 0)
-		lfq__pool_wake_worker(pool, done < pool->nworkers ? (int)done
-								  : (int)pool->nworkers); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return done;
 }
 
@@ -168,13 +173,19 @@ int lfq_pool_submit_wait(struct lfq_pool *pool, const struct lfq_job *job, int64
 			const uint32_t key = lfq__waitq_prepare(&pool->not_full);
 
 			rc = submit_one(pool, job, NULL);
-			if (rc == -EAGAIN && deadline >= 0 && lfq__now_ns() >= deadline)
+			const int64_t now = lfq__now_ns();
+
+			if (rc == -EAGAIN && deadline >= 0 && now >= deadline)
 				rc = -ETIMEDOUT;
-			if (rc != -EAGAIN || !lfq__waitq_sleep(&pool->not_full, key, deadline))
+			const int64_t until = deadline >= 0 && deadline - now < SUBMIT_WAIT_POLL_NS
+						      ? deadline
+						      : now + SUBMIT_WAIT_POLL_NS;
+
+			if (rc != -EAGAIN || !lfq__waitq_sleep(&pool->not_full, key, until))
 				lfq__waitq_done(&pool->not_full);
 		}
 	}
 	if (rc == 0)
-		lfq__pool_wake_worker(pool, 1); /* V3 */
+		lfq__pool_wake_worker(pool); /* V3 */
 	return rc;
 }

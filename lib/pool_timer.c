@@ -1,78 +1,102 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lfq_pool's retry timers: a binary min-heap of delayed jobs per worker (owned by that worker:
- * no atomics, no locks), and the backoff with full jitter.
+ * lfq_pool's retry timers: one binary min-heap of delayed jobs for the pool, shared by the
+ * workers under a mutex (a push when a run asks for a retry, a pop when one is due: never on
+ * a submit, never per job otherwise), and the backoff with full jitter.
  *
- * Labels of this file:
- *   T1  push/pop: store w->delayed   relaxed: a gauge for stats only; the heap itself is
- *                                    private to the worker (and to the joiner, after
- *                                    pthread_join, which orders everything)
+ * Labels of this file (the readers are in pool_worker.c):
+ *   T1  push/pop: store delayed     relaxed: a gauge for stats only
+ *   T2  push/pop: store next_due    relaxed: written under the lock; read without it as a
+ *                                   hint (is a timer pending, when is the earliest due). A
+ *                                   stale read is corrected under the lock before a pop, and
+ *                                   a push that makes the earliest due time earlier is followed
+ *                                   by the T3 fence and a wake-up of a parked worker
+ *                                   (pool_worker.c), which re-reads it after W2
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "pool_internal.h"
 
-static void set_gauge(struct lfq__pool_worker *w)
+int lfq__timers_init(struct lfq__timers *tm)
 {
-	/* T1: relaxed, see the table. */
-	atomic_store_explicit(&w->delayed, w->nheap, memory_order_relaxed);
+	tm->heap = NULL;
+	tm->n = 0;
+	tm->cap = 0;
+	atomic_init(&tm->next_due, INT64_MAX);
+	atomic_init(&tm->delayed, 0);
+	return -pthread_mutex_init(&tm->lock, NULL);
 }
 
-bool lfq__timer_push(struct lfq__pool_worker *w, int64_t due, const struct lfq__task *task)
+void lfq__timers_fini(struct lfq__timers *tm)
 {
-	if (w->nheap == w->heap_cap) {
+	pthread_mutex_destroy(&tm->lock);
+	free(tm->heap);
+	tm->heap = NULL;
+}
+
+static void set_hints(struct lfq__timers *tm)
+{
+	/* T1, T2: relaxed, see the table. */
+	atomic_store_explicit(&tm->delayed, tm->n, memory_order_relaxed);
+	atomic_store_explicit(&tm->next_due, tm->n ? tm->heap[0].due : INT64_MAX,
+			      memory_order_relaxed);
+}
+
+bool lfq__timer_push(struct lfq__timers *tm, int64_t due, const struct lfq__task *task)
+{
+	if (tm->n == tm->cap) {
 		/* Doubling must not wrap (a real risk with a 32-bit size_t): refuse instead,
 		 * and the caller runs the retry at once rather than lose it. */
-		if (w->heap_cap > SIZE_MAX / 2 / sizeof(struct lfq__timer))
+		if (tm->cap > SIZE_MAX / 2 / sizeof(struct lfq__timer))
 			return false;
-		const size_t cap = w->heap_cap ? 2 * w->heap_cap : 16;
-		struct lfq__timer *h = realloc(w->heap, cap * sizeof(*h));
+		const size_t cap = tm->cap ? 2 * tm->cap : 16;
+		struct lfq__timer *h = realloc(tm->heap, cap * sizeof(*h));
 
 		if (!h)
 			return false;
-		w->heap = h;
-		w->heap_cap = cap;
+		tm->heap = h;
+		tm->cap = cap;
 	}
-	size_t i = w->nheap++;
+	size_t i = tm->n++;
 
 	/* Sift up: earlier due times nearer the root; equal ones keep no particular order. */
 	while (i > 0) {
 		const size_t parent = (i - 1) / 2;
 
-		if (w->heap[parent].due <= due)
+		if (tm->heap[parent].due <= due)
 			break;
-		w->heap[i] = w->heap[parent];
+		tm->heap[i] = tm->heap[parent];
 		i = parent;
 	}
-	w->heap[i].due = due;
-	w->heap[i].task = *task;
-	set_gauge(w);
+	tm->heap[i].due = due;
+	tm->heap[i].task = *task;
+	set_hints(tm);
 	return true;
 }
 
-void lfq__timer_pop(struct lfq__pool_worker *w, struct lfq__timer *out)
+void lfq__timer_pop(struct lfq__timers *tm, struct lfq__timer *out)
 {
-	*out = w->heap[0];
-	const struct lfq__timer last = w->heap[--w->nheap];
+	*out = tm->heap[0];
+	const struct lfq__timer last = tm->heap[--tm->n];
 	size_t i = 0;
 
 	/* Sift the last entry down from the root. */
 	for (;;) {
 		size_t c = 2 * i + 1;
 
-		if (c >= w->nheap)
+		if (c >= tm->n)
 			break;
-		if (c + 1 < w->nheap && w->heap[c + 1].due < w->heap[c].due)
+		if (c + 1 < tm->n && tm->heap[c + 1].due < tm->heap[c].due)
 			c++;
-		if (last.due <= w->heap[c].due)
+		if (last.due <= tm->heap[c].due)
 			break;
-		w->heap[i] = w->heap[c];
+		tm->heap[i] = tm->heap[c];
 		i = c;
 	}
-	if (w->nheap > 0)
-		w->heap[i] = last;
-	set_gauge(w);
+	if (tm->n > 0)
+		tm->heap[i] = last;
+	set_hints(tm);
 }
 
 int64_t lfq__backoff_bound(int64_t base, int64_t cap, unsigned n)

@@ -20,6 +20,8 @@
  *                                                     hint deciding run or hand back for a job
  *                                                     already dequeued (both are correct, and
  *                                                     the job's data came through D3)
+ *   T3  retry_later: fence before N1 when a retry     seq_cst: orders T2 (pool_timer.c) before
+ *       is due earlier than every other timer         N1; Dekker with W1/W2 of a parking worker
  *   G1  clock_changed: fence before N1                seq_cst: orders the caller's clock store
  *                                                     before N1 (Dekker with W1/W2 of a worker
  *                                                     about to sleep, which then reads the
@@ -27,23 +29,25 @@
  *   M1  worker: store taken[p], retried, delayed,     relaxed: statistics (queued, running,
  *       expired_after_run                             delayed are gauges derived from them)
  *   V1  worker: fetch_add spinning (starts spinning)  seq_cst: with V2, the spinning count
+ *                                                     (only with a spin cap)
  *   V2  worker: fetch_sub spinning (stops spinning)   seq_cst; pairs with V3 (a submit that
  *                                                     saw it spinning relies on its next take
  *                                                     or on its re-check before parking)
- *   V3  wake_worker: load spinning, load waiters      seq_cst, after the publish; pairs with
- *       (N1), CAS waking 0 -> 1                       V2, W1/W2, V5 and V6
- *   V4  wake_worker: futex wake of one               N2/N3 (waitq.h)
- *   V5  wake_worker: store waking = 0 if the kernel   seq_cst, then V3 again: a submit that
- *       woke nobody                                   skipped its wake-up because of our
- *                                                     CAS is covered by our re-check
- *   V6  worker: store waking = 0 after each sleep     seq_cst; then W1/W2 and the re-check:
- *                                                     a submit that saw waking == 1 published
- *                                                     before it, so the re-check sees its job
- *   V7  worker: fence, then the ready hint, after     seq_cst: a hint; see "Waking"
- *       taking a job as the last spinner (or woken)
+ *   V3  lfq__pool_wake: load spinning, load waiters   seq_cst, after the publish (a seq_cst
+ *       (N1), load waking                             RMW); pairs with V2, W1/W2 and V5/V6
+ *   V4  lfq__pool_wake: CAS waking 0 -> 1, then one   seq_cst; pairs with V5/V6. Never
+ *       futex wake (N2/N3, waitq.h)                   retried, never undone by the waker
+ *   V5  parking worker: exchange waking -> 0 after    seq_cst; pairs with V4: takes over a
+ *       finding nothing, then look again              pending wake-up instead of sleeping
+ *   V6  worker leaving the park loop with a job:      seq_cst; pairs with V4: the wake-up
+ *       exchange waking -> 0                          was for it (or it takes it over)
+ *   V7  worker: fence, then the ready count, after    seq_cst: orders V6 (or V2) before the
+ *       V6 (or after taking a job as last spinner)    count; see "Waking"
  * Waking, in short (docs/design.md, "Sleeping and waking"): a submit wakes one parked worker
- * only when no worker spins and no wake-up is in flight; a worker that takes a job when
- * no other spins and sees more queued wakes the next one.
+ * only when no worker spins (with a spin cap), one is parked and no wake-up is pending; the
+ * wake-up stays pending until a worker has looked for work after it, so that one job wakes
+ * at most one worker; a worker that takes a job after parking wakes the next if more are
+ * queued. No loop anywhere on the submit side: at most one wake system call per submit.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +57,7 @@
 
 #include "histogram.h"
 #include "pool_internal.h"
+#include "testing.h"
 
 #ifdef LFQ_TESTING
 void (*_Atomic lfq__pool_test_backoff)(unsigned retry, int64_t bound, int64_t delay);
@@ -157,7 +162,8 @@ void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i)
 	 * freed slot costs a system call and a context switch per job when the queue is full
 	 * (measured: 1 us jobs ran at half the rate). Not lost: the submitter slept on a full
 	 * queue, so every later slot freed passes here, and the queue drains past wake_free
-	 * while there are jobs; shutdown wakes everyone. */
+	 * while there are jobs; shutdown wakes everyone. A queue that stays short of
+	 * wake_free is seen by the submitter's own timed retry (pool_submit.c, 1 ms). */
 	if (atomic_load_explicit(&pool->not_full.waiters, memory_order_seq_cst) != 0 &&
 	    free_slots(pool) >= pool->wake_free)
 		lfq__waitq_wake(&pool->not_full, LFQ_WAITQ_ALL);
@@ -173,28 +179,52 @@ static bool cancelling(struct lfq_pool *pool)
 }
 
 /* If the earliest timer is due, pops it into *task and returns true. Reads the clock only
- * when there is a timer; *wait_ns gets how long until it is due (-1: no timer). */
+ * when a timer is pending (T2, one load otherwise); *wait_ns gets how long until the earliest
+ * is due (-1: no timer). Any worker pops any due timer: a retry runs on whichever worker is
+ * free first. */
 static bool timer_due(struct lfq__pool_worker *w, struct lfq__task *task, int64_t *wait_ns)
 {
+	struct lfq__timers *tm = &w->pool->timers;
+
 	*wait_ns = -1;
 	if (w->has_redo) {
 		*task = w->redo;
 		w->has_redo = false;
 		return true;
 	}
-	if (w->nheap == 0)
+	/* T2: relaxed, a hint (pool_timer.c); checked again under the lock. */
+	const int64_t next = atomic_load_explicit(&tm->next_due, memory_order_relaxed);
+
+	if (next == INT64_MAX)
 		return false;
 	const int64_t now = lfq__pool_now(w->pool);
 
-	if (w->heap[0].due > now) {
-		*wait_ns = w->heap[0].due - now;
+	if (next > now) {
+		*wait_ns = next - now;
 		return false;
 	}
-	struct lfq__timer t;
+	bool got = false;
 
-	lfq__timer_pop(w, &t);
-	*task = t.task;
-	return true;
+	pthread_mutex_lock(&tm->lock);
+	if (tm->n > 0 && tm->heap[0].due <= now) {
+		struct lfq__timer t;
+
+		lfq__timer_pop(tm, &t);
+		*task = t.task;
+		got = true;
+	} else if (tm->n > 0) {
+		*wait_ns = tm->heap[0].due - now; /* another worker took the due one */
+	}
+	pthread_mutex_unlock(&tm->lock);
+	return got;
+}
+
+/* Shut down and nothing left for this worker: the rings drained (-EPIPE) and no timer
+ * pending, or cancelling. A worker that delays a retry later checks the timers itself
+ * before it exits, so the last one out never leaves a timer behind. */
+static bool done_for_good(struct lfq_pool *pool, int rc)
+{
+	return rc == -EPIPE && (!lfq__timers_pending(&pool->timers) || cancelling(pool));
 }
 
 /* Takes a job from the rings: 0 with the task in *task, -EAGAIN or -EPIPE. */
@@ -239,48 +269,51 @@ unsigned lfq__pool_spin_cap(unsigned configured, unsigned nworkers, unsigned ncp
 	return ncpus;
 }
 
-void lfq__pool_wake_capped(struct lfq_pool *pool)
+void lfq__pool_wake(struct lfq_pool *pool)
 {
-	for (;;) {
-		/* V3: after our publish (a seq_cst RMW), so a spinner that stops later sees the
-		 * job in its next take or its re-check (V2 before W1/W2). */
-		if (atomic_load_explicit(&pool->spinning, memory_order_seq_cst) != 0)
-			return;
-		/* N1: nobody parked (or about to): a worker that parks later re-checks after
-		 * W1/W2 and sees the job. */
-		if (atomic_load_explicit(&pool->not_empty.waiters, memory_order_seq_cst) == 0)
-			return;
-		unsigned idle = 0;
+	/* V3: after our publish (a seq_cst RMW), so a spinner that stops later sees the job in
+	 * its next take or its re-check (V2 before W1/W2). Without a spin cap nobody counts
+	 * itself as spinning and this is always 0. */
+	if (pool->spin_cap && atomic_load_explicit(&pool->spinning, memory_order_seq_cst) != 0)
+		return;
+	/* N1: nobody parked (or about to): a worker that parks later re-checks after W1/W2
+	 * and sees the job. */
+	if (atomic_load_explicit(&pool->not_empty.waiters, memory_order_seq_cst) == 0)
+		return;
+	unsigned none = 0;
 
-		/* A wake-up already in flight: its wakee clears `waking` (V6) before its
-		 * re-check, which then sees our job; or its waker finds nobody woken and
-		 * re-checks for us (V5). */
-		if (atomic_load_explicit(&pool->waking, memory_order_relaxed) != 0 ||
-		    !atomic_compare_exchange_strong_explicit(
-			    &pool->waking, &idle, 1, memory_order_seq_cst, memory_order_relaxed))
-			return;
-		if (lfq__waitq_wake(&pool->not_empty, 1) > 0) /* V4 */
-			return;
-		/* V5: the counted waiters were not asleep yet (their re-check sees our job, or
-		 * the seq bump ends their sleep at once); let the next submit wake, and check
-		 * again for the submits that skipped theirs while `waking` was ours. */
-		if (pool->spin_cap)
-			atomic_store_explicit(&pool->waking, 0, memory_order_seq_cst);
-	}
+	/* V4: a wake-up pending already (its wakee, or a registered waiter that takes it over
+	 * at V5/V6, looks at the rings after taking it, and sees our job); else it is ours.
+	 * The load (seq_cst: the skip relies on it, see docs/design.md) saves the CAS on a
+	 * line that is busy while it is set. */
+	if (atomic_load_explicit(&pool->waking, memory_order_seq_cst) != 0 ||
+	    !atomic_compare_exchange_strong_explicit(&pool->waking, &none, 1, memory_order_seq_cst,
+						     memory_order_relaxed))
+		return;
+	/* N2/N3 (waitq.h). Whether it woke a sleeper or not, `waking` stays set: a worker
+	 * counted in `waiters` but not asleep yet finds its futex word changed (the seq bump),
+	 * or finds `waking` set at V5, and looks again. No retry here: a submit makes at most
+	 * this one system call. */
+	lfq__waitq_wake(&pool->not_empty, 1);
 }
 
-/* A worker took a job after spinning as the only spinner, or after parking: if more are
- * queued and nobody spins, the next parked worker is woken (a burst spreads over the workers
- * one wake-up at a time, each woken worker waking the next). V7: the fence orders our V2 or
- * V6 before the count's loads, which read what the publish wrote with its seq_cst RMW (the
- * cells from the tail hint on; SCQ's tail ticket): a submit that skipped its wake-up because
- * it saw us spinning (or `waking`) published before the fence, so its job is counted. */
+/* A worker took a job on its way to park (or after a wake-up): takes over the pending
+ * wake-up if any (V6), and if more jobs are queued wakes the next worker (a burst spreads
+ * over the workers one wake-up at a time, each woken worker waking the next). V7: the fence
+ * orders V6 (or V2) before the count's loads, which read what the publish wrote with its
+ * seq_cst RMW (the cells from the tail hint on; SCQ's tail ticket): a submit that skipped
+ * its wake-up because it saw `waking` set (or us spinning) published before the fence, so
+ * its job is counted. */
 static void wake_next(struct lfq_pool *pool)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	/* V6: seq_cst; pairs with V4 (see "Waking" in docs/design.md). The load saves the
+	 * RMW when nothing is pending. */
+	if (atomic_load_explicit(&pool->waking, memory_order_seq_cst) != 0)
+		atomic_exchange_explicit(&pool->waking, 0, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst); /* V7 */
 	for (unsigned l = 0; l < pool->levels; l++) {
 		if (lfq__slotq_ready_count(&pool->q, l) > 0) {
-			lfq__pool_wake_capped(pool);
+			lfq__pool_wake(pool);
 			return;
 		}
 	}
@@ -314,13 +347,14 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 			rc = take_task(w, task);
 			if (rc == 0)
 				return 0;
-			if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))
+			if (done_for_good(pool, rc))
 				return -EPIPE;
 		}
 	} else if (atomic_load_explicit(&pool->spinning, memory_order_relaxed) < pool->spin_cap) {
 		/* Relaxed: only limits the spinners; a stale value lets one more spin or
 		 * parks one sooner, both correct. */
 		atomic_fetch_add_explicit(&pool->spinning, 1, memory_order_seq_cst); /* V1 */
+		LFQ_TEST_POINT(LFQ_TP_POOL_SPINNING);
 		for (unsigned i = 0; i < pool->idle_spin; i++) {
 			lfq__cpu_relax();
 			if (timer_due(w, task, &wait_ns)) {
@@ -332,41 +366,53 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 				stop_spinning(pool, true);
 				return 0;
 			}
-			if (rc == -EPIPE && (w->nheap == 0 || cancelling(pool))) {
+			if (done_for_good(pool, rc)) {
 				stop_spinning(pool, false);
 				return -EPIPE;
 			}
 		}
 		stop_spinning(pool, false);
 	}
-	for (bool slept = false;; slept = true) {
+	for (;;) {
 		/* W1/W2 before the checks: a submit, cancel (C1) or clock change (G1) after
-		 * them bumps seq and the sleep returns at once. After V2 (or V6): a submit that
-		 * saw us spinning (or saw `waking`) published before them, and the take below
-		 * sees its job. */
+		 * them bumps seq and the sleep returns at once. After V2 (or V5): a submit that
+		 * saw us spinning (or saw `waking` set) published before them, and the take
+		 * below sees its job. */
 		const uint32_t key = lfq__waitq_prepare(&pool->not_empty);
 
+		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_REGISTERED);
 		rc = take_task(w, task);
-		if (rc == 0 || (rc == -EPIPE && (w->nheap == 0 || cancelling(pool)))) {
+		if (rc == 0 || done_for_good(pool, rc)) {
 			lfq__waitq_done(&pool->not_empty);
-			if (rc == 0 && slept && pool->spin_cap)
+			if (rc == 0)
 				wake_next(pool);
 			return rc;
 		}
 		if (timer_due(w, task, &wait_ns)) {
 			lfq__waitq_done(&pool->not_empty);
+			wake_next(pool);
 			return 0;
+		}
+		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_CHECKED);
+		/* V5: a wake-up is pending (perhaps meant for us, perhaps sent while we were
+		 * counted but not asleep, so that it woke nobody): take it over and look
+		 * again instead of sleeping. seq_cst; pairs with V4. */
+		if (atomic_load_explicit(&pool->waking, memory_order_seq_cst) != 0 &&
+		    atomic_exchange_explicit(&pool->waking, 0, memory_order_seq_cst) != 0) {
+			lfq__waitq_done(&pool->not_empty);
+			continue;
 		}
 		/* Sleep no longer than until the earliest timer is due (in real time: the pool's
 		 * clock is assumed to run at CLOCK_MONOTONIC's pace, see clock_changed). */
 		const int64_t deadline = wait_ns < 0 ? -1 : lfq__deadline(wait_ns);
 
+		LFQ_TEST_POINT(LFQ_TP_POOL_PARK_SLEEP);
 		if (!lfq__waitq_sleep(&pool->not_empty, key, deadline))
 			lfq__waitq_done(&pool->not_empty);
-		/* V6: whatever ended the sleep, the wake-up in flight (if any) is over: the next
-		 * submit may wake another. */
-		if (pool->spin_cap)
-			atomic_store_explicit(&pool->waking, 0, memory_order_seq_cst);
+		LFQ_TEST_POINT(LFQ_TP_POOL_WOKEN);
+		/* Woken or not, look again: the wake-up stays pending (`waking` set) until we
+		 * have looked, so that no other worker is woken for the same job (V5 or V6
+		 * clears it). */
 	}
 }
 
@@ -416,7 +462,9 @@ static void retry_later(struct lfq__pool_worker *w, struct lfq__task *t, int64_t
 		hook(n, bound, delay);
 #endif
 	(void)bound;
-	const int64_t due = now + delay;
+	/* Saturating (issue 24): a retry due in decades must not wrap into the past and run at
+	 * once. INT64_MAX - 1 at most: INT64_MAX means "no timer" to the T2 hint. */
+	const int64_t due = now > 0 && delay > INT64_MAX - 1 - now ? INT64_MAX - 1 : now + delay;
 
 	if (t->deadline_ns && due >= t->deadline_ns) {
 		/* It could never start in time: dead now rather than at its deadline. */
@@ -436,13 +484,28 @@ static void retry_later(struct lfq__pool_worker *w, struct lfq__task *t, int64_t
 	}
 	t->ready_ns = due;
 	count_stat(&w->retried);
-	if (!lfq__timer_push(w, due, t)) {
+	struct lfq__timers *tm = &pool->timers;
+
+	pthread_mutex_lock(&tm->lock);
+	/* T2 under the lock: the earliest due time before this push. */
+	const int64_t before = atomic_load_explicit(&tm->next_due, memory_order_relaxed);
+	const bool pushed = lfq__timer_push(tm, due, t);
+
+	pthread_mutex_unlock(&tm->lock);
+	if (!pushed) {
 		/* No memory for the timer: run it again without the backoff rather than lose
 		 * it. */
 		lfq__pool_log(pool, LFQ_LOG_ERROR, "no memory for a retry timer: retrying now",
 			      NULL, 0);
 		w->redo = *t;
 		w->has_redo = true;
+	} else if (due < before) {
+		/* The earliest due time moved earlier: a parked worker sleeps until the old one
+		 * (or without a deadline). Wake one to re-arm its sleep, so that the retry runs
+		 * when due even if this worker is busy by then. T3: the fence orders T2 before
+		 * N1 (Dekker with W1/W2 of a worker about to park, which reads T2 after W2). */
+		atomic_thread_fence(memory_order_seq_cst);
+		lfq__waitq_notify(&pool->not_empty, 1);
 	}
 }
 

@@ -6,12 +6,13 @@
  *         help tail to seg->next, or link a fresh segment that already holds our item with
  *         one CAS on seg->next, then swing tail.
  *   pop:  seg = head; pop from seg. Empty and open: the queue is empty. Finalized and
- *         drained: move head to seg->next (if any) and retire seg through call_rcu.
+ *         drained: move head to seg->next (if any) and retire seg to the queue's reclaimer.
  *   close: set `closed`, then finalize segments from the tail on and seal the last one's
  *         next pointer (SEALED), so no segment can be linked after it.
  *
  * Every access to a segment is inside an RCU read-side section; a retired segment is reset
- * and cached, or freed, by a call_rcu callback, after every section that could see it ended.
+ * and cached, or freed, by the queue's reclaimer thread after a grace period
+ * (synchronize_rcu), after every section that could see it ended.
  *
  * Segment limit: every segment carries its position in the list (`id`: the first is 0, each
  * linked one its predecessor's + 1), so the segments linked now number tail->id - head->id
@@ -31,14 +32,25 @@
  *   Q4 load seg->next            acquire  pairs with Q2
  *   Q5 closed flag store/load    seq_cst  ordered with the finalize (K1) of the segments
  *   Q6 statistics counters       relaxed  retired/reclaimed; they order nothing
+ *   Q6r reclaimed (reclaimer) /   release/ lfq__queue_quiesce (tests) sees what the
+ *      its load in quiesce       acquire  reclaimer did for the segments it counted
+ *   R1 CAS retired_list (retire) seq_cst  publishes the segment and its retired_next to
+ *                                         the reclaimer; the publish before N1; pairs with R2
+ *   R2 exchange retired_list     seq_cst  the reclaimer takes the list after W2; pairs
+ *                                         with R1 (acquire part) and N1 (Dekker)
+ *   R3 store stopping (destroy)  seq_cst  the publish before N1; pairs with R4
+ *   R4 load stopping (reclaimer) seq_cst  after W2
  *   Q7 load head, max_segments   seq_cst  for the limit: after W2 of a push_wait, they see
  *      (limit check); store               every Q3h / set_limit that preceded its N1
  *      max_segments (set_limit)
  */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <lfq/queue.h>
 #include <lfq/ring.h>
@@ -48,6 +60,9 @@
 #include "ring_internal.h"
 #include "testing.h"
 #include "waitq.h"
+
+/* The reclaimer thread's stack: it calls synchronize_rcu and free, nothing deep. */
+#define RECLAIMER_STACK (256 * 1024)
 
 /* Marks the last segment of a closed queue: nothing can be linked after it. */
 static struct lfq__segment sealed_mark;
@@ -100,17 +115,85 @@ static void segment_put(struct lfq_queue *q, struct lfq__segment *seg)
 		segment_free(seg);
 }
 
-/* call_rcu callback: the grace period has passed, no reader can see the segment. */
-static void segment_reclaim(struct rcu_head *head)
+/*
+ * Reclamation. Each queue has a reclaimer thread, started by create: a pop that unlinks a
+ * segment pushes it on `retired_list` (R1) and wakes the reclaimer (N1, one load if it is
+ * busy); the reclaimer takes the whole list (R2), waits for a grace period
+ * (synchronize_rcu: every read-side section that could see those segments has ended), then
+ * caches or frees them. Before issue 24 this was liburcu's call_rcu, whose worker thread
+ * liburcu starts at the first call and whose failure to start (RLIMIT_AS, no memory) it
+ * answers with urcu_die, an abort inside a pop; and destroy's rcu_barrier allocated and died
+ * the same way. Now the only thread is started where failing is allowed (create: -EAGAIN),
+ * and nothing on the pop or destroy path allocates.
+ */
+static void reclaim_list(struct lfq_queue *q, struct lfq__segment *list)
 {
-	LFQ_RCU_ACQUIRE();
-	struct lfq__segment *seg = caa_container_of(head, struct lfq__segment, rcu);
-	struct lfq_queue *q = seg->queue;
+	urcu_memb_synchronize_rcu();
+	LFQ_RCU_ACQUIRE(); /* TSan: the readers' sections happen-before the grace period's end */
+	while (list) {
+		struct lfq__segment *next = list->retired_next;
 
-	segment_put(q, seg);
-	/* Q6 */
-	atomic_fetch_add_explicit(&q->reclaimed, 1, memory_order_relaxed);
-	LFQ_RCU_RELEASE(); /* for rcu_barrier in destroy */
+		segment_put(q, list);
+		/* Q6r: release: lfq__queue_quiesce's acquire sees the segment cached. */
+		atomic_fetch_add_explicit(&q->reclaimed, 1, memory_order_release);
+		list = next;
+	}
+}
+
+static void *reclaimer_main(void *arg)
+{
+	struct lfq_queue *q = arg;
+
+	for (;;) {
+		/* W1-W3 before the checks: a retire (R1) or destroy (R3) after them makes the
+		 * sleep return at once. */
+		const uint32_t key = lfq__waitq_prepare(&q->reclaim_wq);
+		/* R2: acquire, pairs with R1: the segments' retired_next links are visible.
+		 * seq_cst with W2 for the Dekker pair (R1 is a seq_cst RMW). */
+		struct lfq__segment *list =
+			atomic_exchange_explicit(&q->retired_list, NULL, memory_order_seq_cst);
+		/* R4: pairs with R3. */
+		const bool stop = atomic_load_explicit(&q->stopping, memory_order_seq_cst);
+
+		if (list || stop) {
+			lfq__waitq_done(&q->reclaim_wq);
+			if (!list)
+				return NULL; /* destroy: nothing left */
+			reclaim_list(q, list);
+			continue;
+		}
+		if (!lfq__waitq_sleep(&q->reclaim_wq, key, -1))
+			lfq__waitq_done(&q->reclaim_wq);
+	}
+}
+
+/* The reclaimer: every signal blocked but the synchronous fault ones (a process-directed
+ * signal never lands here), a small stack (it only calls synchronize_rcu and frees).
+ * 0 or a negated pthread error. */
+static int start_reclaimer(struct lfq_queue *q)
+{
+	pthread_attr_t attr;
+	sigset_t sigs;
+	int err = pthread_attr_init(&attr);
+
+	if (err)
+		return -err;
+	sigfillset(&sigs);
+	sigdelset(&sigs, SIGSEGV);
+	sigdelset(&sigs, SIGBUS);
+	sigdelset(&sigs, SIGFPE);
+	sigdelset(&sigs, SIGILL);
+	sigdelset(&sigs, SIGTRAP);
+	sigdelset(&sigs, SIGSYS);
+	err = pthread_attr_setsigmask_np(&attr, &sigs);
+	if (!err)
+		err = pthread_attr_setstacksize(&attr, RECLAIMER_STACK);
+	if (!err)
+		err = pthread_create(&q->reclaimer, &attr, reclaimer_main, q);
+	pthread_attr_destroy(&attr);
+	if (!err)
+		(void)pthread_setname_np(q->reclaimer, "lfq-reclaim"); /* cosmetic */
+	return -err;
 }
 
 int lfq_queue_create(struct lfq_queue **queue, size_t segment_capacity, unsigned flags)
@@ -127,6 +210,9 @@ int lfq_queue_create(struct lfq_queue **queue, size_t segment_capacity, unsigned
 								     : LFQ_QUEUE_SEGMENT_DEFAULT};
 	lfq__waitq_init(&q->not_empty);
 	lfq__waitq_init(&q->not_full);
+	lfq__waitq_init(&q->reclaim_wq);
+	atomic_init(&q->retired_list, NULL);
+	atomic_init(&q->stopping, false);
 	struct lfq__segment *first = NULL;
 
 	if (lfq_ring_create(&q->cache, LFQ_QUEUE_CACHED_SEGMENTS, 0) != 0 ||
@@ -138,6 +224,14 @@ int lfq_queue_create(struct lfq_queue **queue, size_t segment_capacity, unsigned
 	first->id = 0; /* calloc'ed; for the reader */
 	atomic_init(&q->head, first);
 	atomic_init(&q->tail, first);
+	const int rc = start_reclaimer(q);
+
+	if (rc) {
+		segment_free(first);
+		lfq_ring_destroy(q->cache);
+		free(q);
+		return rc == -EPERM ? -EAGAIN : rc;
+	}
 	*queue = q;
 	return 0;
 }
@@ -146,9 +240,12 @@ void lfq_queue_destroy(struct lfq_queue *queue)
 {
 	if (!queue)
 		return;
-	/* Callbacks in flight push into queue->cache: let them finish first. */
-	urcu_memb_barrier();
-	LFQ_RCU_ACQUIRE(); /* what the callbacks did happens-before what follows */
+	/* R3: the reclaimer takes what is left, waits for its grace period, and exits; the
+	 * join orders all it did before what follows. No allocation (rcu_barrier's calloc could
+	 * fail, and liburcu answered that with an abort). */
+	atomic_store_explicit(&queue->stopping, true, memory_order_seq_cst);
+	lfq__waitq_notify(&queue->reclaim_wq, LFQ_WAITQ_ALL);
+	pthread_join(queue->reclaimer, NULL);
 	struct lfq__segment *seg = atomic_load_explicit(&queue->head, memory_order_acquire);
 
 	while (seg && seg != SEALED) {
@@ -303,7 +400,17 @@ static void retire(struct lfq_queue *q, struct lfq__segment *seg)
 {
 	/* Q6 */
 	atomic_fetch_add_explicit(&q->retired, 1, memory_order_relaxed);
-	urcu_memb_call_rcu(&seg->rcu, segment_reclaim);
+	struct lfq__segment *top = atomic_load_explicit(&q->retired_list, memory_order_relaxed);
+
+	/* R1: a push on the reclaimer's list (lock-free: a CAS fails only when another retire
+	 * or the reclaimer's exchange succeeded). seq_cst: the publish before N1 (waitq.h);
+	 * it releases retired_next; pairs with R2. No ABA: the reclaimer only ever swaps the
+	 * whole list out. */
+	do
+		seg->retired_next = top;
+	while (!atomic_compare_exchange_weak_explicit(&q->retired_list, &top, seg,
+						      memory_order_seq_cst, memory_order_relaxed));
+	lfq__waitq_notify(&q->reclaim_wq, 1);
 }
 
 /* pop without the wake-up. */
@@ -324,7 +431,7 @@ static int pop_one(struct lfq_queue *q, void **item)
 		if (rc <= 0)
 			break;
 		if (retired) {
-			/* call_rcu outside the section keeps the section short */
+			/* retire outside the section keeps the section short */
 			lfq__rcu_read_unlock();
 			retire(q, retired);
 			retired = NULL;
@@ -502,4 +609,14 @@ void lfq__queue_stats(const struct lfq_queue *queue, struct lfq__queue_stats *ou
 	out->retired = atomic_load_explicit(&q->retired, memory_order_relaxed);
 	out->reclaimed = atomic_load_explicit(&q->reclaimed, memory_order_relaxed);
 	out->cached = lfq_ring_size(q->cache);
+}
+
+void lfq__queue_quiesce(struct lfq_queue *queue)
+{
+	/* Q6: relaxed, a snapshot; Q6r below. */
+	const size_t target = atomic_load_explicit(&queue->retired, memory_order_relaxed);
+	const struct timespec tick = {0, 100000};
+
+	while (atomic_load_explicit(&queue->reclaimed, memory_order_acquire) < target)
+		nanosleep(&tick, NULL);
 }

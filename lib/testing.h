@@ -34,6 +34,12 @@ enum lfq__test_point {
 	LFQ_TP_SCQ_DEQ_FAILED,
 	LFQ_TP_QUEUE_GROW, /* lfq_queue push: passed the segment limit, new segment not linked */
 	LFQ_TP_POOL_SUBMIT_COUNTED, /* pool submit: counted (S1), job not yet published */
+	/* A pool worker's park/wake protocol (pool_worker.c, "Waking"). */
+	LFQ_TP_POOL_SPINNING,	     /* counted as spinning (V1), no take yet */
+	LFQ_TP_POOL_PARK_REGISTERED, /* registered as a waiter (W1/W2), no re-check yet */
+	LFQ_TP_POOL_PARK_CHECKED,    /* re-checked the rings and timers, found nothing */
+	LFQ_TP_POOL_PARK_SLEEP,	     /* about to make the futex wait system call */
+	LFQ_TP_POOL_WOKEN,	     /* back from the futex wait, nothing re-checked yet */
 	LFQ_TP_COUNT
 };
 

@@ -183,7 +183,7 @@ static void stress_limited(unsigned producers, unsigned consumers, size_t segmen
 	void *it;
 
 	cr_assert_eq(lfq_queue_pop(r.q, &it), close_midway ? -EPIPE : -EAGAIN);
-	urcu_memb_barrier();
+	lfq__queue_quiesce(r.q);
 	struct lfq__queue_stats st;
 
 	lfq__queue_stats(r.q, &st);

@@ -529,8 +529,10 @@ Test(pool, shutdown_timeout_hands_back_exactly_the_unstarted_jobs)
 	lfq_pool_destroy(pool);
 }
 
-Test(pool, shutdown_timeout_without_hook_still_runs_every_job)
+Test(pool, shutdown_timeout_without_hook_keeps_the_rest_for_take_unstarted)
 {
+	/* Before issue 22 every job ran (the timeout bounded nothing); now the ones not started
+	 * are kept, and nothing is dropped: ran + taken back = submitted. */
 	struct lfq_pool *pool = make(1, 16);
 	struct opener o = {.delay_ms = 30};
 	pthread_t g;
@@ -542,7 +544,13 @@ Test(pool, shutdown_timeout_without_hook_still_runs_every_job)
 	cr_assert_eq(pthread_create(&g, NULL, open_gate_later, &o), 0);
 	cr_assert_eq(lfq_pool_shutdown(pool, 1 * MS), -ETIMEDOUT);
 	pthread_join(g, NULL);
-	cr_assert_eq(atomic_load(&ran), 10, "nothing is dropped");
+	struct lfq_job back[16];
+	const size_t n = lfq_pool_take_unstarted(pool, back, 16);
+
+	cr_assert_eq(atomic_load(&ran), 1, "only the running job ran");
+	cr_assert_eq(atomic_load(&ran) + n, 10, "nothing is dropped");
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(back[i].fn, gated.fn);
 	lfq_pool_destroy(pool);
 }
 

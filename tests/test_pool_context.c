@@ -3,6 +3,7 @@
  * lfq_pool_request_stop, from a thread and from a signal handler: intake closes, what was
  * accepted still runs, a cooperative job ends within the shutdown's grace period. */
 #include <criterion/criterion.h>
+#include <time.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -63,7 +64,17 @@ Test(pool_context, now_reads_the_pools_clock)
 	atomic_store(&fake_now, 99);
 	cr_assert_eq(lfq_pool_now_ns(pool), 99);
 	lfq_pool_destroy(pool);
-	cr_assert_eq(lfq_pool_now_ns(NULL), -EINVAL);
+	/* Issue 24: NULL gave -EINVAL, a time 22 ns before the clock's origin. Now it is
+	 * CLOCK_MONOTONIC's reading, as for a pool without a clock hook. */
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	const int64_t mono0 = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	const int64_t got = lfq_pool_now_ns(NULL);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cr_assert_geq(got, mono0);
+	cr_assert_leq(got, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
 }
 
 /* A gate the first job waits on, so that the others stay queued. */

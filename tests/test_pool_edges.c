@@ -10,8 +10,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lfq/pool.h>
 
@@ -368,17 +370,218 @@ Test(pool_edges, timer_heap_growth_refuses_a_size_that_would_wrap)
 	 * delayed retries suffice; faked here), realloc returned a tiny block and the push
 	 * wrote far beyond it (SIGSEGV). Now the push fails and the pool runs the retry at
 	 * once (its redo path), losing nothing. */
-	struct lfq__pool_worker w;
+	struct lfq__timers tm;
 	struct lfq__task task = {.fn = count_job};
 	struct lfq__timer *heap = malloc(16 * sizeof(*heap));
 
 	cr_assert_not_null(heap);
-	memset(&w, 0, sizeof(w));
-	w.heap = heap;
-	w.heap_cap = SIZE_MAX / 2 / sizeof(struct lfq__timer) + 1; /* a lie: 16 are there */
-	w.nheap = w.heap_cap;
-	cr_assert_not(lfq__timer_push(&w, 1, &task));
-	cr_assert_eq(w.heap, heap, "nothing reallocated");
-	cr_assert_eq(w.nheap, w.heap_cap, "nothing pushed");
+	memset(&tm, 0, sizeof(tm));
+	tm.heap = heap;
+	tm.cap = SIZE_MAX / 2 / sizeof(struct lfq__timer) + 1; /* a lie: 16 are there */
+	tm.n = tm.cap;
+	cr_assert_not(lfq__timer_push(&tm, 1, &task));
+	cr_assert_eq(tm.heap, heap, "nothing reallocated");
+	cr_assert_eq(tm.n, tm.cap, "nothing pushed");
 	free(heap);
+}
+
+/* ---- issue 24: destroy from a job; retry due times saturate ---- */
+
+static struct lfq_pool *self_pool;
+static _Atomic int destroy_rc = 1;
+
+static int destroys_its_pool(void *arg)
+{
+	(void)arg;
+	atomic_store(&destroy_rc, lfq_pool_destroy(self_pool));
+	return 0;
+}
+
+Test(pool_edges, destroy_from_a_job_is_refused_and_frees_nothing)
+{
+	/* Before: asserted only (an abort in debug builds); in release builds shutdown said
+	 * -EDEADLK and destroy freed the pool under its running workers. */
+	const struct lfq_pool_config cfg = {.workers = 1, .queue_capacity = 8};
+	const struct lfq_job job = {.fn = destroys_its_pool};
+
+	cr_assert_eq(lfq_pool_create(&self_pool, &cfg), 0);
+	atomic_store(&ran, 0);
+	cr_assert_eq(lfq_pool_submit(self_pool, &job), 0);
+	cr_assert_eq(lfq_pool_wait_idle(self_pool, 10000 * MS), 0);
+	cr_assert_eq(atomic_load(&destroy_rc), -EDEADLK);
+	/* Still whole, still taking jobs: the refused call changed nothing. */
+	const struct lfq_job c = {.fn = count_job};
+
+	cr_assert_eq(lfq_pool_submit(self_pool, &c), 0);
+	cr_assert_eq(lfq_pool_wait_idle(self_pool, 10000 * MS), 0);
+	cr_assert_eq(atomic_load(&ran), 1);
+	cr_assert_eq(lfq_pool_destroy(self_pool), 0);
+	cr_assert_eq(lfq_pool_destroy(NULL), 0);
+}
+
+static _Atomic int64_t late_now;
+static _Atomic unsigned late_runs, late_dead;
+
+static int64_t late_clock(void *ctx)
+{
+	(void)ctx;
+	return atomic_load(&late_now);
+}
+
+static int retries_once(void *arg)
+{
+	(void)arg;
+	return atomic_fetch_add(&late_runs, 1) == 0 ? LFQ_JOB_RETRY : 0;
+}
+
+static void count_dead(const struct lfq_job *job, int reason, unsigned attempts, int last,
+		       void *ctx)
+{
+	(void)job, (void)attempts, (void)last, (void)ctx;
+	if (reason == LFQ_DEAD_CANCELLED)
+		atomic_fetch_add(&late_dead, 1);
+}
+
+Test(pool_edges, a_retry_due_in_decades_waits_instead_of_wrapping)
+{
+	/* A clock 1 s short of INT64_MAX and a backoff of up to ~146 years: now + delay
+	 * wrapped into the past and the retry ran at once. */
+	const struct lfq_pool_config cfg = {.workers = 1,
+					    .queue_capacity = 8,
+					    .retry_base_ns = INT64_MAX / 2,
+					    .retry_cap_ns = INT64_MAX / 2,
+					    .clock = late_clock,
+					    .on_dead = count_dead};
+	const struct lfq_job job = {.fn = retries_once};
+	struct lfq_pool *pool = NULL;
+	struct lfq_pool_stats st;
+
+	atomic_store(&late_now, INT64_MAX - 1000000000);
+	atomic_store(&late_runs, 0);
+	atomic_store(&late_dead, 0);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	cr_assert_eq(lfq_pool_submit(pool, &job), 0);
+	for (int i = 0; i < 10000 && atomic_load(&late_runs) == 0; i++)
+		sleep_ms(1);
+	sleep_ms(200); /* time for a wrapped retry to run */
+	cr_assert_eq(atomic_load(&late_runs), 1, "the retry ran at once");
+	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
+	cr_assert_eq(st.delayed, 1);
+	cr_assert_eq(lfq_pool_shutdown(pool, 0), -ETIMEDOUT);
+	cr_assert_eq(atomic_load(&late_dead), 1, "handed back at shutdown");
+	cr_assert_eq(lfq_pool_destroy(pool), 0);
+}
+
+/* ---- issue 22: the grace period bounds shutdown without hooks ---- */
+
+static _Atomic unsigned slow_ran;
+
+static int runs_200ms(void *arg)
+{
+	(void)arg;
+	sleep_ms(200);
+	atomic_fetch_add(&slow_ran, 1);
+	return 0;
+}
+
+Test(pool_edges, shutdown_grace_period_bounds_it_without_hooks)
+{
+	/* Before: with neither on_cancelled nor on_dead every job ran: 1 s, not 100 ms + one
+	 * job. Now the jobs not started are kept for lfq_pool_take_unstarted. */
+	const struct lfq_pool_config cfg = {.workers = 1, .queue_capacity = 8};
+	const struct lfq_job job = {.fn = runs_200ms, .arg = (void *)(uintptr_t)7};
+	struct lfq_pool *pool = NULL;
+
+	atomic_store(&slow_ran, 0);
+	cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(lfq_pool_submit(pool, &job), 0);
+	const int64_t t0 = now_ns();
+
+	cr_assert_eq(lfq_pool_shutdown(pool, 100 * MS), -ETIMEDOUT);
+	const int64_t took = now_ns() - t0;
+
+	/* 100 ms + one 200 ms job; 700 ms is generous, and far below the 1 s of all five. */
+	cr_assert_lt(took, 700 * MS, "shutdown(100 ms) took %lld ms", (long long)(took / MS));
+	cr_assert_eq(atomic_load(&slow_ran), 1, "only the job running at the deadline ran");
+	/* The four not started are handed back, as they were submitted. */
+	struct lfq_job back[8];
+	struct lfq_pool_stats st;
+
+	cr_assert_eq(lfq_pool_take_unstarted(pool, back, 3), 3);
+	cr_assert_eq(lfq_pool_take_unstarted(pool, back + 3, 5), 1);
+	cr_assert_eq(lfq_pool_take_unstarted(pool, back, 8), 0);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(back[i].fn, runs_200ms);
+		cr_assert_eq(back[i].arg, (void *)(uintptr_t)7);
+	}
+	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
+	cr_assert_eq(st.cancelled, 4);
+	cr_assert_eq(st.submitted, st.succeeded + st.dead);
+	cr_assert_eq(lfq_pool_destroy(pool), 0);
+}
+
+/* ---- issue 22: the CPUs the pool counts include the cgroup v2 quota ---- */
+
+static const char *write_cpu_max(const char *text)
+{
+	static char path[64];
+
+	snprintf(path, sizeof(path), "/tmp/lfq_cpu_max_%d", (int)getpid());
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+Test(pool_edges, cpu_max_is_read_as_ceil_quota_over_period)
+{
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("max 100000\n")), 0);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("150000 100000\n")), 2);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("200000 100000\n")), 2);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("100000 100000\n")), 1);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("5000 100000\n")), 1);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("250000 50000")), 5);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("garbage\n")), 0);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("12x 100000\n")), 0);
+	cr_assert_eq(lfq__cpu_max_limit(write_cpu_max("100000 0\n")), 0);
+	unlink(write_cpu_max(""));
+	cr_assert_eq(lfq__cpu_max_limit("/nonexistent/cpu.max"), 0);
+}
+
+/* Workers of a pool created with the default worker count. */
+static unsigned default_workers(void)
+{
+	struct lfq_pool *pool = NULL;
+	struct lfq_pool_stats st;
+	struct lfq_pool_worker_stats per[LFQ_POOL_WORKERS_MAX > 256 ? 256 : LFQ_POOL_WORKERS_MAX];
+
+	cr_assert_eq(lfq_pool_create(&pool, NULL), 0);
+	const int n = (int)lfq_pool_stats(pool, &st, per, sizeof(per) / sizeof(per[0]));
+
+	lfq_pool_destroy(pool);
+	return (unsigned)n;
+}
+
+Test(pool_edges, default_workers_follow_the_cgroup_cpu_quota)
+{
+	/* Before: only the affinity mask counted; a pod limited to one CPU on a bigger node
+	 * got a worker per node CPU. */
+	cpu_set_t set;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	const unsigned allowed = (unsigned)CPU_COUNT(&set);
+
+	atomic_store(&lfq__pool_test_cpu_max, write_cpu_max("max 100000\n"));
+	cr_assert_eq(default_workers(), allowed < 256 ? allowed : 256, "no quota: the mask");
+	atomic_store(&lfq__pool_test_cpu_max, write_cpu_max("50000 100000\n"));
+	cr_assert_eq(default_workers(), 1, "half a CPU: one worker");
+	if (allowed >= 3) {
+		atomic_store(&lfq__pool_test_cpu_max, write_cpu_max("150000 100000\n"));
+		cr_assert_eq(default_workers(), 2, "1.5 CPUs: two workers");
+	}
+	unlink(write_cpu_max(""));
+	atomic_store(&lfq__pool_test_cpu_max, NULL);
 }

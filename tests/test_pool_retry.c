@@ -14,6 +14,7 @@
 #include <lfq/pool.h>
 
 #include "pool_internal.h"
+#include "test_time.h"
 
 #define T0 1000000000LL
 
@@ -23,14 +24,6 @@ static int64_t fake_clock(void *ctx)
 {
 	(void)ctx;
 	return atomic_load(&fake_now);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
 }
 
 static void advance(struct lfq_pool *pool, int64_t ns)
@@ -670,5 +663,65 @@ Test(pool_retry, log_hook_gets_levelled_key_value_events)
 		cr_assert_eq(atomic_load(&logged_dead), 1);
 		cr_assert_eq(atomic_load(&logged_shutdown), 1);
 		cr_assert_eq(atomic_load(&logged_retry), level == LFQ_LOG_DEBUG ? 1 : 0);
+	}
+}
+
+/* ---- a due retry runs on any idle worker (issue 22) ---- */
+
+static _Atomic unsigned a_runs;
+static _Atomic int64_t a_retry_ns, b_started_ns;
+
+static int fails_once(void *arg)
+{
+	(void)arg;
+	if (atomic_fetch_add(&a_runs, 1) == 0)
+		return LFQ_JOB_RETRY;
+	atomic_store(&a_retry_ns, now_ns());
+	return 0;
+}
+
+static int runs_ms(void *arg)
+{
+	if ((uintptr_t)arg == 10)
+		atomic_store(&b_started_ns, now_ns());
+	sleep_ms((long)(uintptr_t)arg);
+	return 0;
+}
+
+Test(pool_retry, a_due_retry_runs_on_an_idle_worker_not_behind_a_long_job)
+{
+	/* 2 workers. B runs 10 ms on one; A fails once with a backoff of at most 1 ms on the
+	 * other, which then takes C (300 ms). Before, A's retry sat in that worker's own timer
+	 * heap until C ended, although B's worker was idle from 10 ms on. */
+	const struct lfq_pool_config cfg = {.workers = 2,
+					    .queue_capacity = 16,
+					    .retry_base_ns = 1000000,
+					    .retry_cap_ns = 1000000};
+
+	for (int round = 0; round < 3; round++) {
+		struct lfq_pool *pool = NULL;
+
+		atomic_store(&a_runs, 0);
+		atomic_store(&a_retry_ns, 0);
+		atomic_store(&b_started_ns, 0);
+		cr_assert_eq(lfq_pool_create(&pool, &cfg), 0);
+		const struct lfq_job b = {.fn = runs_ms, .arg = (void *)(uintptr_t)10};
+		const struct lfq_job ac[2] = {{.fn = fails_once},
+					      {.fn = runs_ms, .arg = (void *)(uintptr_t)300}};
+
+		cr_assert_eq(lfq_pool_submit(pool, &b), 0);
+		while (atomic_load(&b_started_ns) == 0)
+			sleep_ms(1);
+		const int64_t t0 = now_ns();
+
+		cr_assert_eq(lfq_pool_submit_burst(pool, ac, 2, NULL), 2);
+		cr_assert_eq(lfq_pool_wait_idle(pool, 10000 * MS), 0);
+		cr_assert_eq(atomic_load(&a_runs), 2);
+		const int64_t after = atomic_load(&a_retry_ns) - t0;
+
+		/* Due within 1 ms; B's worker is free at 10 ms. 150 ms is generous. */
+		cr_assert_lt(after, 150 * MS, "round %d: A's retry started at %lld ms", round,
+			     (long long)(after / MS));
+		lfq_pool_destroy(pool);
 	}
 }

@@ -277,7 +277,7 @@ Test(queue, memory_shrinks_back_to_the_cache_after_a_burst)
 	cr_assert_geq(st.segments, n / 64);
 	for (uintptr_t i = 1; i <= n; i++)
 		cr_assert_eq(lfq_queue_pop(q, &out), 0);
-	urcu_memb_barrier(); /* every pending reclamation callback has run */
+	lfq__queue_quiesce(q); /* every retired segment has been reclaimed */
 	lfq__queue_stats(q, &st);
 	cr_assert_eq(st.segments, 1, "only the current segment stays linked");
 	cr_assert_geq(st.retired, n / 64 - 1);
@@ -324,7 +324,7 @@ Test(queue, threads_that_come_and_go_are_registered_and_unregistered)
 	}
 	/* A grace period must not wait for (or touch) any of the exited threads. */
 	urcu_memb_synchronize_rcu();
-	urcu_memb_barrier();
+	lfq__queue_quiesce(q);
 	cr_assert_eq(lfq_queue_size(q), 0);
 	lfq_queue_destroy(q);
 }

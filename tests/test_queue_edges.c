@@ -9,6 +9,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <lfq/queue.h>
 
@@ -244,4 +248,95 @@ Test(queue_edges, null_arguments_are_rejected_in_every_build)
 	cr_assert_eq(lfq_queue_pop(q, &out), 0);
 	cr_assert_eq(out, ITEM(1));
 	lfq_queue_destroy(q);
+}
+
+/* ---- issue 24: no abort inside liburcu under memory pressure ---- */
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define LFQ_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define LFQ_TEST_SANITIZED 1
+#endif
+#endif
+
+/* The child: with the address space capped just above what it uses, no new thread can be
+ * created (no room for its stack). Retiring segments and destroying the queue must not need
+ * one: before, the first retire started liburcu's call_rcu thread, failed, and urcu_die
+ * aborted (exit 134). */
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static int capped_child(void)
+{
+	struct lfq_queue *q = NULL;
+
+	if (lfq_queue_create(&q, 4, 0) != 0)
+		return 10;
+	/* glibc reuses the stacks of threads that ended (the test runner's): take them all,
+	 * so that a thread created from here on needs a fresh mapping. */
+	for (int i = 0; i < 16; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, idle_thread, NULL) != 0)
+			return 16;
+	}
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%ld", &pages) != 1)
+		return 11;
+	fclose(f);
+	const rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (1u << 20);
+	const struct rlimit rl = {.rlim_cur = cap, .rlim_max = cap};
+
+	if (setrlimit(RLIMIT_AS, &rl) != 0)
+		return 12;
+	static int items[64];
+
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 64; i++)
+			if (lfq_queue_push(q, &items[i]) != 0)
+				return 13;
+		for (int i = 0; i < 64; i++) {
+			void *it;
+
+			if (lfq_queue_pop(q, &it) != 0 || it != &items[i])
+				return 14;
+		}
+	}
+	lfq_queue_destroy(q);
+	/* A queue created now may be refused, never abort. */
+	const int rc = lfq_queue_create(&q, 4, 0);
+
+	if (rc == 0)
+		lfq_queue_destroy(q);
+	else if (rc != -EAGAIN && rc != -ENOMEM)
+		return 15;
+	return 0;
+}
+
+Test(queue_edges, retiring_segments_under_an_address_space_cap_does_not_abort)
+{
+#ifdef LFQ_TEST_SANITIZED
+	/* The sanitizers' own allocators abort when the address space is capped. */
+	return;
+#else
+	const pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(capped_child());
+	int status = 0;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died of signal %d",
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "the child failed at step %d", WEXITSTATUS(status));
+#endif
 }

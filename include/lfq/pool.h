@@ -17,7 +17,7 @@
  * succeeded + dead once idle.
  *
  * Production features: retries with exponential backoff and full jitter, kept in a timer
- * heap per worker (a delayed job holds no queue slot and no thread); absolute deadlines;
+ * heap the workers share (a delayed job holds no queue slot and no thread); absolute deadlines;
  * up to 8 priority levels with a starvation guard; per-worker counters and latency
  * histograms (p50 .. p99.9, Prometheus text output); a log hook; an injectable clock; job
  * ids and cancellation; a stop request a signal handler may make, which running jobs can
@@ -42,8 +42,10 @@
  * a thread whose lfq_pool_wait_idle returned 0, or whose lfq_pool_shutdown returned, after
  * that job finished. Within a priority level jobs start in roughly FIFO order (one shared
  * FIFO per level, several workers); higher levels first, see starve_limit; a retry that
- * fell due runs on the worker that delayed it before that worker takes a queued job. No
- * ordering between two jobs is promised.
+ * fell due runs before queued jobs, on the first worker that is free (an idle worker starts
+ * it within its sleep's timer slack, typically well under a millisecond after it is due;
+ * never behind a job that the worker which delayed it runs). No ordering between two jobs
+ * is promised.
  *
  * Concurrency: every function except lfq_pool_create and lfq_pool_destroy may be called from
  * any number of threads at once, in any combination, jobs of the pool included (see each
@@ -163,8 +165,11 @@ struct lfq_log_field {
  * `struct lfq_pool_config cfg = {.workers = 4};` is a complete configuration.
  */
 struct lfq_pool_config {
-	/** Worker threads; 0: one per CPU this process may run on (its affinity mask, which is
-	 *  the online CPUs unless taskset/cgroups narrowed it). At most LFQ_POOL_WORKERS_MAX. */
+	/** Worker threads; 0: one per CPU this process may use: the CPUs of its affinity mask
+	 *  (the online CPUs unless taskset/cpusets narrowed it), cut to its cgroup v2 CPU quota
+	 *  (cpu.max of its cgroup and their ancestors: ceil(quota / period), the smallest), as
+	 *  Go's runtime counts GOMAXPROCS. The same count decides whether workers outnumber the
+	 *  CPUs (the spinner cap). Read at create. At most LFQ_POOL_WORKERS_MAX. */
 	unsigned workers;
 	/** Jobs that can wait in the queue (not counting running ones); 0:
 	 *  LFQ_POOL_DEFAULT_CAPACITY; at most LFQ_POOL_CAPACITY_MAX. Exact: a pool of 10 queues
@@ -348,10 +353,14 @@ LFQ_API LFQ_NODISCARD int lfq_pool_create(struct lfq_pool **pool,
 /**
  * Shuts the pool down with no timeout if that was not done (see lfq_pool_shutdown: every
  * accepted job runs), then frees it. NULL is accepted and ignored.
- * Thread-safety: must not run concurrently with any other call on @p pool, nor from one of
- * its jobs (asserted).
+ * @return 0 (the pool is freed; also for NULL);
+ *         -EDEADLK if called from one of this pool's jobs, or from a hook (on_dead,
+ *                  on_cancelled, log) that this pool's shutdown runs on this thread: it
+ *                  would wait for itself. Refused in every build: nothing is stopped or
+ *                  freed, and the owner must still destroy the pool from another thread.
+ * Thread-safety: must not run concurrently with any other call on @p pool.
  */
-LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
+LFQ_API int lfq_pool_destroy(struct lfq_pool *pool);
 
 /**
  * Copies @p job into the queue; a worker will run it.
@@ -364,15 +373,19 @@ LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
  *                 not below the pool's priority levels (checked in every build);
  *         -EAGAIN if the queue is full (the job was not accepted);
  *         -ESHUTDOWN if a shutdown has begun (the job was not accepted), also from jobs.
- * Thread-safety: any thread, jobs included; lock-free. Makes a wake-up system call only if a
- * worker sleeps.
+ * Thread-safety: any thread, jobs included; lock-free in every mode, whatever the workers do
+ * (it never waits for a worker nor retries a wake-up). Makes at most one wake-up system
+ * call, and only if a worker is parked, none spins (when workers outnumber the CPUs) and
+ * no wake-up is pending already: a woken worker counts as coming until it has looked for
+ * work, and wakes the next one if more is queued.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_submit(struct lfq_pool *pool, const struct lfq_job *job);
 
 /**
  * Copies up to @p n jobs into the queue, in order, as n lfq_pool_submit calls would, but
- * with one wake-up for all of them: one system call, only if a worker sleeps, waking up to
- * as many sleeping workers as it accepted jobs. Stops at the first job not accepted.
+ * with one wake-up for all of them: at most one system call, as for lfq_pool_submit,
+ * waking one parked worker; each woken worker that finds more queued wakes the next.
+ * Stops at the first job not accepted.
  * @param jobs  n jobs; the pool keeps copies.
  * @param err   NULL, or out: 0 if all n were accepted (or n is 0), else why jobs[return]
  *              was not: -EINVAL (@p pool or @p jobs NULL, or that job invalid as for
@@ -386,7 +399,10 @@ LFQ_API size_t lfq_pool_submit_burst(struct lfq_pool *pool, const struct lfq_job
 				     int *err);
 
 /**
- * Like lfq_pool_submit, but waits up to @p timeout_ns for room in a full queue.
+ * Like lfq_pool_submit, but waits up to @p timeout_ns for room in a full queue. A slot that
+ * frees while it waits is seen within 1 ms (plus the time the calling thread waits for a
+ * CPU): a sleeping caller is woken at once when workers have freed a batch of slots
+ * (min(capacity/2, 64)), and otherwise looks again at least once a millisecond.
  * @param timeout_ns  < 0: as long as it takes; 0: one try; > 0: nanoseconds on
  *                    CLOCK_MONOTONIC. Signals do not cut it short.
  * @return 0 if the job was accepted;
@@ -461,12 +477,16 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  * retries included (a delayed job is waited for until it is due: the drain covers the timer
  * heaps too), then exit and are joined.
  *
- * If @p drain_timeout_ns passes before everything drained, the jobs not yet started (queued
- * or waiting for a retry) are taken out and handed, one at a time on this thread, to the
- * config's on_cancelled and on_dead (LFQ_DEAD_CANCELLED); the call then waits for the
- * running jobs to finish (a run that asks for a retry now is cancelled the same way), joins
- * the workers and returns -ETIMEDOUT. (With neither hook, nothing can be handed back: every
- * job runs to its end, then -ETIMEDOUT.)
+ * If @p drain_timeout_ns passes before everything drained, no job starts any more: the
+ * call waits only for the running jobs to finish (so it returns within the timeout plus the
+ * longest running job), joins the workers and returns -ETIMEDOUT. The jobs not yet started
+ * (queued, or waiting for a retry; a run that asks for a retry now counts too) are handed
+ * back, never lost:
+ *  - with on_cancelled or on_dead set, to them, one at a time on this thread
+ *    (LFQ_DEAD_CANCELLED), before the call returns;
+ *  - with neither, they stay in the pool for lfq_pool_take_unstarted, which gives them to
+ *    the caller as copies of their struct lfq_job (lfq_pool_destroy discards what is left,
+ *    counted as cancelled and logged as dead jobs).
  *
  * @param drain_timeout_ns  < 0: no timeout; 0: hand back whatever has not started at once;
  *                          > 0: nanoseconds on CLOCK_MONOTONIC.
@@ -484,6 +504,21 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  * Thread-safety: any thread; may sleep.
  */
 LFQ_API LFQ_NODISCARD int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns);
+
+/**
+ * Takes back the jobs that a timed-out lfq_pool_shutdown did not start, when the config set
+ * neither on_cancelled nor on_dead: copies up to @p n of them into @p jobs (the fields of
+ * the submitted struct lfq_job: fn, arg, deadline_ns, max_attempts, priority). Each one
+ * taken counts as cancelled in lfq_pool_stats (and leaves a completion record, see
+ * LFQ_POOL_COMPLETIONS); call it until it returns less than @p n. The caller decides what to
+ * do with them: persist them, run them elsewhere, or drop them knowingly.
+ * @return how many jobs were copied: 0 if none is left, if the pool has not been shut down
+ *         (or its shutdown has not returned yet), or if @p pool or @p jobs is NULL or @p n
+ *         is 0. Also 0 from one of this pool's jobs or hooks.
+ * Thread-safety: any thread, after lfq_pool_shutdown returned; calls serialize with each
+ *         other (a lock). Not from a signal handler.
+ */
+LFQ_API size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jobs, size_t n);
 
 /**
  * Takes a snapshot of the pool's counters. The per-worker counters live on one cache line
@@ -605,7 +640,8 @@ LFQ_API bool lfq_pool_stop_requested(const struct lfq_pool *pool);
 /**
  * @return the pool's clock now, in ns: the config's clock hook if it has one, else
  *         CLOCK_MONOTONIC. lfq_job.deadline_ns is absolute on this clock, so a deadline 2 s
- *         from now is `lfq_pool_now_ns(pool) + 2000000000`. -EINVAL if @p pool is NULL.
+ *         from now is `lfq_pool_now_ns(pool) + 2000000000`. For a NULL @p pool,
+ *         CLOCK_MONOTONIC (never an error code: every value is a time).
  * Thread-safety: any thread (with a clock hook: whatever the hook allows); wait-free
  *         without a hook.
  */

@@ -66,17 +66,22 @@ struct lfq_queue;
  * @param flags             0 (no flags are defined yet).
  * @return 0; -EINVAL for a NULL @p queue, a capacity above the maximum or unknown flags;
  *         -ENOMEM when memory runs out; -EAGAIN if the thread-exit hook for RCU
- *         registration cannot be created (out of pthread keys).
- * Thread-safety: any thread; allocates.
+ *         registration cannot be created (out of pthread keys), or the queue's reclaimer
+ *         thread cannot be started (another negated pthread_create error is possible).
+ * Thread-safety: any thread; allocates, and starts the queue's reclaimer thread (it frees
+ *         retired segments after an RCU grace period; so no later call on the queue
+ *         allocates for reclamation or starts a thread, and none aborts for lack of
+ *         memory).
  */
 LFQ_API LFQ_NODISCARD int lfq_queue_create(struct lfq_queue **queue, size_t segment_capacity,
 					   unsigned flags);
 
 /**
- * Frees the queue and every segment, cached ones included, after the RCU callbacks in
- * flight have run (rcu_barrier). Items still inside are not touched. NULL is ignored.
+ * Stops the queue's reclaimer thread (after a last grace period for the segments it still
+ * holds) and frees the queue and every segment, cached ones included. Allocates nothing.
+ * Items still inside are not touched. NULL is ignored.
  * Thread-safety: not concurrently with any other call on @p queue; not from an RCU
- * read-side critical section or a call_rcu callback.
+ * read-side critical section.
  */
 LFQ_API void lfq_queue_destroy(struct lfq_queue *queue);
 
