@@ -280,6 +280,8 @@ bool lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *tas
 void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i);
 /* The calling thread's worker if it is one of pool's, else NULL. */
 const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool);
+/* The calling thread's worker, of whichever pool, or NULL (the lfq_job_* getters). */
+const struct lfq__pool_worker *lfq__pool_current_worker(void);
 
 /* n jobs were published: wakes up to n sleeping workers (N1: one load if none sleeps); with
  * a spin cap, lfq__pool_wake_capped. */

@@ -567,6 +567,37 @@ LFQ_API unsigned lfq_pool_job_attempt(const struct lfq_pool *pool);
  */
 LFQ_API uint64_t lfq_pool_job_id(const struct lfq_pool *pool);
 
+/*
+ * The running job's context, without a pool pointer. A job's fn gets only its arg; these
+ * read the calling thread's own record of the job it runs (a thread-local the worker sets
+ * just before fn and clears just after), so a job needs no global to learn its pool,
+ * attempt, worker or id. Outside a job's fn (another thread, a hook such as on_error or
+ * on_dead, a signal handler) they return their "no job" value. Called from a job of pool A
+ * that runs a job of nothing else, they describe that job; a pool has no nested runs.
+ *
+ * Ids: lfq_job_id is the pool's cancel handle (lfq_pool_submit_id), 0 for a job submitted
+ * otherwise; it is not chosen by the caller. To name jobs yourself, put your id in what arg
+ * points to (every hook and completion record gets arg back).
+ *
+ * Thread-safety: any thread; async-signal-safe and wait-free (thread-local reads only).
+ */
+
+/** @return the pool whose worker runs the calling job; NULL outside a job's fn. */
+LFQ_API struct lfq_pool *lfq_job_pool(void);
+
+/** @return the calling job's attempt: 1 on its first run, 2 on its first retry, ...
+ *          (the `attempts` on_dead will see if this run fails for good); 0 outside a
+ *          job's fn. */
+LFQ_API unsigned lfq_job_attempt(void);
+
+/** @return the index (0 .. workers-1) of the worker running the calling job; -1 outside a
+ *          job's fn. */
+LFQ_API int lfq_job_worker_index(void);
+
+/** @return the calling job's id if it was submitted with lfq_pool_submit_id, else 0;
+ *          0 outside a job's fn. */
+LFQ_API uint64_t lfq_job_id(void);
+
 /**
  * Asks the pool to stop, without waiting: the first half of lfq_pool_shutdown, and the call
  * to make from a signal handler. Intake closes at once: every later submit returns
