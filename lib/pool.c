@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,10 +43,21 @@ static void log_dead(const struct lfq_pool *pool, const struct lfq__task *t, int
 {
 	if (!pool->log || pool->log_level < LFQ_LOG_WARN)
 		return;
+	/* The job by its id (0: submitted without one) and its arg (as %p prints it); the
+	 * result by name where it has one (lfq_job_result_name), else as a number. */
+	char arg[2 + 2 * sizeof(void *) + 1], id[21];
+
+	snprintf(arg, sizeof(arg), "%p", t->arg);
+	snprintf(id, sizeof(id), "%llu",
+		 (unsigned long long)((t->flags & LFQ__TASK_HAS_ID) ? t->id : 0));
+	const char *result = lfq_job_result_name(t->last_result);
+	const bool named = strcmp(result, "other") != 0;
 	const struct lfq_log_field f[] = {
 		{.key = "reason", .str = dead_names[reason]},
+		{.key = "id", .str = id},
+		{.key = "arg", .str = arg},
 		{.key = "attempts", .num = t->attempts},
-		{.key = "last_result", .num = t->last_result},
+		{.key = "last_result", .str = named ? result : NULL, .num = t->last_result},
 		{.key = "priority", .num = t->priority},
 	};
 

@@ -39,6 +39,20 @@ const char *lfq_dead_reason_name(int reason)
 	}
 }
 
+const char *lfq_job_result_name(int result)
+{
+	switch (result) {
+	case 0:
+		return "success";
+	case LFQ_JOB_RETRY:
+		return "retry";
+	case LFQ_JOB_FAIL:
+		return "fail";
+	default:
+		return "other";
+	}
+}
+
 int64_t lfq_pool_now_ns(const struct lfq_pool *pool)
 {
 	if (!pool)

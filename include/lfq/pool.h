@@ -650,6 +650,15 @@ LFQ_API int64_t lfq_pool_now_ns(const struct lfq_pool *pool);
  */
 LFQ_API const char *lfq_dead_reason_name(int reason);
 
+/**
+ * @return the name of a job's result (what fn returned, on_error's result, on_dead's
+ *         last_result), as the log hook's events spell it: "success" for 0, "retry" for
+ *         LFQ_JOB_RETRY, "fail" for LFQ_JOB_FAIL, and "other" for any other value (a code of
+ *         the job's own: print the number beside it). A static string, never NULL.
+ * Thread-safety: any thread; async-signal-safe; wait-free.
+ */
+LFQ_API const char *lfq_job_result_name(int result);
+
 /** A finished job, as lfq_pool_completions_drain hands it back. */
 struct lfq_pool_completion {
 	int (*fn)(void *arg); /**< the job's fn */
