@@ -77,6 +77,23 @@ void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t,
 		lfq__comp_post((struct lfq_pool *)pool, t, reason, t->last_result);
 }
 
+/* Hands a job that a timed-out shutdown takes back to exactly one terminal hook: on_dead
+ * (CANCELLED) if the config has it, else on_cancelled (the older hook, for configs without
+ * on_dead); logged and recorded as dead either way. on_dead wins because it is the hook every
+ * other dead job reaches (and liblfq_redis needs it for every dead job). */
+void lfq__pool_call_cancelled(const struct lfq_pool *pool, const struct lfq__task *t)
+{
+	const struct lfq_job job = lfq__pool_job_of(t);
+
+	log_dead(pool, t, LFQ_DEAD_CANCELLED);
+	if (pool->on_dead)
+		pool->on_dead(&job, LFQ_DEAD_CANCELLED, t->attempts, t->last_result, pool->ctx);
+	else if (pool->on_cancelled)
+		pool->on_cancelled(&job, pool->ctx);
+	if (pool->comp)
+		lfq__comp_post((struct lfq_pool *)pool, t, LFQ_DEAD_CANCELLED, t->last_result);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Create. */
 

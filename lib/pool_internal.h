@@ -320,6 +320,8 @@ static inline struct lfq_job lfq__pool_job_of(const struct lfq__task *t)
 
 /* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished). pool.c */
 void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason);
+/* The same for a job a timed-out shutdown hands back: on_dead if set, else on_cancelled. */
+void lfq__pool_call_cancelled(const struct lfq_pool *pool, const struct lfq__task *t);
 
 /* Timer heap and backoff (pool_timer.c). */
 /* Pushes a timer; returns false if memory ran out (nothing changed). */

@@ -13,8 +13,13 @@
  * succeeded (a run returned 0) or as dead, through the `on_dead` hook: failed (a permanent
  * failure), exhausted (LFQ_JOB_RETRY with no attempt left), expired (its deadline passed
  * before a run could start) or cancelled (lfq_pool_cancel, or a shutdown's drain timeout
- * passed; `on_cancelled` sees the latter too). lfq_pool_stats shows it: submitted =
- * succeeded + dead once idle.
+ * passed). lfq_pool_stats shows it: submitted = succeeded + dead once idle.
+ *
+ * Ownership: the pool never touches what arg points to. Each accepted job reaches exactly
+ * one terminal point, the place to free arg: its fn's last run (the one that returned 0),
+ * or on_dead (or, in a config without on_dead, on_cancelled for the jobs a timed-out
+ * shutdown hands back). on_error is not terminal: a retry may follow. docs/pool.md has the
+ * job's lifecycle.
  *
  * Production features: retries with exponential backoff and full jitter, kept in a timer
  * heap per worker (a delayed job holds no queue slot and no thread); absolute deadlines;
@@ -192,10 +197,13 @@ struct lfq_pool_config {
 	 */
 	void (*on_error)(const struct lfq_job *job, int result, void *ctx);
 	/**
-	 * Called for each accepted job that will never run because a shutdown's drain timeout
-	 * expired before it started. Called on the thread inside lfq_pool_shutdown (or
-	 * lfq_pool_destroy), one job at a time, never concurrently with itself; on_dead follows
-	 * for the same job. NULL (and on_dead NULL): the pool has nowhere to hand jobs back, so
+	 * For configs without on_dead (prefer on_dead, which gets these jobs as
+	 * LFQ_DEAD_CANCELLED): called for each accepted job that will never run because a
+	 * shutdown's drain timeout expired before it started, if on_dead is NULL. A job reaches
+	 * on_dead or on_cancelled, never both (until 0.2 it reached both, so freeing arg in both
+	 * was a double free). Called on the thread inside lfq_pool_shutdown (or
+	 * lfq_pool_destroy), one job at a time, never concurrently with itself. NULL (and
+	 * on_dead NULL): the pool has nowhere to hand jobs back, so
 	 * a timed-out shutdown still runs all of them, retries included (and returns
 	 * -ETIMEDOUT when they are done). It may submit (-ESHUTDOWN) and read stats; an
 	 * lfq_pool_shutdown or lfq_pool_wait_idle it calls returns -EDEADLK at once (the
@@ -213,7 +221,8 @@ struct lfq_pool_config {
 	 * (enum lfq_dead_reason), the runs it had and the last one's result (0 if it never
 	 * ran): failed and exhausted jobs on the worker that ran them, expired ones on the
 	 * worker that found them expired, cancelled ones on the thread inside lfq_pool_shutdown
-	 * (after on_cancelled, if that is set too). Different workers may call it at once. The
+	 * (on_cancelled is then not called) or lfq_pool_cancel. It is the job's terminal hook:
+	 * free arg here. Different workers may call it at once. The
 	 * job counts as finished (wait_idle) only once it returned. NULL: dead jobs are only
 	 * counted; a timed-out shutdown cancels jobs only if this or on_cancelled is set.
 	 * lfq_pool_shutdown and lfq_pool_wait_idle called from it return -EDEADLK, on a worker
@@ -358,7 +367,8 @@ LFQ_API void lfq_pool_destroy(struct lfq_pool *pool);
  * @param job  the job; the pool keeps a copy: @p job may be reused as soon as the call
  *             returns.
  * @return 0 if the job was accepted: it will succeed (after at most max_attempts runs) or
- *           go to on_dead exactly once (and to on_cancelled, if cancelled);
+ *           go to on_dead exactly once (on_cancelled instead, for a job a timed-out
+ *           shutdown hands back in a config without on_dead);
  *         -EINVAL if @p pool or @p job is NULL, job->fn is NULL, a reserved field of the
  *                 job (reserved8, reserved32, reserved[]) is nonzero, or job->priority is
  *                 not below the pool's priority levels (checked in every build);
@@ -463,7 +473,8 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  *
  * If @p drain_timeout_ns passes before everything drained, the jobs not yet started (queued
  * or waiting for a retry) are taken out and handed, one at a time on this thread, to the
- * config's on_cancelled and on_dead (LFQ_DEAD_CANCELLED); the call then waits for the
+ * config's on_dead (LFQ_DEAD_CANCELLED), or to on_cancelled if on_dead is NULL; the call
+ * then waits for the
  * running jobs to finish (a run that asks for a retry now is cancelled the same way), joins
  * the workers and returns -ETIMEDOUT. (With neither hook, nothing can be handed back: every
  * job runs to its end, then -ETIMEDOUT.)
