@@ -226,13 +226,13 @@ int main(int argc, char **argv)
 		memset(&st, 0, sizeof(st));
 	if (rc == 0)
 		LOG("info", "msg=\"stopped\" accepted=%ld done=%llu cancelled=%llu failed=%llu",
-		    accepted, (unsigned long long)st.completed, (unsigned long long)st.cancelled,
+		    accepted, (unsigned long long)st.succeeded, (unsigned long long)st.cancelled,
 		    (unsigned long long)st.failed);
 	else
 		LOG("warn",
 		    "msg=\"stopped\" accepted=%ld done=%llu cancelled=%llu failed=%llu "
 		    "err=\"%s\"",
-		    accepted, (unsigned long long)st.completed, (unsigned long long)st.cancelled,
+		    accepted, (unsigned long long)st.succeeded, (unsigned long long)st.cancelled,
 		    (unsigned long long)st.failed, strerror(-rc));
 	lfq_pool_destroy(pool);
 	return rc == 0 ? 0 : 1;

@@ -281,14 +281,16 @@ struct lfq_pool_config {
  */
 struct lfq_pool_stats {
 	uint64_t submitted; /**< submits that returned 0 */
-	uint64_t completed; /**< jobs that succeeded (a run returned 0) */
+	/** jobs that succeeded (a run returned 0): the same value as `succeeded`, the name
+	 *  to use; kept so that older code compiles, to be removed in 1.0. */
+	uint64_t completed;
 	uint64_t failed;    /**< jobs dead after a permanent failure */
 	uint64_t cancelled; /**< jobs dead because a shutdown's drain timeout passed, or
 				 cancelled by lfq_pool_cancel */
 	uint64_t queued;    /**< accepted, waiting in the queue (not delayed, started, dead) */
 	uint64_t running;   /**< runs started, not yet finished */
 	unsigned workers;   /**< worker threads */
-	uint64_t succeeded; /**< the same as completed: the name of the accounting invariant */
+	uint64_t succeeded; /**< jobs that succeeded (a run returned 0) */
 	uint64_t dead;	    /**< failed + exhausted + expired + cancelled: on_dead calls */
 	uint64_t exhausted; /**< jobs dead because they asked for a retry with none left */
 	uint64_t expired;   /**< jobs dead because their deadline passed before a run */
@@ -504,25 +506,28 @@ LFQ_API LFQ_NODISCARD int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain
  * submitted, so completed + failed + cancelled <= submitted always holds in a snapshot.
  * `submitted` never goes down, even while a shutdown refuses submits that were in flight.
  * @param stats       out: the totals.
- * @param per_worker  out (may be NULL): up to @p n entries, one per worker, in worker order;
- *                    entries beyond the workers are left untouched.
+ * @param per_worker  out (may be NULL): the first min(n, stats->workers) entries, one per
+ *                    worker, in worker order; entries beyond the workers are left untouched.
  * @param n           entries in @p per_worker.
- * @return the number of @p per_worker entries filled, min(n, workers) (so 0 when n is 0);
+ * @return 0 (until 0.2 it returned the number of per_worker entries filled, which is
+ *         min(n, stats->workers));
  *         -EINVAL if @p pool or @p stats is NULL, or @p per_worker is NULL with n > 0.
+ *         It fails only on invalid arguments, so it is not LFQ_NODISCARD: `(void)` works.
  * Thread-safety: any thread; wait-free.
  */
-LFQ_API LFQ_NODISCARD int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
-					 struct lfq_pool_worker_stats *per_worker, size_t n);
+LFQ_API int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
+			   struct lfq_pool_worker_stats *per_worker, size_t n);
 
 /**
  * Merges the workers' latency histograms into percentiles. Each worker records into its own
  * histogram, without locks or shared writes; the reader sums them (a snapshot that may be
  * stale; counts of different buckets are read at slightly different instants).
  * @param m  out: the latencies; all zero if the pool was created without LFQ_POOL_METRICS.
- * @return 0, or -EINVAL if @p pool or @p m is NULL.
+ * @return 0, or -EINVAL if @p pool or @p m is NULL (only invalid arguments: not
+ *         LFQ_NODISCARD).
  * Thread-safety: any thread; wait-free (reads every bucket of every worker: O(workers)).
  */
-LFQ_API LFQ_NODISCARD int lfq_pool_metrics(const struct lfq_pool *pool, struct lfq_pool_metrics *m);
+LFQ_API int lfq_pool_metrics(const struct lfq_pool *pool, struct lfq_pool_metrics *m);
 
 /**
  * Renders the pool's counters, gauges and (with LFQ_POOL_METRICS) latency histograms in the
