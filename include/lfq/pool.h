@@ -39,7 +39,7 @@
  *     int rc = lfq_pool_create(&pool, &cfg);          // 0 or -EINVAL, -ENOMEM, ...
  *     rc = lfq_pool_submit(pool, &(struct lfq_job){.fn = work, .arg = p});
  *     ...
- *     rc = lfq_pool_shutdown(pool, 5000000000);        // run what was accepted, join
+ *     rc = lfq_pool_shutdown(pool, LFQ_SEC(5));        // run what was accepted, join
  *     lfq_pool_destroy(pool);
  *
  * Ordering a caller may rely on: everything a thread wrote before a submit that returned 0 is
