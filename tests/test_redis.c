@@ -1143,6 +1143,14 @@ static pid_t spawn_consumer(const struct server *s, const char *name, const char
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		sigset_t term;
+
+		/* SIGTERM stays blocked (across exec) until the consumer's handler is installed:
+		 * a stop_consumer right after the spawn must not kill it before (that failed
+		 * under ASan, whose start-up is slow: "status 0xf"). */
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(LFQ_REDIS_CONSUMER, LFQ_REDIS_CONSUMER, port, name, log, "300", max_inflight,
 		      max_deliveries, (char *)NULL);
