@@ -118,6 +118,14 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* test_redis.c spawns it with SIGTERM blocked, so that a SIGTERM sent before this point
+	 * waits for the handler; one that came meanwhile is handled now (the stop request stays
+	 * set, and run returns promptly). */
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	rc = lfq_redis_source_run(src);
 	if (lfq_pool_shutdown(pool, -1) != 0)
 		rc = 1;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What a job can ask the pool (issue 14): stop requested, the clock, dead-reason names; and
+/* What a job can ask the pool (issue 14): stop requested, the clock, dead-reason names, its
+ * own context (lfq_job_*, without a pool pointer); and
  * lfq_pool_request_stop, from a thread and from a signal handler: intake closes, what was
  * accepted still runs, a cooperative job ends within the shutdown's grace period. */
 #include <criterion/criterion.h>
@@ -298,6 +299,91 @@ Test(pool_context, a_job_knows_its_attempt_id_and_worker)
 	cr_assert_eq(lfq_pool_wait_idle(ctx_pool, -1), 0);
 	cr_assert_eq(atomic_load(&dead_hook_attempt), 0);
 	lfq_pool_destroy(ctx_pool);
+}
+
+/* ---- the same without a pool pointer: lfq_job_* ---- */
+
+/* What a job saw, kept in the job's own arg: no global. */
+struct seen {
+	struct lfq_pool *pool;
+	unsigned attempts[4];
+	uint64_t id;
+	int worker;
+	unsigned hook_attempt;
+	struct lfq_pool *hook_pool;
+};
+
+static int retrying_no_global(void *arg)
+{
+	struct seen *s = arg;
+	const unsigned a = lfq_job_attempt();
+
+	if (a >= 1 && a <= 3)
+		s->attempts[a] = a;
+	s->pool = lfq_job_pool();
+	s->id = lfq_job_id();
+	s->worker = lfq_job_worker_index();
+	return a < 3 ? LFQ_JOB_RETRY : 0;
+}
+
+static void dead_no_global(const struct lfq_job *job, int reason, unsigned attempts, int last,
+			   void *ctx)
+{
+	(void)reason, (void)attempts, (void)last, (void)ctx;
+	struct seen *s = job->arg;
+
+	s->hook_attempt = lfq_job_attempt(); /* a hook: 0 */
+	s->hook_pool = lfq_job_pool();	     /* a hook: NULL */
+}
+
+Test(pool_context, job_getters_need_no_pool_pointer)
+{
+	struct lfq_pool *pools[2];
+
+	for (int i = 0; i < 2; i++) {
+		struct lfq_pool_config cfg = {.workers = 2,
+					      .flags = LFQ_POOL_NO_PIN,
+					      .retry_base_ns = LFQ_US(1),
+					      .retry_cap_ns = LFQ_US(1),
+					      .on_dead = dead_no_global};
+
+		cr_assert_eq(lfq_pool_create(&pools[i], &cfg), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct seen s = {.worker = -2, .hook_attempt = 99};
+		uint64_t id = 0;
+
+		cr_assert_eq(lfq_pool_submit_id(
+				     pools[i],
+				     &(struct lfq_job){.fn = retrying_no_global, .arg = &s}, &id),
+			     0);
+		cr_assert_eq(lfq_pool_wait_idle(pools[i], LFQ_FOREVER), 0);
+		for (unsigned a = 1; a <= 3; a++)
+			cr_assert_eq(s.attempts[a], a, "pool %d: attempt %u not seen", i, a);
+		cr_assert_eq(s.pool, pools[i], "pool %d: lfq_job_pool names another pool", i);
+		cr_assert_eq(s.id, id);
+		cr_assert(s.worker == 0 || s.worker == 1, "worker %d", s.worker);
+
+		/* Without an id: 0. In on_dead on the worker: no job context. */
+		struct seen t = {.worker = -2, .id = 7, .hook_attempt = 99, .hook_pool = pools[i]};
+
+		cr_assert_eq(lfq_pool_submit(pools[i], &(struct lfq_job){.fn = retrying_no_global,
+									 .arg = &t,
+									 .max_attempts = 1}),
+			     0);
+		cr_assert_eq(lfq_pool_wait_idle(pools[i], LFQ_FOREVER), 0);
+		cr_assert_eq(t.id, 0);
+		cr_assert_eq(t.attempts[1], 1);
+		cr_assert_eq(t.hook_attempt, 0);
+		cr_assert_null(t.hook_pool);
+	}
+	/* Outside any job. */
+	cr_assert_null(lfq_job_pool());
+	cr_assert_eq(lfq_job_attempt(), 0);
+	cr_assert_eq(lfq_job_worker_index(), -1);
+	cr_assert_eq(lfq_job_id(), 0);
+	for (int i = 0; i < 2; i++)
+		lfq_pool_destroy(pools[i]);
 }
 
 static _Atomic int mask_checked;

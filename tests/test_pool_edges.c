@@ -79,17 +79,18 @@ Test(pool_edges, submit_rejects_null_and_malformed_jobs_in_every_build)
 	lfq_pool_destroy(pool);
 }
 
-Test(pool_edges, stats_says_how_many_per_worker_entries_it_filled)
+Test(pool_edges, stats_fills_min_n_workers_per_worker_entries)
 {
-	/* Before: 0 whatever n was, so a caller with spare entries could not tell which ones
-	 * were filled. */
+	/* It returns 0 as every other call; the entries filled are min(n, st.workers). */
 	struct lfq_pool *pool = make(2, 8);
 	struct lfq_pool_stats st;
 	struct lfq_pool_worker_stats ws[5];
 
 	memset(ws, 0xab, sizeof(ws));
-	cr_assert_eq(lfq_pool_stats(pool, &st, ws, 5), 2);
+	cr_assert_eq(lfq_pool_stats(pool, &st, ws, 5), 0);
 	cr_assert_eq(st.workers, 2);
+	cr_assert_eq(ws[0].cpu, -1, "entry 0 filled (unpinned)");
+	cr_assert_eq(ws[1].cpu, -1, "entry 1 filled (unpinned)");
 	for (int i = 2; i < 5; i++) {
 		struct lfq_pool_worker_stats untouched;
 
@@ -98,7 +99,10 @@ Test(pool_edges, stats_says_how_many_per_worker_entries_it_filled)
 			     "entry %d is beyond the workers", i);
 	}
 	cr_assert_eq(ws[0].completed + ws[1].completed, 0);
-	cr_assert_eq(lfq_pool_stats(pool, &st, ws, 1), 1);
+	memset(ws, 0xab, sizeof(ws));
+	cr_assert_eq(lfq_pool_stats(pool, &st, ws, 1), 0);
+	cr_assert_eq(ws[0].cpu, -1);
+	cr_assert_neq(ws[1].cpu, -1, "entry 1 is beyond n");
 	cr_assert_eq(lfq_pool_stats(pool, &st, NULL, 0), 0);
 	lfq_pool_destroy(pool);
 }

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -576,7 +577,8 @@ Test(pool_retry, dead_letter_exactly_once_per_job_and_shutdown_cancels_delayed_r
 		if (i % 4 == 3) {
 			cr_assert_eq(atomic_load(&dead_reason[i]), LFQ_DEAD_CANCELLED);
 			cr_assert_eq(atomic_load(&dead_attempts[i]), 1);
-			cr_assert_eq(atomic_load(&cancelled_count[i]), 1);
+			/* on_dead took it: on_cancelled is only for configs without on_dead. */
+			cr_assert_eq(atomic_load(&cancelled_count[i]), 0);
 		} else {
 			cr_assert_eq(atomic_load(&cancelled_count[i]), 0);
 		}
@@ -633,6 +635,70 @@ static void log_hook(int level, const char *msg, const struct lfq_log_field *f, 
 		atomic_fetch_add(&logged_retry, 1);
 	if (strcmp(msg, "shutdown: done") == 0)
 		atomic_fetch_add(&logged_shutdown, 1);
+}
+
+/* The "job dead" event names the job (id, arg) and its result by name. */
+static char dead_event[256];
+
+static const struct lfq_log_field *field(const struct lfq_log_field *f, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[i].key, key) == 0)
+			return &f[i];
+	return NULL;
+}
+
+static void dead_event_hook(int level, const char *msg, const struct lfq_log_field *f, size_t n,
+			    void *ctx)
+{
+	(void)level, (void)ctx;
+	if (strcmp(msg, "job dead") != 0)
+		return;
+	const struct lfq_log_field *id = field(f, n, "id"), *arg = field(f, n, "arg"),
+				   *last = field(f, n, "last_result");
+
+	cr_assert(id && id->str && arg && arg->str && last,
+		  "job dead lacks id, arg or last_result");
+	snprintf(dead_event, sizeof(dead_event), "id=%s arg=%s last_result=%s/%lld", id->str,
+		 arg->str, last->str ? last->str : "-", (long long)last->num);
+}
+
+Test(pool_retry, dead_event_names_the_job_and_its_result)
+{
+	struct lfq_pool_config cfg = {.workers = 1,
+				      .log = dead_event_hook,
+				      .max_attempts = 2,
+				      .retry_base_ns = LFQ_US(1),
+				      .retry_cap_ns = LFQ_US(1)};
+	struct lfq_pool *pool = make(&cfg);
+	uint64_t id = 0;
+	char want[256];
+
+	reset();
+	dead_event[0] = 0;
+	cr_assert_eq(lfq_pool_submit_id(
+			     pool, &(struct lfq_job){.fn = retry_job, .arg = job_arg(3, 255)}, &id),
+		     0);
+	cr_assert_eq(lfq_pool_wait_idle(pool, LFQ_FOREVER), 0);
+	snprintf(want, sizeof(want), "id=%llu arg=%p last_result=retry/%d", (unsigned long long)id,
+		 job_arg(3, 255), LFQ_JOB_RETRY);
+	cr_assert_eq(strcmp(dead_event, want), 0, "%s", dead_event);
+
+	dead_event[0] = 0;
+	cr_assert_eq(lfq_pool_submit(pool, &(struct lfq_job){.fn = fail_job, .arg = (void *)5}), 0);
+	cr_assert_eq(lfq_pool_wait_idle(pool, LFQ_FOREVER), 0);
+	snprintf(want, sizeof(want), "id=0 arg=%p last_result=fail/%d", (void *)5, LFQ_JOB_FAIL);
+	cr_assert_eq(strcmp(dead_event, want), 0, "%s", dead_event);
+	lfq_pool_destroy(pool);
+
+	cr_assert_eq(strcmp(lfq_job_result_name(0), "success"), 0, "%s", lfq_job_result_name(0));
+	cr_assert_eq(strcmp(lfq_job_result_name(LFQ_JOB_RETRY), "retry"), 0, "%s",
+		     lfq_job_result_name(LFQ_JOB_RETRY));
+	cr_assert_eq(strcmp(lfq_job_result_name(LFQ_JOB_FAIL), "fail"), 0, "%s",
+		     lfq_job_result_name(LFQ_JOB_FAIL));
+	cr_assert_eq(strcmp(lfq_job_result_name(-EIO), "other"), 0, "%s",
+		     lfq_job_result_name(-EIO));
+	cr_assert_eq(strcmp(lfq_job_result_name(2), "other"), 0, "%s", lfq_job_result_name(2));
 }
 
 Test(pool_retry, log_hook_gets_levelled_key_value_events)

@@ -302,11 +302,15 @@ static void on_dead(const struct lfq_job *job, int reason, unsigned attempts, in
 static _Atomic unsigned loading_seen;
 static unsigned produce_eagain; /* XADDs refused with -EAGAIN (LOADING) and retried */
 
+static _Atomic unsigned reclaimed_logged;
+
 static void on_log(int level, const char *msg, const struct lfq_log_field *f, size_t n, void *ctx)
 {
 	(void)level;
-	(void)msg;
 	(void)ctx;
+	if (strcmp(msg, "redis entry reclaimed") == 0 && n >= 1 && strcmp(f[0].key, "id") == 0 &&
+	    f[0].str && f[0].str[0])
+		atomic_fetch_add(&reclaimed_logged, 1);
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(f[i].key, "reply") == 0 && f[i].str &&
 		    strncmp(f[i].str, "LOADING", 7) == 0)
@@ -320,6 +324,7 @@ static void reset_counts(void)
 	atomic_store(&distinct, 0);
 	atomic_store(&total_runs, 0);
 	atomic_store(&loading_seen, 0);
+	atomic_store(&reclaimed_logged, 0);
 	produce_eagain = 0;
 	job_sleep_ms = 0;
 }
@@ -621,6 +626,33 @@ static void fill_keys(const struct server *s, unsigned n)
 
 /* ---- tests ---- */
 
+Test(redis, field_get_copies_a_value_as_a_c_string)
+{
+	const struct lfq_redis_field f[] = {
+		{"n", 1, "12345", 5}, {"name", 4, "abcdef", 6}, {"empty", 5, "", 0}};
+	char buf[4];
+
+	memset(buf, 'x', sizeof(buf));
+	cr_assert_eq(lfq_redis_field_get(f, 3, "n", buf, sizeof(buf)), -ENOSPC);
+	cr_assert_eq(strcmp(buf, "123"), 0);
+	char big[16];
+
+	cr_assert_eq(lfq_redis_field_get(f, 3, "n", big, sizeof(big)), 0);
+	cr_assert_eq(strcmp(big, "12345"), 0);
+	cr_assert_eq(lfq_redis_field_get(f, 3, "name", big, sizeof(big)), 0);
+	cr_assert_eq(strcmp(big, "abcdef"), 0);
+	cr_assert_eq(lfq_redis_field_get(f, 3, "empty", big, sizeof(big)), 0);
+	cr_assert_eq(strcmp(big, ""), 0);
+	cr_assert_eq(lfq_redis_field_get(f, 3, "nam", big, sizeof(big)), -ENOENT);
+	cr_assert_eq(strcmp(big, ""), 0);
+	cr_assert_eq(lfq_redis_field_get(f, 3, "n", big, 1), -ENOSPC);
+	cr_assert_eq(big[0], '\0');
+	cr_assert_eq(lfq_redis_field_get(NULL, 3, "n", big, sizeof(big)), -EINVAL);
+	cr_assert_eq(lfq_redis_field_get(f, 3, NULL, big, sizeof(big)), -EINVAL);
+	cr_assert_eq(lfq_redis_field_get(f, 3, "n", NULL, 4), -EINVAL);
+	cr_assert_eq(lfq_redis_field_get(f, 3, "n", big, 0), -EINVAL);
+}
+
 Test(redis, config_is_validated)
 {
 	struct lfq_redis_source *src = NULL;
@@ -744,6 +776,49 @@ Test(redis, jobs_flow_through_and_are_acked)
 	/* A clean stop with nothing pending: the consumer left the group. */
 	cr_assert_eq(group_consumers(&s, "c1", &found), 0);
 	cr_assert_not(found);
+	lfq_redis_source_destroy(r.src);
+	destroy_pool(pool);
+	server_teardown(&s);
+}
+
+/* Entries left pending by a consumer that is gone are reclaimed, and each reclaim is logged
+ * with the entry's id. */
+Test(redis, reclaimed_entries_are_logged)
+{
+	struct server s = {0};
+	struct runner r;
+	struct lfq_pool *pool;
+	struct lfq_redis_source_stats st;
+	struct lfq_redis_source_config cfg;
+	const unsigned n = 10;
+	redisContext *c;
+	redisReply *rep;
+
+	reset_counts();
+	server_setup(&s, false);
+	produce(&s, 0, n, false, false);
+	c = connect_to(&s);
+	cr_assert_not_null(c);
+	rep = redisCommand(c, "XGROUP CREATE jobs workers 0 MKSTREAM");
+	cr_assert(rep && rep->type == REDIS_REPLY_STATUS, "XGROUP CREATE");
+	freeReplyObject(rep);
+	/* A consumer that reads every entry, then dies without acknowledging any. */
+	rep = redisCommand(c, "XREADGROUP GROUP workers ghost COUNT 100 STREAMS jobs >");
+	cr_assert(rep && rep->type == REDIS_REPLY_ARRAY, "XREADGROUP");
+	freeReplyObject(rep);
+	redisFree(c);
+	cr_assert_eq(int_reply(&s, "XPENDING jobs workers"), (long long)n);
+	sleep_ms(300);
+	pool = make_pool();
+	cfg = source_config(&s, pool, "c1", 200);
+	run_source(&r, &cfg);
+	cr_assert(wait_for(distinct_reached, &s, n));
+	cr_assert(wait_for(nothing_pending, &s, 0));
+	stop_source(&r);
+	cr_assert_eq(lfq_redis_source_stats(r.src, &st), 0);
+	cr_assert_eq(st.claimed, n);
+	cr_assert_eq(atomic_load(&reclaimed_logged), n, "%u reclaims logged, %u entries reclaimed",
+		     atomic_load(&reclaimed_logged), n);
 	lfq_redis_source_destroy(r.src);
 	destroy_pool(pool);
 	server_teardown(&s);
@@ -1068,6 +1143,14 @@ static pid_t spawn_consumer(const struct server *s, const char *name, const char
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		sigset_t term;
+
+		/* SIGTERM stays blocked (across exec) until the consumer's handler is installed:
+		 * a stop_consumer right after the spawn must not kill it before (that failed
+		 * under ASan, whose start-up is slow: "status 0xf"). */
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		execl(LFQ_REDIS_CONSUMER, LFQ_REDIS_CONSUMER, port, name, log, "300", max_inflight,
 		      max_deliveries, (char *)NULL);

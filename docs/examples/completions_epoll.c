@@ -16,7 +16,7 @@
  *     level=info msg="finished" jobs=200 succeeded=190 dead=10 wakeups=37
  *
  * Build: part of the meson build (tests/meson.build), or
- *     cc -std=c11 -D_GNU_SOURCE completions_epoll.c -llfq -pthread
+ *     cc -std=c11 -D_GNU_SOURCE completions_epoll.c $(pkg-config --cflags --libs lfq)
  */
 #include <errno.h>
 #include <stdint.h>

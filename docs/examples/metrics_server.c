@@ -18,7 +18,12 @@
  *
  * The server (metrics_http.c) is a plain socket loop on a thread of its own; the library
  * needs nothing for it. Build: part of the meson build (tests/meson.build), or
- *     cc -std=c11 -D_GNU_SOURCE metrics_server.c metrics_http.c -llfq -pthread
+ *     cc -std=c11 -D_GNU_SOURCE metrics_server.c metrics_http.c $(pkg-config --cflags --libs lfq)
+ *
+ * Signals, the idiom docs/using.md recommends: a handler asks the pool to stop
+ * (lfq_pool_request_stop, async-signal-safe). Main has nothing else to do, so it waits for
+ * that in sigsuspend, with SIGINT and SIGTERM blocked outside it (no signal is missed
+ * between its check and its wait).
  */
 #include <errno.h>
 #include <signal.h>
@@ -55,6 +60,14 @@ static long number(const char *s)
 	return v;
 }
 
+static struct lfq_pool *pool; /* for the signal handler */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	lfq_pool_request_stop(pool); /* async-signal-safe */
+}
+
 int main(int argc, char **argv)
 {
 	long workers = 2, jobs = 100, port = 0;
@@ -76,27 +89,31 @@ int main(int argc, char **argv)
 		number("");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	/* Block SIGINT and SIGTERM before any thread starts (the pool's workers and the HTTP
-	 * thread block every signal anyway); main takes them with sigwait below. */
-	sigset_t stop;
+	/* SIGINT and SIGTERM blocked (outside sigsuspend below) before any thread starts; the
+	 * pool's workers and the HTTP thread block every signal anyway. */
+	sigset_t stop, unblocked;
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	pthread_sigmask(SIG_BLOCK, &stop, &unblocked);
 
 	struct lfq_pool_config cfg = {
 		.workers = (unsigned)workers,
 		.flags = LFQ_POOL_METRICS | LFQ_POOL_NO_PIN,
 		.name = "demo",
 	};
-	struct lfq_pool *pool;
 	int rc = lfq_pool_create(&pool, &cfg);
 
 	if (rc != 0) {
 		fprintf(stderr, "metrics_server: lfq_pool_create: %s\n", lfq_strerror(rc));
 		return 1;
 	}
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	for (long id = 1; id <= jobs; id++) {
 		const struct lfq_job job = {.fn = work, .arg = (void *)(intptr_t)id};
 
@@ -117,12 +134,12 @@ int main(int argc, char **argv)
 	}
 	printf("listening port=%u jobs=%ld\n", metrics_http_port(http), jobs);
 
-	int sig = 0;
-
-	while (sigwait(&stop, &sig) != 0)
-		;
+	while (!lfq_pool_stop_requested(pool))
+		sigsuspend(&unblocked); /* returns after the handler ran */
 	metrics_http_stop(http);
-	rc = lfq_pool_shutdown(pool, -1);
+	rc = lfq_pool_shutdown(pool, LFQ_FOREVER);
+	signal(SIGINT, SIG_DFL); /* no handler may use the pool once it is destroyed */
+	signal(SIGTERM, SIG_DFL);
 	lfq_pool_destroy(pool);
 	return rc == 0 ? 0 : 1;
 }

@@ -19,10 +19,13 @@
  *
  * Defaults are the tutorial's: 4 workers, a queue of 10, 20 jobs at 500 ms intervals, each
  * working for 1 s. Build: part of the meson build (tests/meson.build), or
- *     cc -std=c11 -D_GNU_SOURCE pool_demo.c -llfq -pthread
+ *     cc -std=c11 -D_GNU_SOURCE pool_demo.c $(pkg-config --cflags --libs lfq)
+ *
+ * Signals, the idiom docs/using.md recommends: a handler asks the pool to stop
+ * (lfq_pool_request_stop, async-signal-safe); the producer sees it (its sleep is cut short,
+ * its next submit_wait returns -ESHUTDOWN) and shuts the pool down.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,10 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lfq/error.h>
 #include <lfq/pool.h>
 
-static struct lfq_pool *pool;
+static struct lfq_pool *pool; /* for the signal handler */
 static long work_ms = 1000;
+static volatile sig_atomic_t stop_signal; /* the signal that asked to stop, 0 while none did */
 
 /* Logging: one fprintf per line, so lines from different threads never interleave. */
 #define LOG(level, ...)                                                                            \
@@ -45,18 +50,25 @@ static long work_ms = 1000;
 		funlockfile(stdout);                                                               \
 	} while (0)
 
+/* Sleeps ms milliseconds, or less if a stop was requested meanwhile. */
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_signal)
 		;
+}
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+	lfq_pool_request_stop(pool); /* async-signal-safe */
 }
 
 static int work(void *arg)
 {
 	const long id = (long)(intptr_t)arg;
-	const int worker = lfq_pool_worker_index(pool);
+	const int worker = lfq_job_worker_index();
 
 	LOG("info", "msg=\"job start\" job=%ld worker=%d", id, worker);
 	sleep_ms(work_ms);
@@ -153,15 +165,6 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	/* Block SIGINT and SIGTERM in every thread (the workers inherit the mask): the producer
-	 * takes them synchronously with sigtimedwait, as its sleep between submits. */
-	sigset_t stop_signals;
-
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-
 	struct lfq_pool_config cfg = {
 		.workers = (unsigned)workers,
 		.queue_capacity = (size_t)queue,
@@ -173,46 +176,42 @@ int main(int argc, char **argv)
 	int rc = lfq_pool_create(&pool, &cfg);
 
 	if (rc != 0) {
-		LOG("error", "msg=\"cannot create the pool\" err=\"%s\"", strerror(-rc));
+		LOG("error", "msg=\"cannot create the pool\" err=\"%s\"", lfq_strerror(rc));
 		return 1;
 	}
+	struct sigaction sa = {.sa_handler = on_stop_signal};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	LOG("info", "msg=\"started\" workers=%ld queue=%ld jobs=%ld interval_ms=%ld work_ms=%ld",
 	    workers, queue, jobs, interval_ms, work_ms);
 
 	long accepted = 0;
-	int sig = 0;
 
-	for (long id = 1; id <= jobs && !sig; id++) {
+	for (long id = 1; id <= jobs; id++) {
 		const struct lfq_job job = {.fn = work, .arg = (void *)(intptr_t)id};
 
-		/* A full queue makes the producer wait (in 100 ms steps, to notice signals). */
-		while ((rc = lfq_pool_submit_wait(pool, &job, 100 * 1000000LL)) == -ETIMEDOUT) {
-			const struct timespec zero = {0, 0};
-
+		/* A full queue makes the producer wait; a stop request wakes it (-ESHUTDOWN). */
+		while ((rc = lfq_pool_submit_wait(pool, &job, LFQ_MS(100))) == -ETIMEDOUT)
 			LOG("warn", "msg=\"queue full, waiting\" job=%ld", id);
-			sig = sigtimedwait(&stop_signals, NULL, &zero);
-			if (sig > 0)
-				break;
-			sig = 0;
-		}
-		if (sig > 0)
-			break;
+		if (rc == -ESHUTDOWN)
+			break; /* a signal asked to stop */
 		if (rc != 0) {
-			LOG("error", "msg=\"job rejected\" job=%ld err=\"%s\"", id, strerror(-rc));
+			LOG("error", "msg=\"job rejected\" job=%ld err=\"%s\"", id,
+			    lfq_strerror(rc));
 			break;
 		}
 		accepted++;
 		LOG("info", "msg=\"job accepted\" job=%ld", id);
-		if (id < jobs) {
-			const struct timespec pause = {interval_ms / 1000,
-						       (interval_ms % 1000) * 1000000};
-
-			sig = sigtimedwait(&stop_signals, NULL, &pause);
-			if (sig < 0)
-				sig = 0;
-		}
+		if (id < jobs)
+			sleep_ms(interval_ms);
+		if (stop_signal)
+			break;
 	}
-	if (sig > 0)
+	const int sig = stop_signal;
+
+	if (sig)
 		LOG("info", "msg=\"shutdown requested\" signal=%s accepted=%ld",
 		    sig == SIGINT ? "SIGINT" : "SIGTERM", accepted);
 	else
@@ -226,14 +225,16 @@ int main(int argc, char **argv)
 		memset(&st, 0, sizeof(st));
 	if (rc == 0)
 		LOG("info", "msg=\"stopped\" accepted=%ld done=%llu cancelled=%llu failed=%llu",
-		    accepted, (unsigned long long)st.completed, (unsigned long long)st.cancelled,
+		    accepted, (unsigned long long)st.succeeded, (unsigned long long)st.cancelled,
 		    (unsigned long long)st.failed);
 	else
 		LOG("warn",
 		    "msg=\"stopped\" accepted=%ld done=%llu cancelled=%llu failed=%llu "
 		    "err=\"%s\"",
-		    accepted, (unsigned long long)st.completed, (unsigned long long)st.cancelled,
-		    (unsigned long long)st.failed, strerror(-rc));
+		    accepted, (unsigned long long)st.succeeded, (unsigned long long)st.cancelled,
+		    (unsigned long long)st.failed, lfq_strerror(rc));
+	signal(SIGINT, SIG_DFL); /* no handler may use the pool once it is destroyed */
+	signal(SIGTERM, SIG_DFL);
 	lfq_pool_destroy(pool);
 	return rc == 0 ? 0 : 1;
 }

@@ -15,19 +15,20 @@
  *
  *     level=info msg="stopped" accepted=40 succeeded=35 dead=5 elapsed_s=2.1 jobs_per_s=19.0
  *
- * Signals: SIGINT and SIGTERM are blocked before any thread starts (the pool's workers block
- * every signal anyway), and a thread of this program takes them with sigwait. It then asks
- * the pool to stop (lfq_pool_request_stop: intake closes at once, running jobs can see it)
- * and wakes the producer, which shuts the pool down. The same request_stop could be called
- * from a signal handler instead: it is async-signal-safe.
+ * Signals, the idiom docs/using.md recommends: a handler for SIGINT and SIGTERM asks the
+ * pool to stop (lfq_pool_request_stop is async-signal-safe: intake closes at once, running
+ * jobs can see it); the producer's next submit_wait returns -ESHUTDOWN (one that sleeps on a
+ * full queue wakes with it), and it shuts the pool down. The pool's workers block every
+ * signal, so the handler runs on one of this program's threads.
+ *
+ * Jobs learn their worker and attempt from lfq_job_worker_index and lfq_job_attempt: no
+ * pool pointer needed (the global is for the signal handler only).
  *
  * Build: part of the meson build (tests/meson.build), or
- *     cc -std=c11 -D_GNU_SOURCE tutorial.c metrics_http.c -llfq -pthread
+ *     cc -std=c11 -D_GNU_SOURCE tutorial.c metrics_http.c $(pkg-config --cflags --libs lfq)
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +43,9 @@
 
 #define ATTEMPTS 3
 
-static struct lfq_pool *pool;
+static struct lfq_pool *pool; /* for the signal handler */
 static long work_ms = 100;
-static sigset_t stop_signals;
-static atomic_int stop_signal; /* the signal that asked to stop, 0 while none did */
+static volatile sig_atomic_t stop_signal; /* the signal that asked to stop, 0 while none did */
 
 #define LOG(level, ...)                                                                            \
 	do {                                                                                       \
@@ -74,10 +74,10 @@ static void sleep_ms(long ms)
 static int work(void *arg)
 {
 	const long id = (long)(intptr_t)arg;
-	const int worker = lfq_pool_worker_index(pool);
+	const int worker = lfq_job_worker_index();
 
 	LOG("info", "msg=\"job start\" job=%ld worker=%d attempt=%u", id, worker,
-	    lfq_pool_job_attempt(pool));
+	    lfq_job_attempt());
 	sleep_ms(work_ms);
 	if (id % 7 == 0) {
 		LOG("warn", "msg=\"job failed, will retry\" job=%ld worker=%d", id, worker);
@@ -95,17 +95,11 @@ static void on_dead(const struct lfq_job *job, int reason, unsigned attempts, in
 	    (long)(intptr_t)job->arg, lfq_dead_reason_name(reason), attempts, last_result);
 }
 
-/* Takes SIGINT/SIGTERM (blocked everywhere) and asks everyone to stop. */
-static void *signal_thread(void *arg)
+/* SIGINT/SIGTERM: ask the pool to stop; the producer's submit_wait returns -ESHUTDOWN. */
+static void on_stop_signal(int sig)
 {
-	(void)arg;
-	int sig = 0;
-
-	while (sigwait(&stop_signals, &sig) != 0)
-		;
-	atomic_store_explicit(&stop_signal, sig, memory_order_relaxed);
-	lfq_pool_request_stop(pool); /* the producer's submit_wait returns -ESHUTDOWN */
-	return NULL;
+	stop_signal = sig;
+	lfq_pool_request_stop(pool); /* async-signal-safe */
 }
 
 static long number(const char *s)
@@ -158,11 +152,6 @@ int main(int argc, char **argv)
 		number("");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL); /* before any thread starts */
-
 	const struct lfq_pool_config cfg = {
 		.workers = (unsigned)workers,
 		.queue_capacity = (size_t)queue,
@@ -187,13 +176,11 @@ int main(int argc, char **argv)
 		lfq_pool_destroy(pool);
 		return 1;
 	}
-	pthread_t sig_thread;
+	struct sigaction sa = {.sa_handler = on_stop_signal};
 
-	rc = -pthread_create(&sig_thread, NULL, signal_thread, NULL);
-	if (rc != 0) {
-		LOG("error", "msg=\"cannot start the signal thread\" err=\"%s\"", lfq_strerror(rc));
-		return 1;
-	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	LOG("info", "msg=\"started\" workers=%ld queue=%ld jobs=%ld metrics=http://127.0.0.1:%u/",
 	    workers, queue, jobs, metrics_http_port(http));
 
@@ -217,7 +204,7 @@ int main(int argc, char **argv)
 		if (interval_ms > 0 && id < jobs)
 			sleep_ms(interval_ms);
 	}
-	const int sig = atomic_load_explicit(&stop_signal, memory_order_relaxed);
+	const int sig = stop_signal;
 
 	if (sig)
 		LOG("info", "msg=\"shutdown requested\" signal=%s accepted=%ld",
@@ -239,9 +226,8 @@ int main(int argc, char **argv)
 	    elapsed > 0 ? (double)(st.succeeded + st.dead) / elapsed : 0.0, lfq_strerror(rc));
 
 	metrics_http_stop(http);
-	if (!sig)
-		pthread_kill(sig_thread, SIGTERM); /* it still waits: let it go */
-	pthread_join(sig_thread, NULL);
+	signal(SIGINT, SIG_DFL); /* no handler may use the pool once it is destroyed */
+	signal(SIGTERM, SIG_DFL);
 	lfq_pool_destroy(pool);
 	return rc == 0 ? 0 : 1;
 }

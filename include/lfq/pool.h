@@ -13,8 +13,13 @@
  * succeeded (a run returned 0) or as dead, through the `on_dead` hook: failed (a permanent
  * failure), exhausted (LFQ_JOB_RETRY with no attempt left), expired (its deadline passed
  * before a run could start) or cancelled (lfq_pool_cancel, or a shutdown's drain timeout
- * passed; `on_cancelled` sees the latter too). lfq_pool_stats shows it: submitted =
- * succeeded + dead once idle.
+ * passed). lfq_pool_stats shows it: submitted = succeeded + dead once idle.
+ *
+ * Ownership: the pool never touches what arg points to. Each accepted job reaches exactly
+ * one terminal point, the place to free arg: its fn's last run (the one that returned 0),
+ * or on_dead (or, in a config without on_dead, on_cancelled for the jobs a timed-out
+ * shutdown hands back). on_error is not terminal: a retry may follow. docs/pool.md has the
+ * job's lifecycle.
  *
  * Production features: retries with exponential backoff and full jitter, kept in a timer
  * heap the workers share (a delayed job holds no queue slot and no thread); absolute deadlines;
@@ -34,7 +39,7 @@
  *     int rc = lfq_pool_create(&pool, &cfg);          // 0 or -EINVAL, -ENOMEM, ...
  *     rc = lfq_pool_submit(pool, &(struct lfq_job){.fn = work, .arg = p});
  *     ...
- *     rc = lfq_pool_shutdown(pool, 5000000000);        // run what was accepted, join
+ *     rc = lfq_pool_shutdown(pool, LFQ_SEC(5));        // run what was accepted, join
  *     lfq_pool_destroy(pool);
  *
  * Ordering a caller may rely on: everything a thread wrote before a submit that returned 0 is
@@ -197,10 +202,13 @@ struct lfq_pool_config {
 	 */
 	void (*on_error)(const struct lfq_job *job, int result, void *ctx);
 	/**
-	 * Called for each accepted job that will never run because a shutdown's drain timeout
-	 * expired before it started. Called on the thread inside lfq_pool_shutdown (or
-	 * lfq_pool_destroy), one job at a time, never concurrently with itself; on_dead follows
-	 * for the same job. NULL (and on_dead NULL): the pool has nowhere to hand jobs back, so
+	 * For configs without on_dead (prefer on_dead, which gets these jobs as
+	 * LFQ_DEAD_CANCELLED): called for each accepted job that will never run because a
+	 * shutdown's drain timeout expired before it started, if on_dead is NULL. A job reaches
+	 * on_dead or on_cancelled, never both (until 0.2 it reached both, so freeing arg in both
+	 * was a double free). Called on the thread inside lfq_pool_shutdown (or
+	 * lfq_pool_destroy), one job at a time, never concurrently with itself. NULL (and
+	 * on_dead NULL): the pool has nowhere to hand jobs back, so
 	 * a timed-out shutdown still runs all of them, retries included (and returns
 	 * -ETIMEDOUT when they are done). It may submit (-ESHUTDOWN) and read stats; an
 	 * lfq_pool_shutdown or lfq_pool_wait_idle it calls returns -EDEADLK at once (the
@@ -218,7 +226,8 @@ struct lfq_pool_config {
 	 * (enum lfq_dead_reason), the runs it had and the last one's result (0 if it never
 	 * ran): failed and exhausted jobs on the worker that ran them, expired ones on the
 	 * worker that found them expired, cancelled ones on the thread inside lfq_pool_shutdown
-	 * (after on_cancelled, if that is set too). Different workers may call it at once. The
+	 * (on_cancelled is then not called) or lfq_pool_cancel. It is the job's terminal hook:
+	 * free arg here. Different workers may call it at once. The
 	 * job counts as finished (wait_idle) only once it returned. NULL: dead jobs are only
 	 * counted; a timed-out shutdown cancels jobs only if this or on_cancelled is set.
 	 * lfq_pool_shutdown and lfq_pool_wait_idle called from it return -EDEADLK, on a worker
@@ -277,14 +286,16 @@ struct lfq_pool_config {
  */
 struct lfq_pool_stats {
 	uint64_t submitted; /**< submits that returned 0 */
-	uint64_t completed; /**< jobs that succeeded (a run returned 0) */
+	/** jobs that succeeded (a run returned 0): the same value as `succeeded`, the name
+	 *  to use; kept so that older code compiles, to be removed in 1.0. */
+	uint64_t completed;
 	uint64_t failed;    /**< jobs dead after a permanent failure */
 	uint64_t cancelled; /**< jobs dead because a shutdown's drain timeout passed, or
 				 cancelled by lfq_pool_cancel */
 	uint64_t queued;    /**< accepted, waiting in the queue (not delayed, started, dead) */
 	uint64_t running;   /**< runs started, not yet finished */
 	unsigned workers;   /**< worker threads */
-	uint64_t succeeded; /**< the same as completed: the name of the accounting invariant */
+	uint64_t succeeded; /**< jobs that succeeded (a run returned 0) */
 	uint64_t dead;	    /**< failed + exhausted + expired + cancelled: on_dead calls */
 	uint64_t exhausted; /**< jobs dead because they asked for a retry with none left */
 	uint64_t expired;   /**< jobs dead because their deadline passed before a run */
@@ -367,7 +378,8 @@ LFQ_API int lfq_pool_destroy(struct lfq_pool *pool);
  * @param job  the job; the pool keeps a copy: @p job may be reused as soon as the call
  *             returns.
  * @return 0 if the job was accepted: it will succeed (after at most max_attempts runs) or
- *           go to on_dead exactly once (and to on_cancelled, if cancelled);
+ *           go to on_dead exactly once (on_cancelled instead, for a job a timed-out
+ *           shutdown hands back in a config without on_dead);
  *         -EINVAL if @p pool or @p job is NULL, job->fn is NULL, a reserved field of the
  *                 job (reserved8, reserved32, reserved[]) is nonzero, or job->priority is
  *                 not below the pool's priority levels (checked in every build);
@@ -481,9 +493,9 @@ LFQ_API LFQ_NODISCARD int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t time
  * call waits only for the running jobs to finish (so it returns within the timeout plus the
  * longest running job), joins the workers and returns -ETIMEDOUT. The jobs not yet started
  * (queued, or waiting for a retry; a run that asks for a retry now counts too) are handed
- * back, never lost:
- *  - with on_cancelled or on_dead set, to them, one at a time on this thread
- *    (LFQ_DEAD_CANCELLED), before the call returns;
+ * back, never lost, each to exactly one place:
+ *  - with on_dead set, to on_dead (LFQ_DEAD_CANCELLED); else, with on_cancelled set, to
+ *    on_cancelled; one at a time on this thread, before the call returns;
  *  - with neither, they stay in the pool for lfq_pool_take_unstarted, which gives them to
  *    the caller as copies of their struct lfq_job (lfq_pool_destroy discards what is left,
  *    counted as cancelled and logged as dead jobs).
@@ -528,25 +540,28 @@ LFQ_API size_t lfq_pool_take_unstarted(struct lfq_pool *pool, struct lfq_job *jo
  * submitted, so completed + failed + cancelled <= submitted always holds in a snapshot.
  * `submitted` never goes down, even while a shutdown refuses submits that were in flight.
  * @param stats       out: the totals.
- * @param per_worker  out (may be NULL): up to @p n entries, one per worker, in worker order;
- *                    entries beyond the workers are left untouched.
+ * @param per_worker  out (may be NULL): the first min(n, stats->workers) entries, one per
+ *                    worker, in worker order; entries beyond the workers are left untouched.
  * @param n           entries in @p per_worker.
- * @return the number of @p per_worker entries filled, min(n, workers) (so 0 when n is 0);
+ * @return 0 (until 0.2 it returned the number of per_worker entries filled, which is
+ *         min(n, stats->workers));
  *         -EINVAL if @p pool or @p stats is NULL, or @p per_worker is NULL with n > 0.
+ *         It fails only on invalid arguments, so it is not LFQ_NODISCARD: `(void)` works.
  * Thread-safety: any thread; wait-free.
  */
-LFQ_API LFQ_NODISCARD int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
-					 struct lfq_pool_worker_stats *per_worker, size_t n);
+LFQ_API int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
+			   struct lfq_pool_worker_stats *per_worker, size_t n);
 
 /**
  * Merges the workers' latency histograms into percentiles. Each worker records into its own
  * histogram, without locks or shared writes; the reader sums them (a snapshot that may be
  * stale; counts of different buckets are read at slightly different instants).
  * @param m  out: the latencies; all zero if the pool was created without LFQ_POOL_METRICS.
- * @return 0, or -EINVAL if @p pool or @p m is NULL.
+ * @return 0, or -EINVAL if @p pool or @p m is NULL (only invalid arguments: not
+ *         LFQ_NODISCARD).
  * Thread-safety: any thread; wait-free (reads every bucket of every worker: O(workers)).
  */
-LFQ_API LFQ_NODISCARD int lfq_pool_metrics(const struct lfq_pool *pool, struct lfq_pool_metrics *m);
+LFQ_API int lfq_pool_metrics(const struct lfq_pool *pool, struct lfq_pool_metrics *m);
 
 /**
  * Renders the pool's counters, gauges and (with LFQ_POOL_METRICS) latency histograms in the
@@ -602,6 +617,37 @@ LFQ_API unsigned lfq_pool_job_attempt(const struct lfq_pool *pool);
  */
 LFQ_API uint64_t lfq_pool_job_id(const struct lfq_pool *pool);
 
+/*
+ * The running job's context, without a pool pointer. A job's fn gets only its arg; these
+ * read the calling thread's own record of the job it runs (a thread-local the worker sets
+ * just before fn and clears just after), so a job needs no global to learn its pool,
+ * attempt, worker or id. Outside a job's fn (another thread, a hook such as on_error or
+ * on_dead, a signal handler) they return their "no job" value. Called from a job of pool A
+ * that runs a job of nothing else, they describe that job; a pool has no nested runs.
+ *
+ * Ids: lfq_job_id is the pool's cancel handle (lfq_pool_submit_id), 0 for a job submitted
+ * otherwise; it is not chosen by the caller. To name jobs yourself, put your id in what arg
+ * points to (every hook and completion record gets arg back).
+ *
+ * Thread-safety: any thread; async-signal-safe and wait-free (thread-local reads only).
+ */
+
+/** @return the pool whose worker runs the calling job; NULL outside a job's fn. */
+LFQ_API struct lfq_pool *lfq_job_pool(void);
+
+/** @return the calling job's attempt: 1 on its first run, 2 on its first retry, ...
+ *          (the `attempts` on_dead will see if this run fails for good); 0 outside a
+ *          job's fn. */
+LFQ_API unsigned lfq_job_attempt(void);
+
+/** @return the index (0 .. workers-1) of the worker running the calling job; -1 outside a
+ *          job's fn. */
+LFQ_API int lfq_job_worker_index(void);
+
+/** @return the calling job's id if it was submitted with lfq_pool_submit_id, else 0;
+ *          0 outside a job's fn. */
+LFQ_API uint64_t lfq_job_id(void);
+
 /**
  * Asks the pool to stop, without waiting: the first half of lfq_pool_shutdown, and the call
  * to make from a signal handler. Intake closes at once: every later submit returns
@@ -654,6 +700,15 @@ LFQ_API int64_t lfq_pool_now_ns(const struct lfq_pool *pool);
  * Thread-safety: any thread; async-signal-safe; wait-free.
  */
 LFQ_API const char *lfq_dead_reason_name(int reason);
+
+/**
+ * @return the name of a job's result (what fn returned, on_error's result, on_dead's
+ *         last_result), as the log hook's events spell it: "success" for 0, "retry" for
+ *         LFQ_JOB_RETRY, "fail" for LFQ_JOB_FAIL, and "other" for any other value (a code of
+ *         the job's own: print the number beside it). A static string, never NULL.
+ * Thread-safety: any thread; async-signal-safe; wait-free.
+ */
+LFQ_API const char *lfq_job_result_name(int result);
 
 /** A finished job, as lfq_pool_completions_drain hands it back. */
 struct lfq_pool_completion {

@@ -181,7 +181,9 @@ struct lfq_redis_source_config {
 	 *  "error"), a connect attempt failed (WARN, "error"), a transient server state (WARN,
 	 *  "command" and "reply"), reconnected (INFO), credentials refused (ERROR, "reply"), a
 	 *  command refused for good (ERROR, "command" and "reply"), an entry dead-lettered as
-	 *  poison (WARN, "id" and "deliveries"). Fields are valid during the call only. NULL:
+	 *  poison (WARN, "id" and "deliveries"), an entry reclaimed from another consumer with
+	 *  XAUTOCLAIM (INFO "redis entry reclaimed", "id" and "deliveries": 0 when unknown).
+	 *  Fields are valid during the call only. NULL:
 	 *  nothing is logged. */
 	void (*log)(int level, const char *msg, const struct lfq_log_field *fields, size_t nfields,
 		    void *ctx);
@@ -297,6 +299,23 @@ LFQ_API bool lfq_redis_on_dead(const struct lfq_job *job, int reason, unsigned a
  */
 LFQ_API const char *lfq_redis_job_id(const struct lfq_redis_field *fields, size_t nfields,
 				     size_t *len);
+
+/**
+ * Copies the value of the field named @p key (the first one, if several) into @p buf as a
+ * NUL-terminated string: entry fields are binary-safe and not NUL-terminated, and a decode
+ * callback usually wants a C string (for strtol, a file name, a log line).
+ * @param key  a NUL-terminated field name.
+ * @param buf  out: the value and a NUL; truncated to @p len - 1 bytes if it is longer; "" if
+ *             there is no such field.
+ * @return 0 if the whole value fit;
+ *         -ENOSPC if it did not (buf holds its first len - 1 bytes);
+ *         -ENOENT if there is no field @p key;
+ *         -EINVAL if @p fields, @p key or @p buf is NULL, or @p len is 0.
+ * A value with a NUL byte inside is copied whole; strlen(buf) then stops at it.
+ * Thread-safety: any thread; wait-free.
+ */
+LFQ_API LFQ_NODISCARD int lfq_redis_field_get(const struct lfq_redis_field *fields, size_t nfields,
+					      const char *key, char *buf, size_t len);
 
 /**
  * Says whether this liblfq_redis was built with TLS support (a hiredis with hiredis_ssl).

@@ -4,7 +4,7 @@
  * (tests/consumer/: a Makefile with pkg-config, a CMake project, a Meson parent project).
  * It includes only the umbrella header, uses the ring, the queue and the pool, and prints
  *
- *     lfq consumer ok: headers 0.1.0, library 0.1.0, 100 jobs
+ *     lfq consumer ok: headers 0.2.0, library 0.2.0, 100 jobs
  *
  * on success, or one line saying what went wrong on stderr (exit status 1).
  */

@@ -5,21 +5,24 @@
 # find_package(lfq) through the installed lfqConfig.cmake, lfq::lfq (shared) and
 # lfq::lfq_static. Also checks the version file: the project's version is accepted, a
 # newer incompatible one is refused.
-# usage: test_cmake.sh BUILD_ROOT WORK_DIR PREFIX LIBDIR VERSION HAVE_REDIS(true|false)
+# CMAKE_PREFIX_PATH is only the prefix, as a user would pass it: where the package sits below
+# it (lib/cmake, lib/<multiarch>/cmake, share/cmake) is for find_package to find.
+# usage: test_cmake.sh BUILD_ROOT WORK_DIR PREFIX CMAKEDIR VERSION HAVE_REDIS(true|false)
+# (CMAKEDIR: where the build installs lfqConfig.cmake, relative to PREFIX or absolute)
 set -eu
 # As a user would: nothing from the test runner (meson test points LD_LIBRARY_PATH at the
 # build tree's libraries).
 unset LD_LIBRARY_PATH
-build=$1 work=$2 prefix=$3 libdir=$4 version=$5 redis=$6
+build=$1 work=$2 prefix=$3 cmakedir=$4 version=$5 redis=$6
 here=$(cd "$(dirname "$0")" && pwd)
-case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
+case $cmakedir in /*) ;; *) cmakedir=$prefix/$cmakedir ;; esac
 
 rm -rf "$work"
 mkdir -p "$work/src"
 stage=$work/stage
 meson install -C "$build" --no-rebuild --quiet --destdir "$stage" >"$work/install.log"
 for f in lfqConfig.cmake lfqConfigVersion.cmake; do
-	[ -f "$stage$libdir/cmake/lfq/$f" ] || { echo "FAIL: $libdir/cmake/lfq/$f not installed"; exit 1; }
+	[ -f "$stage$cmakedir/$f" ] || { echo "FAIL: $cmakedir/$f not installed"; exit 1; }
 done
 cp "$here/CMakeLists.txt" "$here/consumer.c" "$work/src/"
 

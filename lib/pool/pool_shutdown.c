@@ -94,12 +94,7 @@ int lfq_pool_wait_idle(struct lfq_pool *pool, int64_t timeout_ns)
 /* Hands one job back (shutdown_lock held: the only writer of `cancelled`). */
 static void hand_back(struct lfq_pool *pool, const struct lfq__task *task)
 {
-	if (pool->on_cancelled) {
-		const struct lfq_job job = lfq__pool_job_of(task);
-
-		pool->on_cancelled(&job, pool->ctx);
-	}
-	lfq__pool_call_dead(pool, task, LFQ_DEAD_CANCELLED);
+	lfq__pool_call_cancelled(pool, task); /* on_dead, or on_cancelled: one of them */
 	const uint64_t n = atomic_load_explicit(&pool->cancelled, memory_order_relaxed) + 1;
 
 	/* P3: the job is finished as far as wait_idle goes; pairs with A1. */

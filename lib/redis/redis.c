@@ -439,6 +439,29 @@ const char *lfq_redis_job_id(const struct lfq_redis_field *fields, size_t nfield
 	return NULL;
 }
 
+int lfq_redis_field_get(const struct lfq_redis_field *fields, size_t nfields, const char *key,
+			char *buf, size_t len)
+{
+	if (!fields || !key || !buf || len == 0)
+		return -EINVAL;
+	const size_t klen = strlen(key);
+
+	for (size_t i = 0; i < nfields; i++) {
+		if (!fields[i].key || fields[i].key_len != klen ||
+		    memcmp(fields[i].key, key, klen) != 0)
+			continue;
+		const size_t vlen = fields[i].value_len;
+		const size_t n = vlen < len ? vlen : len - 1;
+
+		if (n)
+			memcpy(buf, fields[i].value, n);
+		buf[n] = '\0';
+		return vlen < len ? 0 : -ENOSPC;
+	}
+	buf[0] = '\0';
+	return -ENOENT;
+}
+
 /* ---- source: create/destroy ---- */
 
 void lfq_redis_source_destroy(struct lfq_redis_source *s)
@@ -1041,6 +1064,14 @@ static int take_entry(struct lfq_redis_source *s, const redisReply *e, bool clai
 			 deliveries, s->max_deliveries);
 		mark_done(s, r, REASON_POISON);
 		return 0;
+	}
+	if (claimed) {
+		/* Another consumer's entry (one that died, or lost its lease): say which. */
+		const struct lfq_log_field f[] = {
+			{.key = "id", .str = r->id},
+			{.key = "deliveries", .num = (int64_t)deliveries}};
+
+		log_event(s, LFQ_LOG_INFO, "redis entry reclaimed", f, 2);
 	}
 	kv = e->element[1];
 	if (kv->type != REDIS_REPLY_ARRAY || kv->elements % 2 != 0) {

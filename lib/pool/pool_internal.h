@@ -308,6 +308,8 @@ bool lfq__pool_copy_out(struct lfq_pool *pool, uint64_t i, struct lfq__task *tas
 void lfq__pool_free_slot(struct lfq_pool *pool, uint64_t i);
 /* The calling thread's worker if it is one of pool's, else NULL. */
 const struct lfq__pool_worker *lfq__pool_self(const struct lfq_pool *pool);
+/* The calling thread's worker, of whichever pool, or NULL (the lfq_job_* getters). */
+const struct lfq__pool_worker *lfq__pool_current_worker(void);
 
 /* Jobs were published: lfq__pool_wake (one load, N1, if no worker is parked). A burst
  * wakes one worker too: each woken worker that finds more queued wakes the next. */
@@ -351,6 +353,8 @@ static inline struct lfq_job lfq__pool_job_of(const struct lfq__task *t)
 /* Logs a dead job and calls on_dead (the caller counts it afterwards, as finished).
  * pool_hooks.c */
 void lfq__pool_call_dead(const struct lfq_pool *pool, const struct lfq__task *t, int reason);
+/* The same for a job a timed-out shutdown hands back: on_dead if set, else on_cancelled. */
+void lfq__pool_call_cancelled(const struct lfq_pool *pool, const struct lfq__task *t);
 
 /* Timer heap and backoff (pool_timer.c). */
 /* 0 or a negated pthread error. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What a job (or any thread) may ask a pool about: the running job's attempt and id, its
- * clock, whether a stop was requested, the names of dead reasons; the request to stop, which
- * a signal handler may make; and the signal mask workers start with.
+ * What a job (or any thread) may ask a pool about: the running job's attempt and id (also
+ * without a pool pointer: the lfq_job_* getters), its clock, whether a stop was requested,
+ * the names of dead reasons; the request to stop, which a signal handler may make; and the
+ * signal mask workers start with.
  *
  * Labels (docs/design.md section 3 has the argument):
  *   R1  request_stop: close the ready rings     seq_cst, as K1 in pool.c (the same store); then
@@ -38,6 +39,20 @@ const char *lfq_dead_reason_name(int reason)
 	}
 }
 
+const char *lfq_job_result_name(int result)
+{
+	switch (result) {
+	case 0:
+		return "success";
+	case LFQ_JOB_RETRY:
+		return "retry";
+	case LFQ_JOB_FAIL:
+		return "fail";
+	default:
+		return "other";
+	}
+}
+
 int64_t lfq_pool_now_ns(const struct lfq_pool *pool)
 {
 	if (!pool)
@@ -68,6 +83,42 @@ uint64_t lfq_pool_job_id(const struct lfq_pool *pool)
 	const struct lfq__pool_worker *w = lfq__pool_self(pool);
 
 	return w && w->current && (w->current->flags & LFQ__TASK_HAS_ID) ? w->current->id : 0;
+}
+
+/* The job the calling worker runs now, or NULL: the lfq_job_* getters need no pool. */
+static const struct lfq__pool_worker *running_worker(void)
+{
+	const struct lfq__pool_worker *w = lfq__pool_current_worker();
+
+	return w && w->current ? w : NULL;
+}
+
+struct lfq_pool *lfq_job_pool(void)
+{
+	const struct lfq__pool_worker *w = running_worker();
+
+	return w ? w->pool : NULL;
+}
+
+unsigned lfq_job_attempt(void)
+{
+	const struct lfq__pool_worker *w = running_worker();
+
+	return w ? w->current->attempts : 0;
+}
+
+int lfq_job_worker_index(void)
+{
+	const struct lfq__pool_worker *w = running_worker();
+
+	return w ? (int)w->index : -1;
+}
+
+uint64_t lfq_job_id(void)
+{
+	const struct lfq__pool_worker *w = running_worker();
+
+	return w && (w->current->flags & LFQ__TASK_HAS_ID) ? w->current->id : 0;
 }
 
 void lfq__pool_worker_sigmask(sigset_t *set)

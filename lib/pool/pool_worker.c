@@ -633,3 +633,8 @@ int lfq_pool_worker_index(const struct lfq_pool *pool)
 {
 	return lfq__pool_in_own_job(pool) ? (int)tls_worker->index : -1;
 }
+
+const struct lfq__pool_worker *lfq__pool_current_worker(void)
+{
+	return tls_worker;
+}

@@ -106,8 +106,7 @@ int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 	struct lfq_pool *p = (struct lfq_pool *)pool; /* atomic loads need non-const */
 	struct lfq__pool_totals t;
 
-	lfq__pool_read_totals(p, &t, per_worker, n);
-	const size_t filled = n < pool->nworkers ? n : pool->nworkers;
+	lfq__pool_read_totals(p, &t, per_worker, n); /* min(n, workers) entries */
 
 	/* Runs that ended: each ends as exactly one of these. */
 	const uint64_t ended =
@@ -134,7 +133,7 @@ int lfq_pool_stats(const struct lfq_pool *pool, struct lfq_pool_stats *stats,
 		stats->queued += q;
 	}
 	stats->workers = pool->nworkers;
-	return (int)filled; /* <= LFQ_POOL_WORKERS_MAX */
+	return 0;
 }
 
 /* Called by a worker that finished jobs and then found the queue empty (or is exiting): the
