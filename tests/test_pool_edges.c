@@ -563,10 +563,9 @@ static unsigned default_workers(void)
 	struct lfq_pool_worker_stats per[LFQ_POOL_WORKERS_MAX > 256 ? 256 : LFQ_POOL_WORKERS_MAX];
 
 	cr_assert_eq(lfq_pool_create(&pool, NULL), 0);
-	const int n = (int)lfq_pool_stats(pool, &st, per, sizeof(per) / sizeof(per[0]));
-
-	lfq_pool_destroy(pool);
-	return (unsigned)n;
+	cr_assert_eq(lfq_pool_stats(pool, &st, per, sizeof(per) / sizeof(per[0])), 0);
+	cr_assert_eq(lfq_pool_destroy(pool), 0);
+	return st.workers;
 }
 
 Test(pool_edges, default_workers_follow_the_cgroup_cpu_quota)
