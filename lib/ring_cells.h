@@ -259,6 +259,31 @@ static inline bool lfq__cell_cas_seq(struct lfq__cell *c, uint64_t *s, uint64_t 
 #define LFQ__BLIND_FAILED 1  /* B2 failed: *s holds the cell's seq */
 #define LFQ__BLIND_NO_ROOM 2 /* t is not below room: not tried, room wants a refresh */
 
+/* Positions ahead of a blind push whose line LFQ_RING_PREFETCH write-prefetches. */
+#define LFQ__PREFETCH_AHEAD 32u
+#define LFQ__CELLS_PER_LINE (LFQ_CACHE_LINE / sizeof(struct lfq__cell))
+
+/*
+ * LFQ_RING_PREFETCH (-Dring_push=blind_prefetch): after a blind push at t, ask for the line
+ * of position t + LFQ__PREFETCH_AHEAD in exclusive state (PREFETCHW with -mprfchw), once
+ * per line, and only when room (B1's value) proves that position's previous lap consumed:
+ * otherwise the prefetch would pull a line the consumer is still reading. Not past the
+ * lap's last cell. A hint: it changes no state and orders nothing.
+ */
+static inline void lfq__cell_prefetch(struct lfq_ring *r, uint64_t t, uint64_t room)
+{
+#ifdef LFQ_RING_PREFETCH
+	const uint64_t i = (t & r->mask) + LFQ__PREFETCH_AHEAD;
+
+	if (i % LFQ__CELLS_PER_LINE == 0 && i < r->capacity && t + LFQ__PREFETCH_AHEAD < room)
+		__builtin_prefetch(lfq__cell_at(r, t + LFQ__PREFETCH_AHEAD), 1, 3);
+#else
+	(void)r;
+	(void)t;
+	(void)room;
+#endif
+}
+
 /*
  * The first attempt of a push at position t (a lower bound of the first unfilled position,
  * so every position below t is filled): when room proves t's cell free of its previous lap
@@ -268,10 +293,13 @@ static inline bool lfq__cell_cas_seq(struct lfq__cell *c, uint64_t *s, uint64_t 
  */
 static inline int lfq__cell_put_blind(struct lfq_ring *r, uint64_t t, void *item, uint64_t *s)
 {
+	uint64_t room = 0;
+
 #ifndef LFQ_MUTANT_CELL_BLIND_UNGUARDED /* test-only mutant: no room known before K2 */
 	/* B1 */
 	LFQ_SCHED_POINT();
-	if (t >= atomic_load_explicit(&r->room, memory_order_acquire))
+	room = atomic_load_explicit(&r->room, memory_order_acquire);
+	if (t >= room)
 		return LFQ__BLIND_NO_ROOM;
 #endif
 #ifndef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK /* test-only mutant: checked in push_one */
@@ -288,6 +316,7 @@ static inline int lfq__cell_put_blind(struct lfq_ring *r, uint64_t t, void *item
 	if (lfq__cas128(lfq__cell_at(r, t), s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
 			(uint64_t)(uintptr_t)item)) {
 		LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
+		lfq__cell_prefetch(r, t, room);
 		return 0;
 	}
 	return LFQ__BLIND_FAILED;
