@@ -127,6 +127,10 @@ void lfq__ring_reset(struct lfq_ring *r)
 	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
 	atomic_store_explicit(&r->closed, 0, memory_order_relaxed);
 	r->sp_limit = 0;
+#ifdef LFQ_RING_BLIND_PUSH
+	/* Every cell is FREE of its first lap with item 0 (I4): the first lap has room. */
+	atomic_store_explicit(&r->room, r->lap, memory_order_relaxed);
+#endif
 }
 
 /* Number of positions before p (a position encodes lap and index, not a count). */

@@ -45,6 +45,29 @@
  *   K2  load closed                     seq_cst (with K1: a push that finds a free cell
  *                                       after close fails; a pop that reads "open" after
  *                                       an empty cell may answer -EAGAIN)
+ *
+ * Blind push (LFQ_RING_BLIND_PUSH, meson -Dring_push=blind; an A/B candidate of issue 23,
+ * docs/design.md "Blind push"). One more invariant:
+ *   I4  a FREE cell holds item 0 (reset writes 0, B5 and B6 write 0 when a pop frees a cell,
+ *       a seal keeps it), but between the single producer's O2 and O3 (SP mode, where no
+ *       blind CAS runs);
+ * so a push whose position is known to have room can fill it with one CAS expecting
+ * {FREE(t), 0}, without reading the cell first (one coherence round for the line, not two).
+ * Room is known from `room`, a lower bound of head + lap that the producers share on the
+ * tail line: every position below it had its cell's previous lap consumed before it was
+ * stored. Without it K2 could read "open" while the ring is full, a pop then free the cell
+ * after the close, and the push fill it: a push after the close (check_mutants'
+ * CELL_BLIND_UNGUARDED). C2 read the free cell before K2 for the same reason.
+ *   B1  push: load room                 acquire (pairs with B3: the consumption of each
+ *                                       position below room - lap happened before our K2)
+ *   B2  push: CAS128 {FREE(t), 0} ->    seq_cst (C4 without C2/C3 before it: the same
+ *             {FULL(t), item}           transition, tested in one step; pairs with B5/B6)
+ *   B3  push: store room                release (passes on B4's acquire)
+ *   B4  push: load head hint            acquire (pairs with C6 / O4 of the consumers, as O6)
+ *   B5  pop:  CAS128 {FULL(h), item} -> seq_cst (C5 clearing the item; both words at once,
+ *             {FREE(h + lap), 0}        so no other pop can read the 0 as h's item)
+ *   B6  SC:   store item 0              relaxed, before O5's release store of seq: a CAS
+ *                                       that finds FREE(h + lap) (B2, C4) finds the 0 too
  */
 #ifndef LFQ_RING_CELLS_H
 #define LFQ_RING_CELLS_H
@@ -102,6 +125,12 @@ struct lfq_ring {
 	LFQ_CACHE_ALIGNED _Atomic uint64_t tail;
 	/* LFQ_RING_SP only, the producer's own: positions below it are known free (O6). */
 	uint64_t sp_limit;
+#ifdef LFQ_RING_BLIND_PUSH
+	/* The producers' view of room (B1, B3): each position below it had its cell's previous
+	 * lap consumed. Any value stored stays true (consumption is final), so racing stores
+	 * that move it back only make pushes take the checked path. */
+	_Atomic uint64_t room;
+#endif
 	/* Consumers' hint: a lower bound of the first unconsumed position. */
 	LFQ_CACHE_ALIGNED _Atomic uint64_t head;
 	/* Sleepers of pop_wait (woken by pushes) and of push_wait (woken by pops), each on a
@@ -225,6 +254,99 @@ static inline bool lfq__cell_cas_seq(struct lfq__cell *c, uint64_t *s, uint64_t 
 #endif
 }
 
+#ifdef LFQ_RING_BLIND_PUSH
+/* What lfq__cell_put_blind did besides filling the cell (0) or finding the ring closed. */
+#define LFQ__BLIND_FAILED 1  /* B2 failed: *s holds the cell's seq */
+#define LFQ__BLIND_NO_ROOM 2 /* t is not below room: not tried, room wants a refresh */
+
+/* Positions ahead of a blind push whose line LFQ_RING_PREFETCH write-prefetches. */
+#define LFQ__PREFETCH_AHEAD 32u
+#define LFQ__CELLS_PER_LINE (LFQ_CACHE_LINE / sizeof(struct lfq__cell))
+
+/*
+ * LFQ_RING_PREFETCH (-Dring_push=blind_prefetch): after a blind push at t, ask for the line
+ * of position t + LFQ__PREFETCH_AHEAD in exclusive state (PREFETCHW with -mprfchw), once
+ * per line, and only when room (B1's value) proves that position's previous lap consumed:
+ * otherwise the prefetch would pull a line the consumer is still reading. Not past the
+ * lap's last cell. A hint: it changes no state and orders nothing.
+ */
+static inline void lfq__cell_prefetch(struct lfq_ring *r, uint64_t t, uint64_t room)
+{
+#ifdef LFQ_RING_PREFETCH
+	const uint64_t i = (t & r->mask) + LFQ__PREFETCH_AHEAD;
+
+	if (i % LFQ__CELLS_PER_LINE == 0 && i < r->capacity && t + LFQ__PREFETCH_AHEAD < room)
+		__builtin_prefetch(lfq__cell_at(r, t + LFQ__PREFETCH_AHEAD), 1, 3);
+#else
+	(void)r;
+	(void)t;
+	(void)room;
+#endif
+}
+
+/*
+ * The first attempt of a push at position t (a lower bound of the first unfilled position,
+ * so every position below t is filled): when room proves t's cell free of its previous lap
+ * (B1), K2 and then B2, the cell's CAS with no load before it. By I4 the CAS expects what C2
+ * and C3 would have read from a free cell, so it succeeds exactly when C4 would have: the
+ * push linearizes at it, as at C4, and K2 after B1 plays the part of K2 after C2.
+ */
+static inline int lfq__cell_put_blind(struct lfq_ring *r, uint64_t t, void *item, uint64_t *s)
+{
+	uint64_t room = 0;
+
+#ifndef LFQ_MUTANT_CELL_BLIND_UNGUARDED /* test-only mutant: no room known before K2 */
+	/* B1 */
+	LFQ_SCHED_POINT();
+	room = atomic_load_explicit(&r->room, memory_order_acquire);
+	if (t >= room)
+		return LFQ__BLIND_NO_ROOM;
+#endif
+#ifndef LFQ_MUTANT_CELL_EARLY_CLOSED_CHECK /* test-only mutant: checked in push_one */
+	/* K2, after B1 */
+	if (lfq__cell_closed(r))
+		return -EPIPE;
+#endif
+	uint64_t old = 0;
+
+	*s = lfq__cell_seq(t, LFQ_CELL_FREE);
+	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+	/* B2: on failure *s / old hold the cell's current words. */
+	LFQ_SCHED_POINT();
+	if (lfq__cas128(lfq__cell_at(r, t), s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
+			(uint64_t)(uintptr_t)item)) {
+		LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
+		lfq__cell_prefetch(r, t, room);
+		return 0;
+	}
+	return LFQ__BLIND_FAILED;
+}
+
+/* B4 + B3: room from the head hint, once a push found the cell of t free with t >= room
+ * (stored only if it lets t's successors go blind: then it is above what B1 read too). */
+static inline void lfq__cell_room_refresh(struct lfq_ring *r, uint64_t t)
+{
+	/* B4 */
+	LFQ_SCHED_POINT();
+	const uint64_t fresh = atomic_load_explicit(&r->head, memory_order_acquire) + r->lap;
+
+	if (fresh > t + 1) { /* B3 */
+		LFQ_SCHED_POINT();
+		atomic_store_explicit(&r->room, fresh, memory_order_release);
+	}
+}
+#endif
+
+/* C5, or B5 in a blind-push build: frees a FULL cell for the push of position ns >> 2. */
+static inline bool lfq__cell_cas_free(struct lfq__cell *c, uint64_t *s, uint64_t it, uint64_t ns)
+{
+#ifdef LFQ_RING_BLIND_PUSH
+	return lfq__cas128(c, s, &it, ns, 0); /* B5: I4 for the next lap's blind push */
+#else
+	return lfq__cell_cas_seq(c, s, it, ns);
+#endif
+}
+
 /*
  * Pushes one item, starting the search at position *tp (a lower bound of the first unfilled
  * position). On success *tp is the position after the one filled.
@@ -232,15 +354,43 @@ static inline bool lfq__cell_cas_seq(struct lfq__cell *c, uint64_t *s, uint64_t 
 static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 {
 	uint64_t t = *tp;
+#ifdef LFQ_RING_BLIND_PUSH
+	uint64_t seen = 0;
+	const int blind = lfq__cell_put_blind(r, t, item, &seen);
+	bool have_seq = blind == LFQ__BLIND_FAILED; /* `seen` is t's cell: no C2 needed */
+	bool refresh = blind == LFQ__BLIND_NO_ROOM;
+
+	if (blind <= 0) {
+		if (blind == 0)
+			*tp = lfq__cell_next(r, t);
+		return blind;
+	}
+#endif
 
 	for (;;) {
 		struct lfq__cell *c = lfq__cell_at(r, t);
+#ifdef LFQ_RING_BLIND_PUSH
+		uint64_t s = seen;
+
+		if (!have_seq) { /* C2 */
+			LFQ_SCHED_POINT();
+			s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		}
+		have_seq = false;
+#else
 		/* C2 */
 		LFQ_SCHED_POINT();
 		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+#endif
 		const uint64_t want = lfq__cell_seq(t, LFQ_CELL_FREE);
 
 		if (s == want) {
+#ifdef LFQ_RING_BLIND_PUSH
+			/* The ring has room at t: let the next pushes go blind (once a call). */
+			if (refresh)
+				lfq__cell_room_refresh(r, t);
+			refresh = false;
+#endif
 			/* K2, after C2: a push that finds room only once the ring is closed fails.
 			 * One that read "open" here and fills t later can be linearized just before
 			 * the close: t was free then, and any pop that looks at t after the close
@@ -304,8 +454,8 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
 			/* C5: consume position h; the cell now waits for h + lap. */
 			LFQ_SCHED_POINT();
-			if (lfq__cell_cas_seq(c, &s, it,
-					      lfq__cell_seq(h + r->lap, LFQ_CELL_FREE))) {
+			if (lfq__cell_cas_free(c, &s, it,
+					       lfq__cell_seq(h + r->lap, LFQ_CELL_FREE))) {
 				LFQ_TEST_POINT(LFQ_TP_CELL_POP_DONE);
 				*item = (void *)(uintptr_t)it;
 				*hp = lfq__cell_next(r, h);
@@ -451,13 +601,21 @@ static inline void lfq__cell_free_sc(struct lfq_ring *r, struct lfq__cell *c, ui
 
 	LFQ_SCHED_POINT();
 	if (r->flags & LFQ__RING_SC_PLAIN) {
+#ifdef LFQ_RING_BLIND_PUSH
+		/* B6, before O5: while the seq is FULL(h) every CAS on the cell fails (nobody
+		 * but us writes a FULL cell), and one that finds O5's FREE(h + lap) finds this
+		 * 0 too (stores reach memory in program order, and a release store keeps the
+		 * compiler from moving an earlier store after it). */
+		atomic_store_explicit(&c->item, 0, memory_order_relaxed);
+		LFQ_SCHED_POINT();
+#endif
 		atomic_store_explicit(&c->seq, ns, memory_order_release);
 		/* The light side of W2a: membarrier orders this store before the notify's N1
 		 * in the hardware, but only if the compiler keeps them in program order, which
 		 * C11 lets it change for a release store and a later load. */
 		atomic_signal_fence(memory_order_seq_cst);
 	} else {
-		const bool ok = lfq__cell_cas_seq(c, &s, it, ns);
+		const bool ok = lfq__cell_cas_free(c, &s, it, ns);
 
 		assert(ok && "lfq_ring: an LFQ_RING_SC ring popped by two threads at once");
 		(void)ok;

@@ -53,6 +53,11 @@ FINDS(cell_early_closed_check, "linearizability", 1, 1, "u", "c", "oo")
  * between its closed check and its store is overwritten, and the sealing pop's -EPIPE loses
  * the item of a push that returned 0. Why O3 must stay a read-modify-write. */
 FINDS_MODE(cell_sp_plain_fill, LFQ_RING_SP | LFQ_RING_SC, "linearizability", 1, 0, "u", "c", "o")
+#elif defined(LFQ_MUTANT_CELL_BLIND_UNGUARDED)
+/* The blind push (-Dring_push=blind) without its room check: K2 reads "open" on a full ring,
+ * a pop frees the cell after the close, and the blind CAS fills it: a push after the close.
+ * Why B1 must prove room before K2, as C2 does on the checked path. */
+FINDS(cell_blind_unguarded, "linearizability", 1, 1, "u", "c", "oo")
 #else
 #error "check_mutants.c is built once per LFQ_MUTANT_* (see tests/meson.build)"
 #endif

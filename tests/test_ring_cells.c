@@ -214,3 +214,49 @@ Test(ring_cells, stale_hint_stores_cost_nothing_but_a_scan, .timeout = 60)
 	lfq_ring_destroy(r);
 	teardown();
 }
+
+#ifdef LFQ_RING_BLIND_PUSH
+/* Every free cell of an empty ring holds item 0 and the sequence of its next position (I4),
+ * whatever was pushed, NULL included, through the MPMC pops (B5) and the SC ones (B6 or B5). */
+static void check_free_cells_hold_zero(struct lfq_ring *r, uint64_t next)
+{
+	for (uint64_t k = 0; k < r->capacity; k++) {
+		const uint64_t p = next + k; /* capacity 4 = lap: positions are counts */
+		struct lfq__cell *c = lfq__cell_at(r, p);
+
+		cr_assert_eq(atomic_load(&c->seq), lfq__cell_seq(p, LFQ_CELL_FREE), "cell %llu",
+			     (unsigned long long)(p % r->capacity));
+		cr_assert_eq(atomic_load(&c->item), 0, "cell %llu holds an item after its pop",
+			     (unsigned long long)(p % r->capacity));
+	}
+}
+
+Test(ring_cells, blind_push_free_cells_hold_zero, .timeout = 60)
+{
+	const unsigned modes[] = {0, LFQ_RING_SC, LFQ_RING_SP, LFQ_RING_SP | LFQ_RING_SC};
+
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		struct lfq_ring *r;
+		uint64_t n = 0;
+
+		cr_assert_eq(lfq_ring_create(&r, 4, modes[m]), 0);
+		for (int lap = 0; lap < 5; lap++) {
+			void *in[3] = {ITEM(lap), NULL, ITEM(100 + lap)}, *out[3];
+
+			for (int i = 0; i < 3; i++)
+				cr_assert_eq(lfq_ring_push(r, in[i]), 0);
+			cr_assert_eq(lfq_ring_pop_burst(r, out, 3), 3);
+			for (int i = 0; i < 3; i++)
+				cr_assert_eq(out[i], in[i], "mode %u lap %d item %d", modes[m], lap,
+					     i);
+			n += 3;
+			check_free_cells_hold_zero(r, n);
+		}
+		if (!(modes[m] & LFQ_RING_SP)) {
+			/* Later laps: the checked pushes refreshed room from the head hint. */
+			cr_assert_gt(atomic_load(&r->room), r->lap, "room never refreshed");
+		}
+		lfq_ring_destroy(r);
+	}
+}
+#endif
