@@ -6,10 +6,10 @@
  * Progress: every non-waiting call (`push`, `pop`, `_burst`, `size`, `close`) is lock-free.
  * A thread stopped at any instruction inside any of them (preempted, page-faulting, stopped in
  * a debugger) never prevents other threads from completing theirs; at most the stopped
- * thread's own item is delayed. Where the target has a 16-byte compare-and-swap (x86-64), a
- * push is one such CAS on a cell and a pop one CAS on its sequence word, and a push that finds
- * the ring full or a pop that finds it empty writes nothing; elsewhere the ring is the SCQ
- * algorithm (Nikolaev, DISC 2019) with single-width atomics. docs/design.md has both.
+ * thread's own item is delayed. Where the target has a 16-byte compare-and-swap (x86-64,
+ * aarch64), a push is one such CAS on a cell and a pop one CAS on its sequence word, and a push
+ * that finds the ring full or a pop that finds it empty writes nothing; elsewhere the ring is
+ * the SCQ algorithm (Nikolaev, DISC 2019) with single-width atomics. docs/design.md has both.
  *
  * Blocking: only the `_wait` calls sleep (spin briefly, then a futex), always with a timeout.
  * The non-waiting calls make a wake-up system call only when some thread is asleep in a
@@ -271,7 +271,7 @@ LFQ_API size_t lfq_ring_size(const struct lfq_ring *ring);
  * which turns accesses past its end into SIGBUS) is outside what attach can check. Check
  * the file's size with fstat(2) before mapping it, and do not let peers shrink it.
  *
- * These calls are available on the cell backend (x86-64). On the portable SCQ backend,
+ * These calls are available on the cell backend (x86-64, aarch64). On the portable SCQ backend,
  * and in ThreadSanitizer builds (TSan emulates the cell's 16-byte CAS under a lock inside
  * each process, which is not atomic between processes), lfq_ring_shared_size returns 0 and
  * init and attach return -ENOTSUP.

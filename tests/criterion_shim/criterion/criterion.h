@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A stand-in for <criterion/criterion.h>, used only by the ThreadSanitizer build.
+ * A stand-in for <criterion/criterion.h>, used by the ThreadSanitizer build and by cross
+ * builds that ask for it (cross/aarch64-linux-gnu.ini: under qemu-user, Criterion's runner
+ * cannot re-execute the test program).
  *
  * Why: Criterion 2.4 cannot start under TSan ("Could not initialize inheritable arena",
  * Criterion issue #274, still open): its sandbox allocator looks for free address space
- * inside the range TSan reserves for shadow memory. Every other build uses real Criterion.
+ * inside the range TSan reserves for shadow memory. Every other native build uses real
+ * Criterion.
  * This header implements just the subset the suites use (Test, TestSuite, cr_assert*) so
  * that the very same test sources run under TSan: tests run in-process, one after the other;
  * the first failed assertion prints its location and message and fails the run. It prints
@@ -13,7 +16,9 @@
 #ifndef LFQ_TESTS_CRITERION_SHIM_H
 #define LFQ_TESTS_CRITERION_SHIM_H
 
+#include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +80,23 @@ shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 	_Exit(1);
 }
 
+/* cr_skip(fmt, ...): ends the running test as skipped (its .fini still runs). */
+static jmp_buf shim_skip_jmp;
+
+__attribute__((format(printf, 1, 2), noreturn)) static inline void shim_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "[SKIP] %s::%s: ", shim_current ? shim_current->suite : "?",
+		shim_current ? shim_current->name : "?");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	longjmp(shim_skip_jmp, 1);
+}
+#define cr_skip(...) shim_skip(__VA_ARGS__)
+
 /* Test(suite, name, options...): options such as .timeout are accepted and ignored. */
 #define Test(...) SHIM_TEST(__VA_ARGS__, 0)
 #define SHIM_TEST(suite, name, ...)                                                                \
@@ -123,7 +145,7 @@ shim_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	const char *filter = NULL;
-	unsigned n = 0;
+	unsigned n = 0, n_skipped = 0;
 
 	for (int i = 1; i + 1 < argc; i++)
 		if (strcmp(argv[i], "--filter") == 0)
@@ -138,14 +160,25 @@ int main(int argc, char **argv)
 		const struct shim_suite *s = shim_find_suite(t->suite);
 		if (s && s->opts.init)
 			s->opts.init();
-		t->fn();
+		bool skipped = false;
+
+		if (setjmp(shim_skip_jmp) != 0)
+			skipped = true;
+		else
+			t->fn();
 		if (s && s->opts.fini)
 			s->opts.fini();
+		if (skipped) {
+			n_skipped++;
+			continue;
+		}
 		fprintf(stderr, "[PASS] %s::%s\n", t->suite, t->name);
 		n++;
 	}
-	fprintf(stderr, "[====] Synthesis: Tested: %u | Passing: %u | Failing: 0 | Crashing: 0\n",
-		n, n);
+	fprintf(stderr,
+		"[====] Synthesis: Tested: %u | Passing: %u | Failing: 0 | Crashing: 0 "
+		"| Skipped: %u\n",
+		n + n_skipped, n, n_skipped);
 	return 0;
 }
 
