@@ -59,7 +59,8 @@ def machine_state(run):
             fa = "?" if a is None else f"{a:g}{unit}"
             fb = "?" if b is None else f"{b:g}{unit}"
             parts.append(f"{label} {fa} → {fb}")
-    busy = any((run.get(f"cpu_pressure_{w}") or 0) > 5 for w in ("start", "end"))
+    # Busy only if it was before the run: at its end the pressure is the run's own threads'.
+    busy = (run.get("cpu_pressure_start") or 0) > 5
     text = ", ".join(parts)
     return text + (" (**busy machine**: not comparable)" if busy else "")
 

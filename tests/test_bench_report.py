@@ -123,8 +123,8 @@ def placement_results(directory):
     with open(os.path.join(directory, "run.json"), "w", encoding="utf-8") as f:
         json.dump({"id": "2030-03-04T05:06:07Z", "date": "2030-03-04T05:06:07Z",
                    "cpu_model": "Test CPU 9000", "vcpus": 2, "command": "scripts/bench",
-                   "load_start": 0.1, "cpu_pressure_start": 0.0, "load_end": 3.5,
-                   "cpu_pressure_end": 40.0, "handoff_ns_before": 210.0,
+                   "load_start": 3.5, "cpu_pressure_start": 40.0, "load_end": 0.1,
+                   "cpu_pressure_end": 0.0, "handoff_ns_before": 210.0,
                    "handoff_ns_after": 35.0}, f)
     ring = []
     for impl, s64, p64 in (("lfq", 20e6, 60e6), ("vyukov", 40e6, 65e6)):
@@ -164,8 +164,8 @@ def check_placement(script, tmp):
     check("packed: lfq ≥ 0.85× Vyukov: **met**, 0.92×" in ring, "a met target, with its ratio")
     check("DPDK SP/SC: **not measured**" in ring, "a target whose peer did not run says so")
     check("hand-off 210 ns before, 35 ns after" in ring, "the hand-off time beside spread")
-    check("load 0.1 → 3.5, CPU pressure 0 % → 40 % (**busy machine**" in ring,
-          "the stamp records load and CPU pressure and flags a busy machine")
+    check("load 3.5 → 0.1, CPU pressure 40 % → 0 % (**busy machine**" in ring,
+          "the stamp records load and CPU pressure and flags a machine busy before the run")
     pool = block(text, "pool-placement")
     check("**packed**" in pool and "**free**" in pool, "pool: one table per placement")
     check("| empty, 2×1 | 6.0 [5.9–6.1] | 8.0 [8.0–8.0] | 2.0 [1.9–2.1] | 0.75 | 3.00 | 150 / 100 |"
