@@ -13,8 +13,6 @@
 
 #include "pool_internal.h"
 
-static const char *const dead_names[] = {"", "failed", "exhausted", "expired", "cancelled"};
-
 void lfq__pool_log(const struct lfq_pool *pool, int level, const char *msg,
 		   const struct lfq_log_field *fields, size_t n)
 {
@@ -36,7 +34,7 @@ static void log_dead(const struct lfq_pool *pool, const struct lfq__task *t, int
 	const char *result = lfq_job_result_name(t->last_result);
 	const bool named = strcmp(result, "other") != 0;
 	const struct lfq_log_field f[] = {
-		{.key = "reason", .str = dead_names[reason]},
+		{.key = "reason", .str = lfq_dead_reason_name(reason)},
 		{.key = "id", .str = id},
 		{.key = "arg", .str = arg},
 		{.key = "attempts", .num = t->attempts},
