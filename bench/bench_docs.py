@@ -124,13 +124,51 @@ def with_ratio(text, v, base):
     return f"{text} (×{v / base:.2f})"
 
 
+# A cell whose repetitions leave this band around the median is marked ⚠: its median alone
+# cannot tell a real difference from the machine's noise.
+NOISY = 0.15
+
+
+def spread_of(r, metric):
+    """(min, max) of a row's repetitions, or None."""
+    lo, hi = r.get(metric + "_min"), r.get(metric + "_max")
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def noisy(r, metric):
+    s, med = spread_of(r, metric), r.get(metric)
+    return bool(s and med) and (s[0] < med * (1 - NOISY) or s[1] > med * (1 + NOISY))
+
+
+def with_spread(text, r, metric, fmt):
+    """text, then ' [min–max]' of the repetitions in fmt and ' ⚠' when they leave ±15 %."""
+    s = spread_of(r, metric)
+    if s and text not in ("—", ""):
+        text += f" [{fmt(s[0])}–{fmt(s[1])}]"
+    return text + " ⚠" if noisy(r, metric) else text
+
+
+def spread_cell(r, metric, fmt):
+    """A table cell: the median in fmt with its spread, or '—' / 'error', and 'stalled'."""
+    if r is None:
+        return "—"
+    if r.get("error"):
+        return "error"
+    v = r.get(metric)
+    if v is None:
+        return "—"
+    text = with_spread(fmt(v), r, metric, fmt)
+    return text + " stalled" if r.get("stalled") else text
+
+
 def cell_of(r, metric, fmt, base=None):
     if r is None:
         return ""
     if r.get("error"):
         return "error"
     v = r.get(metric)
-    text = with_ratio(r.get("fmt", fmt)(v), v, base)
+    fmt = r.get("fmt", fmt)
+    text = with_ratio(with_spread(fmt(v), r, metric, fmt), v, base)
     return text + " stalled" if r.get("stalled") else text
 
 
@@ -209,6 +247,12 @@ def ratio_columns(lines, rows, label, order, metric, mine, peers):
         lines[2 + i] += "".join(cells)
 
 
+def as_value(r, metric, **fields):
+    """r with metric (and its spread) as "value", for tables that mix metrics in one column."""
+    return dict(r, value=r.get(metric), value_min=r.get(metric + "_min"),
+                value_max=r.get(metric + "_max"), **fields)
+
+
 def ring_wait(rows, impl_key, run):
     rw = [r for r in rows.values() if r["group"] == "ring_wait"]
     if not rw:
@@ -216,11 +260,12 @@ def ring_wait(rows, impl_key, run):
     table = []
     for r in rw:
         if r["bench"] == "throughput":
-            table.append(dict(r, case=f"throughput {r['case'].split('/', 1)[-1]}, items/s",
-                              value=r.get("items_per_second"), fmt=rate))
+            table.append(as_value(r, "items_per_second",
+                                  case=f"throughput {r['case'].split('/', 1)[-1]}, items/s",
+                                  fmt=rate))
         elif r["bench"] == "pingpong":
             for metric, name in (("p50_ns", "p50"), ("p99_ns", "p99"), ("p999_ns", "p99.9")):
-                table.append(dict(r, case=f"ping-pong {name}", value=r.get(metric), fmt=us))
+                table.append(as_value(r, metric, case=f"ping-pong {name}", fmt=us))
     order = lambda c: (not c.startswith("throughput"), case_key(c))
     lines = case_table(table, "value", None, impl_key, order=order)
     ratio_columns(lines, table, lambda r: r["case"], order, "value", "lfq", ("go",))
@@ -276,8 +321,8 @@ def pool_latency(rows, impl_key, run):
         if r.get("error"):
             lines.append(f"| `{r['impl']}` | error | | |")
             continue
-        lines.append(f"| `{r['impl']}` | {us(r.get('p50_ns'))} | {us(r.get('p99_ns'))} | "
-                     f"{us(r.get('p999_ns'))} |")
+        lines.append(f"| `{r['impl']}` | " + " | ".join(
+            spread_cell(r, metric, us) for metric in ("p50_ns", "p99_ns", "p999_ns")) + " |")
     return block(lines, "One job at a time on an idle pool (2 workers, capacity 1024): "
                  "submit → the job starts.", run, p)
 
@@ -301,7 +346,7 @@ def pool_features(rows, impl_key, run):
                 cells.append("error" if r else "")
                 continue
             x = r.get("items_per_second")
-            text = m(x)
+            text = with_spread(m(x), r, "items_per_second", m)
             if v != "plain" and base and x:
                 text += f" ({(x / base - 1) * 100:+.0f} %)"
             cells.append(text)
@@ -333,7 +378,7 @@ def tutorial(rows, impl_key, run):
                 continue
             ms = r.get("real_time_ms")
             eff = f" ({ideal / ms:.2f})" if ideal and ms else ""
-            cells.append(f"{ms:.1f}{eff}" if ms is not None else "—")
+            cells.append(spread_cell(r, "real_time_ms", lambda v: f"{v:.1f}") + eff)
         lines.append(f"| {job_label(job)} | {w} | {q} | {fmt_ideal(ideal)} | " +
                      " | ".join(cells) + " |")
     return block(lines, f"{tutorial_jobs(t)} jobs; time to finish in ms, and (ideal / measured), "

@@ -11,9 +11,6 @@ statistics, "<metric>_min" / "<metric>_max"); this module turns them into Markdo
 import bench_docs
 
 PLACEMENTS = ("spread", "packed", "free")
-# A cell whose repetitions leave this band around the median is marked: its median alone
-# cannot tell a real difference from the machine's noise.
-NOISY = 0.15
 RING_CELLS = [("P1C1", 1024), ("P1C1", 65536), ("P2C2", 1024)]
 RING_ORDER = ["lfq", "lfq_spsc", "vyukov", "aq_b2", "aq_b2_spsc", "dpdk", "dpdk_spsc", "mutex"]
 POOL_IMPLS = ["lfq", "go", "glib", "uv", "mutex"]
@@ -30,35 +27,9 @@ RING_TARGETS = [
 ]
 
 
-def spread_of(r, metric):
-    """(min, max) of a row's repetitions, or None."""
-    lo, hi = r.get(metric + "_min"), r.get(metric + "_max")
-    return None if lo is None or hi is None else (lo, hi)
-
-
-def noisy(r, metric):
-    s, med = spread_of(r, metric), r.get(metric)
-    return bool(s and med) and (s[0] < med * (1 - NOISY) or s[1] > med * (1 + NOISY))
-
-
 def cell(r, metric="items_per_second"):
     """'23.0 [19.6–31.2]' in millions, ' ⚠' when the spread exceeds ±15 %, or a state."""
-    if r is None:
-        return "—"
-    if r.get("error"):
-        return "error"
-    med = r.get(metric)
-    if med is None:
-        return "—"
-    text = f"{med / 1e6:.1f}"
-    s = spread_of(r, metric)
-    if s:
-        text += f" [{s[0] / 1e6:.1f}–{s[1] / 1e6:.1f}]"
-    if noisy(r, metric):
-        text += " ⚠"
-    if r.get("stalled"):
-        text += " stalled"
-    return text
+    return bench_docs.spread_cell(r, metric, lambda v: f"{v / 1e6:.1f}")
 
 
 def ns(r, metric):

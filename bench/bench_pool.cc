@@ -286,7 +286,9 @@ template <class I> void register_features()
 	for (unsigned w : {1u, 2u}) {
 		const std::string name =
 			std::string("pool/") + I::kName + "/empty/W" + std::to_string(w) + "/C1024";
-		benchmark::RegisterBenchmark(name.c_str(), BM_Pool_Throughput<I, false>, w, w, 1024)
+		lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(),
+								   BM_Pool_Throughput<I, false>, w,
+								   w, 1024))
 			->UseManualTime()
 			->Iterations(1)
 			->Unit(benchmark::kMillisecond);
@@ -329,8 +331,9 @@ template <class I> void register_impl(unsigned only_workers = 0)
 	}
 	if (only_workers && only_workers != 2)
 		return; /* the latency benchmark has 2 workers */
-	benchmark::RegisterBenchmark((std::string("pool/latency/") + I::kName).c_str(),
-				     BM_Pool_Latency<I>)
+	lfqbench::with_spread(
+		benchmark::RegisterBenchmark((std::string("pool/latency/") + I::kName).c_str(),
+					     BM_Pool_Latency<I>))
 		->UseManualTime()
 		->Iterations(1)
 		->Unit(benchmark::kMillisecond);

@@ -153,8 +153,9 @@ template <class I> void register_impl()
 				const std::string name = std::string("pool/tutorial/") + I::kName +
 							 "/" + job + "/W" + std::to_string(w) +
 							 "/Q" + std::to_string(q);
-				benchmark::RegisterBenchmark(name.c_str(), BM_Tutorial<I>, io, ns,
-							     w, q)
+				lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(),
+										   BM_Tutorial<I>,
+										   io, ns, w, q))
 					->UseManualTime()
 					->Iterations(1)
 					->Unit(benchmark::kMillisecond);

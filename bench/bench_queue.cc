@@ -230,8 +230,9 @@ void register_queue_benchmarks()
 					std::string("queue/") + (bursty ? "bursty/" : "stream/") +
 					I::kName + "/P" + std::to_string(s.producers) + "C" +
 					std::to_string(s.consumers);
-				benchmark::RegisterBenchmark(name.c_str(), BM_Queue<I>, s.producers,
-							     s.consumers, bursty)
+				lfqbench::with_spread(benchmark::RegisterBenchmark(
+							      name.c_str(), BM_Queue<I>,
+							      s.producers, s.consumers, bursty))
 					->UseManualTime()
 					->MeasureProcessCPUTime()
 					->Iterations(1)

@@ -511,7 +511,8 @@ int main(int argc, char **argv)
 {
 	const int rc = lfqbench::run_main(argc, argv, [] {
 		benchmark::AddCustomContext("redis_items", std::to_string(redis_items()));
-		benchmark::RegisterBenchmark("redis/drain/inproc/S1/B1", BM_Inproc)
+		lfqbench::with_spread(
+			benchmark::RegisterBenchmark("redis/drain/inproc/S1/B1", BM_Inproc))
 			->UseManualTime()
 			->Iterations(1)
 			->Unit(benchmark::kMillisecond);
@@ -519,7 +520,8 @@ int main(int argc, char **argv)
 			for (unsigned b : {1u, 16u, 128u}) {
 				const std::string name = "redis/drain/redis/S" + std::to_string(s) +
 							 "/B" + std::to_string(b);
-				benchmark::RegisterBenchmark(name.c_str(), BM_Redis_Drain, s, b)
+				lfqbench::with_spread(benchmark::RegisterBenchmark(
+							      name.c_str(), BM_Redis_Drain, s, b))
 					->UseManualTime()
 					->Iterations(1)
 					->Unit(benchmark::kMillisecond);

@@ -105,9 +105,9 @@ METRICS = ["items_per_second", "jobs_per_s", "p50_ns", "p99_ns", "p999_ns", "chu
            "vol_csw_per_item", "threads_per_cpu", "stalled", "out_of_order_per_item",
            "freezes", "stalled_producer", "stalled_consumer", "starved", "ops_per_window_p50",
            "out_of_order", "cpu_ns_per_item", "csw_per_item", "cpu_ns_per_job", "csw_per_job"]
-# The rates whose spread over the repetitions (the programs' min and max statistics) the
-# tables show beside the median.
-SPREAD_METRICS = ["items_per_second", "jobs_per_s"]
+# Every metric's spread over the repetitions (the programs' min and max statistics), which the
+# tables show beside the median; the wall time too ("real_time_ms_min" / "_max").
+SPREAD_METRICS = METRICS
 
 
 def load(directory):
@@ -152,10 +152,13 @@ def load(directory):
                 if b.get("aggregate_name") == "cv":
                     cvs[key] = b.get("real_time")
                 if b.get("aggregate_name") in ("min", "max"):
+                    end = b["aggregate_name"]
                     for metric in SPREAD_METRICS:
                         if metric in b:
-                            spreads.setdefault(key, {})[
-                                f"{metric}_{b['aggregate_name']}"] = b[metric]
+                            spreads.setdefault(key, {})[f"{metric}_{end}"] = b[metric]
+                    if b.get("real_time") is not None:
+                        spreads.setdefault(key, {})[f"real_time_ms_{end}"] = to_ms(
+                            b["real_time"], b.get("time_unit", "ns"))
                 if b.get("aggregate_name") != "median":
                     continue
             elif key in rows:
@@ -431,15 +434,12 @@ RING_CAPS = [1024, 65536]
 
 
 def ring_cell(r):
-    if r is None:
-        return "—"
-    if r.get("error"):
-        return "error"
-    v = r.get("items_per_second")
-    if v is None:
-        return "—"
-    text = f"{v / 1e6:.1f}"
-    return text + " (stalled)" if r.get("stalled") else text
+    return bench_docs.spread_cell(r, "items_per_second", lambda v: f"{v / 1e6:.1f}")
+
+
+def pair_cell(r):
+    """The push+pop pair in ns, with the spread of its repetitions."""
+    return bench_docs.spread_cell(r, "real_time_ms", lambda v: f"{v * 1e6:.1f}")
 
 
 def ring_grid(rows, group, mpmc, single):
@@ -476,8 +476,7 @@ def ring_markdown_of(grid, ratio_to, run):
         for col in cols:
             r = grid[impl].get(col)
             if col[0] == "pair":
-                cells.append("—" if r is None or r.get("error") else
-                             f"{r.get('real_time_ms', 0) * 1e6:.1f}")
+                cells.append(pair_cell(r))
             else:
                 cells.append(ring_cell(r))
         lines.append(f"| {impl} | " + " | ".join(cells) + " |")
@@ -542,11 +541,7 @@ def ring_modes_markdown(rows, run):
         cells = []
         for col in cols:
             r = grid[impl].get(col)
-            if col[0] == "pair":
-                ns = pair_ns(r)
-                cells.append(f"{ns:.1f}" if ns else "—")
-            else:
-                cells.append(ring_cell(r))
+            cells.append(pair_cell(r) if col[0] == "pair" else ring_cell(r))
         lines.append(f"| {impl} | " + " | ".join(cells) + " |")
     for label, a, b, meant in MODE_RATIOS + [("lfq_spsc pair ÷ mutex pair", "lfq_spsc", "mutex",
                                                 {("pair", 0)})]:

@@ -161,18 +161,18 @@ void register_mpmc(const char *bench, const Shape &s, size_t capacity, bool burs
 
 void register_ring_benchmarks()
 {
-	benchmark::RegisterBenchmark("ring/handoff/spread", BM_Handoff)
+	lfqbench::with_spread(benchmark::RegisterBenchmark("ring/handoff/spread", BM_Handoff))
 		->UseManualTime()
 		->Iterations(1)
 		->Unit(benchmark::kMillisecond);
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
 		const std::string impl = I::kName;
-		benchmark::RegisterBenchmark(("ring/pushpop/" + impl).c_str(),
-					     lfqbench::BM_Ring_PushPop<I>);
+		lfqbench::with_spread(benchmark::RegisterBenchmark(("ring/pushpop/" + impl).c_str(),
+								   lfqbench::BM_Ring_PushPop<I>));
 		if constexpr (!lfqbench::BlockingCalls<I>::value)
-			benchmark::RegisterBenchmark(("ring/burst32/" + impl).c_str(),
-						     lfqbench::BM_Ring_Burst32<I>);
+			lfqbench::with_spread(benchmark::RegisterBenchmark(
+				("ring/burst32/" + impl).c_str(), lfqbench::BM_Ring_Burst32<I>));
 	});
 	lfqbench::for_each_impl(lfqbench::RingImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;

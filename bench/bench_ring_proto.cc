@@ -82,10 +82,10 @@ void register_proto_benchmarks()
 	lfqbench::for_each_impl(ProtoImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
 		const std::string impl = I::kName;
-		benchmark::RegisterBenchmark(("ring_proto/pushpop/" + impl).c_str(),
-					     lfqbench::BM_Ring_PushPop<I>);
-		benchmark::RegisterBenchmark(("ring_proto/burst32/" + impl).c_str(),
-					     lfqbench::BM_Ring_Burst32<I>);
+		lfqbench::with_spread(benchmark::RegisterBenchmark(
+			("ring_proto/pushpop/" + impl).c_str(), lfqbench::BM_Ring_PushPop<I>));
+		lfqbench::with_spread(benchmark::RegisterBenchmark(
+			("ring_proto/burst32/" + impl).c_str(), lfqbench::BM_Ring_Burst32<I>));
 	});
 	lfqbench::for_each_impl(ProtoImpls{}, [](auto tag) {
 		using I = typename decltype(tag)::type;
@@ -95,8 +95,9 @@ void register_proto_benchmarks()
 				const std::string name =
 					"ring_proto/mpmc/" + impl + "/P" + std::to_string(n) + "C" +
 					std::to_string(n) + "/cap" + std::to_string(cap);
-				benchmark::RegisterBenchmark(name.c_str(), BM_Mpmc<I>, n, cap,
-							     false)
+				lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(),
+										   BM_Mpmc<I>, n,
+										   cap, false))
 					->UseManualTime()
 					->MeasureProcessCPUTime()
 					->Iterations(1)
@@ -104,7 +105,8 @@ void register_proto_benchmarks()
 			}
 			const std::string name = "ring_proto/mpmc_burst32/" + impl + "/P1C1/cap" +
 						 std::to_string(cap);
-			benchmark::RegisterBenchmark(name.c_str(), BM_Mpmc<I>, 1u, cap, true)
+			lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(), BM_Mpmc<I>,
+									   1u, cap, true))
 				->UseManualTime()
 				->MeasureProcessCPUTime()
 				->Iterations(1)

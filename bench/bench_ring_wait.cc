@@ -491,15 +491,16 @@ template <class I> void register_impl()
 		const std::string name = "ring_wait/throughput/" + impl + "/P" +
 					 std::to_string(s.producers) + "C" +
 					 std::to_string(s.consumers);
-		benchmark::RegisterBenchmark(name.c_str(), BM_RingWait_Throughput<I>, s.producers,
-					     s.consumers)
+		lfqbench::with_spread(benchmark::RegisterBenchmark(name.c_str(),
+								   BM_RingWait_Throughput<I>,
+								   s.producers, s.consumers))
 			->UseManualTime()
 			->MeasureProcessCPUTime()
 			->Iterations(1)
 			->Unit(benchmark::kMillisecond);
 	}
-	benchmark::RegisterBenchmark(("ring_wait/pingpong/" + impl).c_str(),
-				     BM_RingWait_PingPong<I>)
+	lfqbench::with_spread(benchmark::RegisterBenchmark(("ring_wait/pingpong/" + impl).c_str(),
+							   BM_RingWait_PingPong<I>))
 		->UseManualTime()
 		->MeasureProcessCPUTime()
 		->Iterations(1)

@@ -65,7 +65,8 @@ def results(directory, date, pool_rate):
         # A peer the report has never heard of: it must still get its column.
         bench("pool/throughput/zz_newpeer/empty/W2/C1024", items_per_second=1.5e6),
         bench("pool/latency/lfq", p50_ns=2500.0, p99_ns=30000.0, p999_ns=2.5e6),
-    ])
+    ] + spread("pool/throughput/lfq/empty/W2/C1024", "items_per_second", pool_rate * 0.8,
+               pool_rate * 1.01) + spread("pool/latency/lfq", "p99_ns", 29000.0, 31000.0))
     write_json(os.path.join(directory, "tutorial.json"), [
         bench(f"pool/tutorial/{impl}/io/S2ms/W{w}/Q{q}", ms=200.0 / w * 1.05,
               ideal_ms=200.0 / w)
@@ -241,7 +242,10 @@ def main(argv):
         text = first["benchmarks.md"]
         pool = block(text, "pool-table")
         check("| empty jobs, W2, C1024 |" in pool, "pool table has the case row")
-        check("4.88 (×2.44)" in pool, "pool cell: M jobs/s and the ratio to mutex")
+        check("4.88 [3.90–4.93] ⚠ (×2.44)" in pool,
+              "pool cell: M jobs/s, the spread of the repetitions, ⚠, the ratio to mutex")
+        check("2.00 (×" not in pool and "| 2.00 |" in pool,
+              "a row without min and max statistics shows its median alone")
         check("`zz_newpeer`" in pool and "1.50 (×0.75)" in pool,
               "an unknown implementation gets its own column")
         check(pool.index("`lfq`") < pool.index("`mutex`") < pool.index("`zz_newpeer`"),
@@ -251,7 +255,8 @@ def main(argv):
               "the stamp names CPU, vCPU count and command line")
         check("medians of 3 repetitions" in pool, "the stamp says medians of how many")
         lat = block(text, "pool-latency")
-        check("| `lfq` | 2.50 µs | 30 µs | 2.50 ms |" in lat, "pool latency row in µs/ms")
+        check("| `lfq` | 2.50 µs | 30 µs [29 µs–31 µs] | 2.50 ms |" in lat,
+              "pool latency row in µs/ms, with the spread where the program reports it")
         tut = block(text, "tutorial-table")
         check("| sleep 2 ms | 2 | 100 | 100 | 105.0 (0.95) | 105.0 (0.95) |" in tut,
               "tutorial row: time to finish and ideal / measured")
@@ -272,7 +277,7 @@ def main(argv):
         results(res, "2030-02-03T04:05:06Z", 6.0e6)
         r = report(script, res, docs)
         text = read_all(docs)["benchmarks.md"]
-        check("6.00 (×3.00)" in block(text, "pool-table") and
+        check("6.00 [4.80–6.06] ⚠ (×3.00)" in block(text, "pool-table") and
               "4.88" not in block(text, "pool-table"), "a new run replaces the table")
         check("2030-02-03T04:05:06Z" in block(text, "pool-table"), "with the new stamp")
         runs = block(text, "bench-runs")

@@ -21,7 +21,8 @@
 //
 // Each benchmark runs -reps times in a row; with -json (or -out FILE) the medians over the
 // repetitions are written as Google Benchmark JSON ("run_type": "aggregate",
-// "aggregate_name": "median"), so one script reads this and bench_ring_wait's output.
+// "aggregate_name": "median", with "min" and "max" beside it), so one script reads this and
+// bench_ring_wait's output.
 //
 // Flags: -items N (default $LFQ_BENCH_ITEMS or 1000000), -reps N (5), -bench REGEXP,
 // -json (JSON on stdout instead of the table), -out FILE (JSON to FILE as well).
@@ -272,6 +273,24 @@ func percentile(sorted []int64, q float64) float64 {
 	return float64(sorted[i-1])
 }
 
+func lowest(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[0]
+}
+
+func highest(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)-1]
+}
+
 func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
@@ -322,8 +341,10 @@ type benchmark struct {
 	pingPong  bool
 }
 
-// summarize turns the repetitions of one benchmark into the median aggregate.
-func summarize(b benchmark, family, reps int, rs []result) benchJSON {
+// summarize turns the repetitions of one benchmark into one aggregate: stat (median, lowest,
+// highest) of each measure, as Google Benchmark's statistics do, one measure at a time.
+func summarize(b benchmark, family, reps int, rs []result, name string,
+	stat func([]float64) float64) benchJSON {
 	var wall, cpu, ips, vol, invol, p50, p99, p999 []float64
 	for _, r := range rs {
 		items := float64(r.items)
@@ -346,18 +367,18 @@ func summarize(b benchmark, family, reps int, rs []result) benchJSON {
 		RunType:         "aggregate",
 		Repetitions:     reps,
 		Threads:         1,
-		AggregateName:   "median",
+		AggregateName:   name,
 		AggregateUnit:   "time",
 		Iterations:      1,
-		RealTime:        median(wall),
-		CPUTime:         median(cpu),
+		RealTime:        stat(wall),
+		CPUTime:         stat(cpu),
 		TimeUnit:        "ms",
-		ItemsPerSecond:  median(ips),
-		VolCswPerItem:   median(vol),
-		InvolCswPerItem: median(invol),
+		ItemsPerSecond:  stat(ips),
+		VolCswPerItem:   stat(vol),
+		InvolCswPerItem: stat(invol),
 	}
 	if b.pingPong {
-		m50, m99, m999 := median(p50), median(p99), median(p999)
+		m50, m99, m999 := stat(p50), stat(p99), stat(p999)
 		out.P50Ns, out.P99Ns, out.P999Ns = &m50, &m99, &m999
 	} else {
 		p, c := float64(b.producers), float64(b.consumers)
@@ -510,8 +531,11 @@ func main() {
 		if len(rs) != *reps {
 			continue
 		}
-		s := summarize(b, family, *reps, rs)
-		rep.Benchmarks = append(rep.Benchmarks, s)
+		s := summarize(b, family, *reps, rs, "median", median)
+		// The spread of the repetitions, which the report shows beside every median.
+		rep.Benchmarks = append(rep.Benchmarks, s,
+			summarize(b, family, *reps, rs, "min", lowest),
+			summarize(b, family, *reps, rs, "max", highest))
 		if table {
 			lat := func(p *float64) string {
 				if p == nil {
