@@ -96,18 +96,26 @@ static size_t below(uint64_t *state, size_t n)
 enum role { ROLE_NONE, ROLE_COUNT, ROLE_VICTIM };
 static _Thread_local enum role role;
 static _Thread_local size_t points_met;
-/* Set before the victim starts (pthread_create orders it) and read only by the victim. */
+/* Set before the victim's call starts (posting `go` orders it) and read only by the victim. */
 static size_t stop_at;
 /* Written by the victim before it posts `stopped`, read by the test thread after. */
 static bool stopped_inside;
-static sem_t stopped, resume;
+/* One victim thread serves every run (creating a thread per run is slow under QEMU): `go`
+ * starts its call, `stopped` says it is held, `resume` lets it go on, `finished` says the call
+ * returned. Each post orders what its poster wrote before it for the thread that waits. */
+static sem_t go, stopped, resume, finished;
+
+static void wait_for(sem_t *sem)
+{
+	while (sem_wait(sem) != 0)
+		;
+}
 
 static void hold_victim(bool inside)
 {
 	stopped_inside = inside;
 	sem_post(&stopped);
-	while (sem_wait(&resume) != 0)
-		;
+	wait_for(&resume);
 }
 
 static void on_sched_point(const char *file, int line)
@@ -153,16 +161,25 @@ struct victim {
 	void *items[MAX_ITEMS];
 };
 
+/* The next call for the victim thread; NULL ends it. */
+static struct victim *victim_job;
+
 static void *victim_main(void *arg)
 {
-	struct victim *v = arg;
-
+	(void)arg;
 	role = ROLE_VICTIM;
-	points_met = 0;
-	v->moved = run_op(v->r, v->op, v->items, v->m, &v->rc);
-	if (points_met < stop_at) /* the call took fewer points: held after it */
-		hold_victim(false);
-	return NULL;
+	for (;;) {
+		wait_for(&go);
+		struct victim *v = victim_job;
+
+		if (!v)
+			return NULL;
+		points_met = 0;
+		v->moved = run_op(v->r, v->op, v->items, v->m, &v->rc);
+		if (points_met < stop_at) /* the call took fewer points: held after it */
+			hold_victim(false);
+		sem_post(&finished);
+	}
 }
 
 static unsigned ring_flags(enum op op)
@@ -272,11 +289,9 @@ static void one_run(uint64_t seed, uint64_t *rng, size_t cap, struct tally *tall
 		 seed, tally->runs, cap, n, op_names[op], m, stop_at, points);
 
 	v.r = prefilled_ring(cap, flags, n);
-	pthread_t thread;
-
-	cr_assert_eq(pthread_create(&thread, NULL, victim_main, &v), 0);
-	while (sem_wait(&stopped) != 0)
-		;
+	victim_job = &v;
+	sem_post(&go);
+	wait_for(&stopped);
 	const bool inside = stopped_inside;
 	struct seen sn = {.ng = 0};
 	size_t pushed = 0;
@@ -296,7 +311,7 @@ static void one_run(uint64_t seed, uint64_t *rng, size_t cap, struct tally *tall
 		CHECK(rc == -EAGAIN, "pop answered %d", rc);
 	}
 	sem_post(&resume);
-	cr_assert_eq(pthread_join(thread, NULL), 0);
+	wait_for(&finished);
 	while (lfq_ring_pop(v.r, &sn.t[sn.nt]) == 0) {
 		sn.nt++;
 		CHECK(sn.nt <= cap, "%zu pops succeeded after the victim", sn.nt);
@@ -385,7 +400,7 @@ static void one_run(uint64_t seed, uint64_t *rng, size_t cap, struct tally *tall
 		}
 		CHECK(pushed <= cap - n + took, "%zu pushes with %zu in, %zu taken", pushed, n,
 		      took);
-		/* One consumer throughout (the victim, then after the join this thread): FIFO. */
+		/* One consumer throughout (the victim, then this thread once its call returned). */
 		void *gt[MAX_ITEMS + MAX_SEEN];
 
 		memcpy(gt, sn.g, sn.ng * sizeof(void *));
@@ -431,9 +446,15 @@ Test(ring_stopped_random, a_thread_stopped_at_random_points_costs_what_the_backe
 	const size_t wanted = stops_wanted();
 	uint64_t rng = seed;
 
+	pthread_t victim;
+
+	cr_assert_eq(sem_init(&go, 0, 0), 0);
 	cr_assert_eq(sem_init(&stopped, 0, 0), 0);
 	cr_assert_eq(sem_init(&resume, 0, 0), 0);
+	cr_assert_eq(sem_init(&finished, 0, 0), 0);
+	/* Relaxed: installed before the victim thread that meets the points starts. */
 	atomic_store_explicit(&lfq__sched_hook, on_sched_point, memory_order_relaxed);
+	cr_assert_eq(pthread_create(&victim, NULL, victim_main, NULL), 0);
 	for (size_t cap = 1; cap <= 3; cap += 2) {
 		struct tally tally = {0};
 
@@ -460,5 +481,8 @@ Test(ring_stopped_random, a_thread_stopped_at_random_points_costs_what_the_backe
 			cr_assert_gt(tally.false_full, 0, "seed %#" PRIx64, seed);
 #endif
 	}
+	victim_job = NULL;
+	sem_post(&go);
+	cr_assert_eq(pthread_join(victim, NULL), 0);
 	atomic_store_explicit(&lfq__sched_hook, NULL, memory_order_relaxed);
 }
