@@ -6,7 +6,7 @@
  * Progress: every non-waiting call (`push`, `pop`, `_burst`, `size`, `close`) is lock-free.
  * A thread stopped at any instruction inside any of them (preempted, page-faulting, stopped in
  * a debugger) never prevents other threads from completing theirs; at most the stopped
- * thread's own item is delayed. Where the target has a 16-byte compare-and-swap (x86-64,
+ * thread's own items are delayed. Where the target has a 16-byte compare-and-swap (x86-64,
  * aarch64), a push is one such CAS on a cell and a pop one CAS on its sequence word, and a push
  * that finds the ring full or a pop that finds it empty writes nothing; elsewhere the ring is
  * the SCQ algorithm (Nikolaev, DISC 2019) with single-width atomics. docs/design.md has both.
