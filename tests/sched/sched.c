@@ -20,13 +20,15 @@
 #define BIT(i) (1u << (i))
 #define SCHED_MAX_SITES 128
 
-/* A point where more than one thread could run next (points with one choice are not kept). */
+/* A point where more than one thread could run next (points with one choice are not kept),
+ * or a choice of sched_choose (cur CHOICE, enabled: the alternatives). */
+#define CHOICE (-2)
 struct decision {
-	int8_t cur;	   /* the thread at the point; -1 at the start */
+	int8_t cur;	   /* the thread at the point; -1 at the start; CHOICE */
 	uint8_t enabled;   /* threads that could run */
 	uint8_t chosen;	   /* the one that did */
 	uint8_t tried;	   /* DFS: choices already explored here */
-	uint16_t preempts; /* preemptions before this point */
+	uint16_t preempts; /* preemptions (CHOICE: nonzero choices) before this point */
 };
 
 static struct {
@@ -41,6 +43,7 @@ static struct {
 	bool started[SCHED_MAX_THREADS];
 	unsigned long steps, max_steps;
 	int preempts;
+	int stale; /* nonzero sched_choose answers in this schedule */
 	/* DFS */
 	struct decision *dec;
 	size_t ndec, cap, prefix;
@@ -231,6 +234,44 @@ static int decide(int cur)
 	return S.o->strategy == SCHED_DFS ? decide_dfs(cur, enabled) : decide_pct(cur, enabled);
 }
 
+int sched_self(void)
+{
+	return me;
+}
+
+int sched_choose(int n)
+{
+	if (me < 0 || n <= 1 || S.o->strategy == SCHED_PCT)
+		return 0;
+	if (n > 8)
+		n = 8;
+	const unsigned alts = (1u << n) - 1;
+	const size_t i = S.ndec++;
+	int c;
+
+	if (i == S.cap) {
+		S.cap = S.cap ? 2 * S.cap : 1024;
+		S.dec = realloc(S.dec, S.cap * sizeof(*S.dec));
+		if (!S.dec)
+			abort();
+	}
+	if (i < S.prefix) {
+		if (S.dec[i].cur != CHOICE || S.dec[i].enabled != alts)
+			S.nondet = true;
+		c = S.dec[i].chosen;
+	} else {
+		c = 0;
+		S.dec[i] = (struct decision){.cur = CHOICE,
+					     .enabled = (uint8_t)alts,
+					     .chosen = 0,
+					     .tried = 1,
+					     .preempts = (uint16_t)S.stale};
+	}
+	if (c)
+		S.stale++;
+	return c;
+}
+
 static void sched_point(const char *file, int line)
 {
 	const int id = me;
@@ -325,6 +366,7 @@ static bool run_one(struct sched_result *r)
 	S.steps = 0;
 	S.ndec = 0;
 	S.preempts = 0;
+	S.stale = 0;
 	S.nondet = false;
 	S.trace_len = 0;
 	S.trace[0] = 0;
@@ -376,6 +418,8 @@ static bool backtrack(void)
 		const bool cur_enabled = d->cur >= 0 && (d->enabled & BIT(d->cur));
 		const unsigned cand = d->enabled & ~d->tried;
 
+		if (d->cur == CHOICE && (!cand || d->preempts + 1 > S.o->stale))
+			continue;
 		if (!cand ||
 		    (cur_enabled && d->preempts + 1 > S.o->bound && S.o->strategy != SCHED_STALL))
 			continue;
