@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The atomic accesses of the cell ring (ring_cells.h, ring_cells.c), spelled as macros so that
+ * The atomic accesses of the cell ring (ring_cells.h, ring_cells.c) and of the waitq (waitq.h,
+ * waitq.c), spelled as macros so that
  * one test-only build can hand them to a weak-memory model.
  *
  * In every build but one they are exactly the <stdatomic.h> call they name (and lfq__cas128),
@@ -42,6 +43,12 @@ void lfq__wm_fence(int mo, const char *file, int line);
 /* lfq__cas128's contract (arch.h): one seq_cst read-modify-write of both words. */
 bool lfq__wm_cas128(void *p, uint64_t *lo, uint64_t *hi, uint64_t nlo, uint64_t nhi, int mo,
 		    const char *file, int line);
+
+/* The waitq's system calls (waitq.c): FUTEX_WAIT (true: woken by a wake), FUTEX_WAKE (how
+ * many it woke), membarrier(2). */
+bool lfq__wm_futex_wait(const volatile void *addr, uint32_t key);
+int lfq__wm_futex_wake(const volatile void *addr, int n);
+void lfq__wm_membarrier(void);
 
 #define LFQ_LOAD(p, mo) lfq__wm_load(p, sizeof(*(p)), mo, __FILE__, __LINE__)
 #define LFQ_STORE(p, v, mo) lfq__wm_store(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)

@@ -27,10 +27,12 @@
 
 #include "sched/ring_check.h"
 #include "sched/weak.h"
+#include "testing.h"
 
 #define SPSC (LFQ_RING_SP | LFQ_RING_SC)
 
-/* Scripts: 'u' push, 'o' pop, 'U'n / 'O'n bursts, 'B'n / 'b'n bulk, 's' size, 'c' close.
+/* Scripts: 'u' push, 'o' pop, 'U'n / 'O'n bursts, 'B'n / 'b'n bulk, 's' size, 'c' close,
+ * 'w' push_wait, 'p' pop_wait.
  * Every pushed item carries a payload its consumer reads (ring_check_weak). */
 static const struct ring_scenario scenarios[] = {
 	/* Items handed from one thread to another through rings of 1-3, around laps. */
@@ -59,6 +61,15 @@ static const struct ring_scenario scenarios[] = {
 	{"mpsc_lap_cap1", 1, 0, {"uu", "u", "ooo"}, LFQ_RING_SC},
 	{"spmc_lap_cap1", 1, 0, {"uuu", "oo", "o"}, LFQ_RING_SP},
 	{"spmc_lap_cap2", 2, 0, {"uuu", "ooo"}, LFQ_RING_SP},
+	/* The waits' Dekker pairs: a sleeper announces itself, fences and re-checks; the
+	 * waker publishes, then looks for sleepers. Also the single-side modes (an SC ring's
+	 * push_wait sleepers fence with membarrier, W2a), and close waking a sleeper. */
+	{"dekker_pop_wait_cap1", 1, 0, {"pp", "ww"}, 0},
+	{"dekker_push_wait_cap1", 1, 1, {"ww", "pp"}, 0},
+	{"spsc_dekker_pop_wait_cap1", 1, 0, {"pp", "ww"}, SPSC},
+	{"spsc_dekker_push_wait_cap1", 1, 1, {"ww", "pp"}, SPSC},
+	{"close_wakes_pop_wait", 1, 0, {"p", "c"}, 0},
+	{"close_wakes_push_wait", 1, 1, {"w", "c"}, SPSC},
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
@@ -106,6 +117,11 @@ static const struct {
 		"by "
 		"happens-before, and C11 gives real time only to seq_cst"},
 	{.label = "K2", .to = "acquire", .kind = OUTSIDE, .why = "as K1"},
+	{.label = "W1",
+	 .to = "acq_rel",
+	 .kind = SAFE,
+	 .why = "W2, a seq_cst fence, follows it: a seq_cst N1 after W2 reads W1 or later "
+		"whatever W1's order (C11 7.17.3p10)"},
 	{.label = "O5",
 	 .to = "relaxed",
 	 .kind = OUTSIDE,
@@ -183,6 +199,27 @@ Test(check_weak, shipped_orders_pass, .timeout = 600)
 	fprintf(stderr, "shipped orders: %lu schedules\n", out.schedules);
 	cr_assert(!out.failed, "%s: %s", out.scenario, out.msg);
 	out.scenario[0] = 0;
+}
+
+/*
+ * The model has teeth for W2a too: when membarrier(2) fails (lfq__test_fail_membarrier), an SC
+ * ring's consumer publishes with its plain O5 and nothing orders it against the sleeper's
+ * re-check, so the notify can miss a push_wait sleeper. (The library then sleeps in 1 ms slices
+ * and re-checks, waitq.h; the model's sleeps have no timeout, so the miss shows as a lost
+ * wake-up.)
+ */
+Test(check_weak, without_membarrier_a_push_wait_sleeper_misses_its_wake_up, .timeout = 600)
+{
+	const struct ring_scenario s = {"spsc_dekker_push_wait_unfenced", 1, 1, {"ww", "pp"}, SPSC};
+	struct sched_opts dfs = {.strategy = SCHED_DFS, .bound = 1, .stale = 1};
+	struct sched_result r;
+
+	atomic_store_explicit(&lfq__test_fail_membarrier, 1, memory_order_relaxed);
+	cr_assert_eq(ring_check_weak(&s, &dfs, &r), 0);
+	atomic_store_explicit(&lfq__test_fail_membarrier, 0, memory_order_relaxed);
+	cr_assert(r.failed, "no schedule lost a wake-up without W2a");
+	cr_assert(strncmp(r.msg, "lost wake-up", 12) == 0, "%s", r.msg);
+	fprintf(stderr, "without W2a: %s\n", r.msg);
 }
 
 /* The label comment on or up to four lines above a site's line: "C2" in a comment starting with it.
@@ -363,7 +400,7 @@ static void check_name(const char *msg, char *out, size_t len)
  * push, TSan, mutants), listed under the table. */
 static void unreached(FILE *t, const struct weak_site *sites, int nsites)
 {
-	static const char *const files[] = {"ring_cells.h", "ring_cells.c"};
+	static const char *const files[] = {"ring_cells.h", "ring_cells.c", "waitq.h", "waitq.c"};
 	static const char *const macros[] = {"LFQ_LOAD(",     "LFQ_STORE(", "LFQ_CAS(",
 					     "LFQ_CAS128(",   "LFQ_FENCE(", "LFQ_FETCH_ADD(",
 					     "LFQ_FETCH_SUB("};

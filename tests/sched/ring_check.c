@@ -515,10 +515,10 @@ static void thread_body(void *arg, int tid)
 			k->n = *p >= '1' && *p <= '0' + MAX_BURST ? *p++ - '0' : 2;
 			for (int j = 0; j < k->n; j++)
 				k->in[j] = in ? ++next : 0;
-		} else if (k->kind == 'u') {
+		} else if (k->kind == 'u' || k->kind == 'w') {
 			k->in[0] = ++next;
 		}
-		for (int j = 0; j < (k->kind == 'u' ? 1 : k->n); j++)
+		for (int j = 0; j < (k->kind == 'u' || k->kind == 'w' ? 1 : k->n); j++)
 			if (k->in[j])
 				produce(c, k->in[j]);
 		k->inv = ++c->clock;
@@ -554,6 +554,15 @@ static void thread_body(void *arg, int tid)
 			break;
 		case 's':
 			k->k = lfq_ring_size(c->ring);
+			break;
+		case 'w': /* push_wait, no timeout: checked as a push */
+			k->rc = lfq_ring_push_wait(c->ring, (void *)k->in[0], -1);
+			k->kind = 'u';
+			break;
+		case 'p': /* pop_wait, no timeout: checked as a pop */
+			k->rc = lfq_ring_pop_wait(c->ring, &items[0], -1);
+			k->out[0] = k->rc == 0 ? (uintptr_t)items[0] : 0;
+			k->kind = 'o';
 			break;
 		case 'c':
 			lfq_ring_close(c->ring);

@@ -39,7 +39,9 @@ int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool s
  * read what C11 allows (o->stale older stores per schedule at most), calls are ordered by
  * happens-before instead of time, and every popped item's payload, written by its producer
  * before the push, must be read without a data race. Scripts may also use 'B'n push_bulk,
- * 'b'n pop_bulk and 's' size (checked against what its own thread did before it).
+ * 'b'n pop_bulk and 's' size (checked against what its own thread did before it), and
+ * 'w' push_wait and 'p' pop_wait without a timeout (a wait that sleeps with nobody left to
+ * wake it fails the schedule: "lost wake-up").
  */
 int ring_check_weak(const struct ring_scenario *s, const struct sched_opts *o,
 		    struct sched_result *r);

@@ -40,6 +40,10 @@ static struct {
 	sem_t main_sem, never;
 	bool sems_ready, broken, livelock, nondet;
 	bool done[SCHED_MAX_THREADS];
+	/* sched_futex_wait: asleep on sleep_on; woken: by a wake, not by the lost wake-up */
+	bool asleep[SCHED_MAX_THREADS], woken[SCHED_MAX_THREADS];
+	const void *sleep_on[SCHED_MAX_THREADS];
+	int lost; /* a thread found asleep with nobody left to wake it, + 1 */
 	bool started[SCHED_MAX_THREADS];
 	unsigned long steps, max_steps;
 	int preempts;
@@ -125,7 +129,7 @@ static unsigned enabled_mask(void)
 	unsigned m = 0;
 
 	for (int i = 0; i < S.t->nthreads; i++)
-		if (!S.done[i] && !S.held[i])
+		if (!S.done[i] && !S.held[i] && !S.asleep[i])
 			m |= BIT(i);
 	return m;
 }
@@ -222,11 +226,34 @@ static int decide_stall(int cur, unsigned enabled)
 	return c;
 }
 
+/* The threads the stall search holds (they may still be released). */
+static unsigned held_mask(void)
+{
+	unsigned m = 0;
+
+	for (int i = 0; i < S.t->nthreads; i++)
+		if (S.held[i] && !S.done[i])
+			m |= BIT(i);
+	return m;
+}
+
 /* Who runs next, after `cur` reached a point (cur finished: done[cur] is set). -1: nobody. */
 static int decide(int cur)
 {
-	const unsigned enabled = enabled_mask();
+	unsigned enabled = enabled_mask();
 
+	if (!enabled && !held_mask()) {
+		/* Sleepers that nobody can wake any more: a lost wake-up. They return as from a
+		 * timeout, so that the schedule can finish; it fails (run_one). */
+		for (int i = 0; i < S.t->nthreads; i++)
+			if (S.asleep[i]) {
+				if (!S.lost)
+					S.lost = i + 1;
+				S.asleep[i] = false;
+				S.woken[i] = false;
+			}
+		enabled = enabled_mask();
+	}
 	if (S.o->strategy == SCHED_STALL)
 		return decide_stall(cur, enabled);
 	if (!enabled)
@@ -272,6 +299,51 @@ int sched_choose(int n)
 	return c;
 }
 
+/* Hands the baton to the next thread and waits for it to come back (c: who is next). */
+static void switch_to(int id, int c)
+{
+	trace_run(c);
+	if (c != id) {
+		sem_post(&S.go[c]);
+		while (sem_wait(&S.go[id]) != 0)
+			;
+	}
+}
+
+bool sched_futex_wait(const void *addr)
+{
+	const int id = me;
+
+	if (id < 0)
+		return false;
+	S.asleep[id] = true;
+	S.woken[id] = false;
+	S.sleep_on[id] = addr;
+	if (S.lost && !enabled_mask() && !held_mask()) {
+		/* Back to sleep after a lost wake-up with still nobody to wake it: its condition
+		 * never came true. The schedule ends here (run_one reports the lost wake-up). */
+		S.livelock = true;
+		sem_post(&S.main_sem);
+		for (;;)
+			sem_wait(&S.never);
+	}
+	switch_to(id, decide(id));
+	return S.woken[id];
+}
+
+int sched_futex_wake(const void *addr, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < S.t->nthreads && k < n; i++)
+		if (S.asleep[i] && S.sleep_on[i] == addr) {
+			S.asleep[i] = false;
+			S.woken[i] = true;
+			k++;
+		}
+	return k;
+}
+
 static void sched_point(const char *file, int line)
 {
 	const int id = me;
@@ -289,14 +361,7 @@ static void sched_point(const char *file, int line)
 		for (;;)
 			sem_wait(&S.never);
 	}
-	const int c = decide(id);
-
-	trace_run(c);
-	if (c != id) {
-		sem_post(&S.go[c]);
-		while (sem_wait(&S.go[id]) != 0)
-			;
-	}
+	switch_to(id, decide(id));
 }
 
 static void *worker(void *arg)
@@ -367,6 +432,7 @@ static bool run_one(struct sched_result *r)
 	S.ndec = 0;
 	S.preempts = 0;
 	S.stale = 0;
+	S.lost = 0;
 	S.nondet = false;
 	S.trace_len = 0;
 	S.trace[0] = 0;
@@ -375,6 +441,7 @@ static bool run_one(struct sched_result *r)
 		S.done[i] = i >= t->nthreads;
 		S.held[i] = false;
 		S.started[i] = false;
+		S.asleep[i] = false;
 	}
 	if (S.o->strategy == SCHED_PCT)
 		pct_init();
@@ -390,6 +457,14 @@ static bool run_one(struct sched_result *r)
 	r->steps += S.steps;
 	if (S.steps > S.est_steps)
 		S.est_steps = S.steps;
+	if (S.lost) {
+		S.broken = S.livelock;
+		snprintf(r->msg, sizeof(r->msg),
+			 "lost wake-up: thread %d slept with no thread left to wake it; "
+			 "schedule %lu (%d preemptions): %s",
+			 S.lost - 1, r->schedules, S.preempts, S.trace);
+		return false;
+	}
 	if (S.livelock) {
 		S.broken = true;
 		snprintf(r->msg, sizeof(r->msg),

@@ -86,6 +86,16 @@ int sched_self(void);
  */
 int sched_choose(int n);
 
+/*
+ * A futex for the weak-memory checker. sched_futex_wait: the running thread sleeps on addr
+ * (its caller has compared the word) and is not runnable until sched_futex_wake(addr) wakes it;
+ * returns true then. If no thread is left runnable while some sleep, the schedule has lost a
+ * wake-up: it fails, and the sleepers return false (as after a timeout) so that it can end.
+ */
+bool sched_futex_wait(const void *addr);
+/* Wakes up to n threads sleeping on addr; returns how many. */
+int sched_futex_wake(const void *addr, int n);
+
 /* Reads a positive integer from the environment, or returns def. */
 unsigned long sched_env(const char *name, unsigned long def);
 

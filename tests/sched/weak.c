@@ -15,7 +15,7 @@
 
 #define NT SCHED_MAX_THREADS
 #define MAX_LOCS 64
-#define MAX_STORES 192
+#define MAX_STORES 1024
 /* Older stores a load may choose among (the latest ones). */
 #define MAX_CHOICES 8
 
@@ -435,6 +435,25 @@ void weak_membarrier(void)
 		return;
 	for (int i = 0; i < NT; i++)
 		fence(&M.th[i], memory_order_seq_cst);
+}
+
+/* The kernel compares the futex word as it is now: the latest store. The wake orders
+ * nothing in the model (the waitq re-checks with its own atomics). */
+bool lfq__wm_futex_wait(const volatile void *addr, uint32_t key)
+{
+	if (sched_self() < 0 || mem_read(addr, 4) != key)
+		return false;
+	return sched_futex_wait((const void *)addr);
+}
+
+int lfq__wm_futex_wake(const volatile void *addr, int n)
+{
+	return sched_futex_wake((const void *)addr, n);
+}
+
+void lfq__wm_membarrier(void)
+{
+	weak_membarrier();
 }
 
 void weak_plain_write(uint64_t *p, uint64_t v)
