@@ -87,59 +87,39 @@ static const struct {
 	const char *why;
 	const char *file; /* only the sites of this file, or NULL: any */
 } safe[] = {
-	{.label = "C1",
-	 .to = "relaxed",
-	 .kind = SAFE,
-	 .why = "every cell write a push's C2 must see is a seq_cst RMW and C2 is seq_cst: the "
-		"cell "
-		"load reads the current lap whatever the hint's order"},
-	{.label = "C8", .to = "relaxed", .kind = SAFE, .why = "as C1, for the pop's C2"},
-	{.label = "C6",
-	 .to = "relaxed",
-	 .kind = SAFE,
-	 .why = "pairs only with C1/C8, which need no acquire (above)"},
-	{.label = "C5",
-	 .to = "relaxed",
-	 .kind = SAFE,
-	 .why = "the failure order: a failed C5/C7 only retries, and the retry re-reads the cell "
-		"with "
-		"C2"},
-	{.label = "O3",
-	 .to = "relaxed",
-	 .kind = SAFE,
-	 .why = "the failure order: a failed O3 means a seal, and the push only returns -EPIPE"},
-	{.label = "K1",
-	 .to = "release",
-	 .kind = OUTSIDE,
-	 .why = "seq_cst K1/K2 give a close the real-time order of the ring's contract (a call "
-		"that "
-		"starts after close() returned, in any thread, sees it); the checker orders calls "
-		"by "
-		"happens-before, and C11 gives real time only to seq_cst"},
-	{.label = "K2", .to = "acquire", .kind = OUTSIDE, .why = "as K1"},
-	{.label = "W1",
-	 .to = "acq_rel",
-	 .kind = SAFE,
-	 .why = "W2, a seq_cst fence, follows it: a seq_cst N1 after W2 reads W1 or later "
-		"whatever W1's order (C11 7.17.3p10)"},
-	{.label = "O5",
-	 .to = "relaxed",
-	 .kind = OUTSIDE,
-	 .why = "orders the consumer's read of the item (C3) before the next lap's write of the "
-		"cell: "
-		"a load-buffering outcome, and the model's loads read only stores already made"},
-	{.label = "O4",
-	 .to = "relaxed",
-	 .kind = OUTSIDE,
-	 .why = "as O5, through the producer's O6"},
-	{.label = "O6", .to = "relaxed", .kind = OUTSIDE, .why = "as O5"},
-	{.label = "C2",
-	 .to = "relaxed",
-	 .kind = OUTSIDE,
-	 .why = "push_bulk's look at its last cell: each put_sp re-reads its own cell, so only the "
-		"all-or-nothing verdict depends on it, and a single-consumer ring's full/empty "
-		"verdicts are not checked (O5)",
-	 .file = "ring_cells.c"},
+	{"C1", "relaxed", SAFE,
+	 "every cell write a push's C2 must see is a seq_cst RMW, and C2 is seq_cst: the cell "
+	 "load reads the current lap whatever the hint's order",
+	 NULL},
+	{"C8", "relaxed", SAFE, "as C1, for the pop's C2", NULL},
+	{"C6", "relaxed", SAFE, "pairs only with C1/C8, which need no acquire (above)", NULL},
+	{"C5", "relaxed", SAFE,
+	 "the failure order: a failed C5/C7 only retries, and the retry re-reads the cell "
+	 "with C2",
+	 NULL},
+	{"O3", "relaxed", SAFE,
+	 "the failure order: a failed O3 means a seal, and the push only returns -EPIPE", NULL},
+	{"K1", "release", OUTSIDE,
+	 "seq_cst K1/K2 give a close the real-time order of the ring's contract (a call that "
+	 "starts after close() returned, in any thread, sees it); the checker orders calls "
+	 "by happens-before, and C11 gives real time only to seq_cst",
+	 NULL},
+	{"K2", "acquire", OUTSIDE, "as K1", NULL},
+	{"W1", "acq_rel", SAFE,
+	 "W2, a seq_cst fence, follows it: a seq_cst N1 after W2 reads W1 or later whatever "
+	 "W1's order (C11 7.17.3p10)",
+	 NULL},
+	{"O5", "relaxed", OUTSIDE,
+	 "orders the consumer's read of the item (C3) before the next lap's write of the "
+	 "cell: a load-buffering outcome, and the model's loads read only stores already made",
+	 NULL},
+	{"O4", "relaxed", OUTSIDE, "as O5, through the producer's O6", NULL},
+	{"O6", "relaxed", OUTSIDE, "as O5", NULL},
+	{"C2", "relaxed", OUTSIDE,
+	 "push_bulk's look at its last cell: each put_sp re-reads its own cell, so only the "
+	 "all-or-nothing verdict depends on it, and a single-consumer ring's full/empty "
+	 "verdicts are not checked (O5)",
+	 "ring_cells.c"},
 };
 
 static unsigned long env_or(const char *name, unsigned long def)

@@ -589,31 +589,31 @@ static void thread_body(void *arg, int tid)
  * its own thread popped before it. Both bounds hold under any interleaving: its own calls
  * happen-before it, and no other call can move the count past them.
  */
+/* Adds the items call k moved to *pushed or *popped. */
+static void count_moved(const struct call *k, long *pushed, long *popped)
+{
+	const long n = k->kind == 'u' || k->kind == 'o' ? k->rc == 0 : (long)k->k;
+
+	if (k->kind == 'u' || k->kind == 'U' || k->kind == 'B')
+		*pushed += n;
+	else if (k->kind == 'o' || k->kind == 'O' || k->kind == 'b')
+		*popped += n;
+}
+
 static bool size_bounds(const struct ctx *c, char *msg, size_t len)
 {
 	long pushed_all = c->s->prefill, popped_all = 0;
 
 	for (int t = 0; t < c->nthreads; t++)
-		for (int i = 0; i < c->ncalls[t]; i++) {
-			const struct call *k = &c->calls[t][i];
-			const long n = k->kind == 'u' || k->kind == 'o' ? k->rc == 0 : (long)k->k;
-
-			if (k->kind == 'u' || k->kind == 'U' || k->kind == 'B')
-				pushed_all += n;
-			else if (k->kind == 'o' || k->kind == 'O' || k->kind == 'b')
-				popped_all += n;
-		}
+		for (int i = 0; i < c->ncalls[t]; i++)
+			count_moved(&c->calls[t][i], &pushed_all, &popped_all);
 	for (int t = 0; t < c->nthreads; t++) {
 		long own_pushed = c->s->prefill, own_popped = 0;
 
 		for (int i = 0; i < c->ncalls[t]; i++) {
 			const struct call *k = &c->calls[t][i];
-			const long n = k->kind == 'u' || k->kind == 'o' ? k->rc == 0 : (long)k->k;
 
-			if (k->kind == 'u' || k->kind == 'U' || k->kind == 'B')
-				own_pushed += n;
-			else if (k->kind == 'o' || k->kind == 'O' || k->kind == 'b')
-				own_popped += n;
+			count_moved(k, &own_pushed, &own_popped);
 			if (k->kind != 's')
 				continue;
 			const long lo = own_pushed - popped_all, hi = pushed_all - own_popped;

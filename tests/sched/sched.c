@@ -152,6 +152,20 @@ static unsigned symmetric(unsigned mask)
 	return mask;
 }
 
+/* The index of the schedule's next decision (replayed below S.prefix, new above). */
+static size_t next_decision(void)
+{
+	const size_t i = S.ndec++;
+
+	if (i == S.cap) {
+		S.cap = S.cap ? 2 * S.cap : 1024;
+		S.dec = realloc(S.dec, S.cap * sizeof(*S.dec));
+		if (!S.dec)
+			abort();
+	}
+	return i;
+}
+
 static int decide_dfs(int cur, unsigned enabled)
 {
 	const bool cur_enabled = cur >= 0 && (enabled & BIT(cur));
@@ -161,14 +175,8 @@ static int decide_dfs(int cur, unsigned enabled)
 	if (__builtin_popcount(enabled) == 1) {
 		c = lowest(enabled);
 	} else {
-		const size_t i = S.ndec++;
+		const size_t i = next_decision();
 
-		if (i == S.cap) {
-			S.cap = S.cap ? 2 * S.cap : 1024;
-			S.dec = realloc(S.dec, S.cap * sizeof(*S.dec));
-			if (!S.dec)
-				abort();
-		}
 		if (i < S.prefix) {
 			if (S.dec[i].cur != cur || S.dec[i].enabled != enabled)
 				S.nondet = true;
@@ -273,15 +281,9 @@ int sched_choose(int n)
 	if (n > 8)
 		n = 8;
 	const unsigned alts = (1u << n) - 1;
-	const size_t i = S.ndec++;
+	const size_t i = next_decision();
 	int c;
 
-	if (i == S.cap) {
-		S.cap = S.cap ? 2 * S.cap : 1024;
-		S.dec = realloc(S.dec, S.cap * sizeof(*S.dec));
-		if (!S.dec)
-			abort();
-	}
 	if (i < S.prefix) {
 		if (S.dec[i].cur != CHOICE || S.dec[i].enabled != alts)
 			S.nondet = true;
