@@ -170,15 +170,67 @@ static void run_all(struct outcome *out, unsigned long stall_limit)
 	}
 }
 
+/* What a child process hands back (shared memory): its outcome and the sites it met. */
+struct shared {
+	struct outcome o;
+	bool done;
+	int n;
+	struct weak_site s[WEAK_MAX_SITES];
+};
+
+/*
+ * Runs fn(sh, arg) in a child process and returns sh (munmap it): the scheduler's threads live
+ * there, so that every test starts from a process without them (the Criterion stand-in of the
+ * cross builds runs all tests in one process), and a mutant that trips an assertion of the
+ * library ends only its child.
+ */
+static struct shared *in_child(void (*fn)(struct shared *sh, const void *arg), const void *arg)
+{
+	struct shared *sh =
+		mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert(sh != MAP_FAILED);
+	memset(sh, 0, sizeof(*sh));
+	fflush(NULL);
+	const pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		alarm((unsigned)env_or("LFQ_WEAK_MUTANT_TIMEOUT", 300));
+		fn(sh, arg);
+		sh->done = true;
+		_exit(0);
+	}
+	int status;
+
+	waitpid(pid, &status, 0);
+	if (!sh->done) {
+		sh->o.failed = true;
+		if (WIFSIGNALED(status))
+			snprintf(sh->o.msg, sizeof(sh->o.msg), "the library aborted (%s)",
+				 WTERMSIG(status) == SIGALRM ? "timeout" : "an assertion");
+		else
+			snprintf(sh->o.msg, sizeof(sh->o.msg), "the run ended early (status %d)",
+				 WEXITSTATUS(status));
+	}
+	return sh;
+}
+
+static void run_shipped(struct shared *sh, const void *arg)
+{
+	(void)arg;
+	run_all(&sh->o, env_or("LFQ_WEAK_STALL", 20));
+}
+
 /* Every scenario passes with the orders as shipped. */
 Test(check_weak, shipped_orders_pass, .timeout = 600)
 {
-	struct outcome out;
+	struct shared *sh = in_child(run_shipped, NULL);
+	const struct outcome out = sh->o;
 
-	run_all(&out, env_or("LFQ_WEAK_STALL", 20));
+	munmap(sh, sizeof(*sh));
 	fprintf(stderr, "shipped orders: %lu schedules\n", out.schedules);
 	cr_assert(!out.failed, "%s: %s", out.scenario, out.msg);
-	out.scenario[0] = 0;
 }
 
 /*
@@ -188,18 +240,31 @@ Test(check_weak, shipped_orders_pass, .timeout = 600)
  * and re-checks, waitq.h; the model's sleeps have no timeout, so the miss shows as a lost
  * wake-up.)
  */
-Test(check_weak, without_membarrier_a_push_wait_sleeper_misses_its_wake_up, .timeout = 600)
+static void run_unfenced(struct shared *sh, const void *arg)
 {
-	const struct ring_scenario s = {"spsc_dekker_push_wait_unfenced", 1, 1, {"ww", "pp"}, SPSC};
-	struct sched_opts dfs = {.strategy = SCHED_DFS, .bound = 1, .stale = 1};
+	static const struct ring_scenario s = {
+		"spsc_dekker_push_wait_unfenced", 1, 1, {"ww", "pp"}, SPSC};
+	const struct sched_opts dfs = {.strategy = SCHED_DFS, .bound = 1, .stale = 1};
 	struct sched_result r;
 
+	(void)arg;
+	/* Relaxed: set before the scheduler's threads start. */
 	atomic_store_explicit(&lfq__test_fail_membarrier, 1, memory_order_relaxed);
-	cr_assert_eq(ring_check_weak(&s, &dfs, &r), 0);
-	atomic_store_explicit(&lfq__test_fail_membarrier, 0, memory_order_relaxed);
-	cr_assert(r.failed, "no schedule lost a wake-up without W2a");
-	cr_assert(strncmp(r.msg, "lost wake-up", 12) == 0, "%s", r.msg);
-	fprintf(stderr, "without W2a: %s\n", r.msg);
+	if (ring_check_weak(&s, &dfs, &r) != 0)
+		snprintf(r.msg, sizeof(r.msg), "the scheduler could not start");
+	sh->o.failed = r.failed;
+	snprintf(sh->o.msg, sizeof(sh->o.msg), "%s", r.msg);
+}
+
+Test(check_weak, without_membarrier_a_push_wait_sleeper_misses_its_wake_up, .timeout = 600)
+{
+	struct shared *sh = in_child(run_unfenced, NULL);
+	const struct outcome out = sh->o;
+
+	munmap(sh, sizeof(*sh));
+	cr_assert(out.failed, "no schedule lost a wake-up without W2a");
+	cr_assert(strncmp(out.msg, "lost wake-up", 12) == 0, "%s", out.msg);
+	fprintf(stderr, "without W2a: %s\n", out.msg);
 }
 
 /* The label comment on or up to four lines above a site's line: "C2" in a comment starting with it.
@@ -305,53 +370,21 @@ static int weaker(enum weak_kind k, int slot, int order, int out[2])
 	return 0;
 }
 
-/* One run of every scenario in a child process (a mutant may trip an assertion of the
- * library); its outcome and the sites it met come back through shared memory. */
-static void run_child(const char *file, int line, int slot, int order, struct outcome *out,
-		      struct weak_site *sites, int *nsites)
+/* One weakened site (file NULL: none), run in a child by run_mutant. */
+struct mutant {
+	const char *file;
+	int line, slot, order;
+};
+
+static void run_mutant(struct shared *sh, const void *arg)
 {
-	struct shared {
-		struct outcome o;
-		bool done;
-		int n;
-		struct weak_site s[WEAK_MAX_SITES];
-	} *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const struct mutant *m = arg;
+	const struct weak_site *s;
 
-	cr_assert(sh != MAP_FAILED);
-	memset(sh, 0, sizeof(*sh));
-	fflush(NULL);
-	const pid_t pid = fork();
-
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		alarm((unsigned)env_or("LFQ_WEAK_MUTANT_TIMEOUT", 120));
-		weak_mutate(file, line, slot, order);
-		run_all(&sh->o, env_or("LFQ_WEAK_SWEEP_STALL", 5));
-		const struct weak_site *s;
-
-		sh->n = weak_sites(&s);
-		memcpy(sh->s, s, (size_t)sh->n * sizeof(*s));
-		sh->done = true;
-		_exit(0);
-	}
-	int status;
-
-	waitpid(pid, &status, 0);
-	*out = sh->o;
-	if (sites && sh->done) {
-		memcpy(sites, sh->s, (size_t)sh->n * sizeof(*sites));
-		*nsites = sh->n;
-	}
-	if (!sh->done) {
-		out->failed = true;
-		if (WIFSIGNALED(status))
-			snprintf(out->msg, sizeof(out->msg), "the library aborted (%s)",
-				 WTERMSIG(status) == SIGALRM ? "timeout" : "an assertion");
-		else
-			snprintf(out->msg, sizeof(out->msg), "the run ended early (status %d)",
-				 WEXITSTATUS(status));
-	}
-	munmap(sh, sizeof(*sh));
+	weak_mutate(m->file, m->line, m->slot, m->order);
+	run_all(&sh->o, env_or("LFQ_WEAK_SWEEP_STALL", 5));
+	sh->n = weak_sites(&s);
+	memcpy(sh->s, s, (size_t)sh->n * sizeof(*s));
 }
 
 static const char *safe_reason(const char *file, const char *label, int to, enum why_kind *kind)
@@ -471,9 +504,15 @@ Test(check_weak, every_weakening_is_caught_or_argued_safe, .timeout = 1200)
 {
 	static struct weak_site sites[WEAK_MAX_SITES];
 	int nsites = 0;
-	struct outcome base;
+	const struct mutant none = {NULL, 0, 0, 0};
+	struct shared *sh = in_child(run_mutant, &none);
+	const struct outcome base = sh->o;
 
-	run_child(NULL, 0, 0, 0, &base, sites, &nsites);
+	if (sh->done) {
+		nsites = sh->n;
+		memcpy(sites, sh->s, (size_t)nsites * sizeof(sites[0]));
+	}
+	munmap(sh, sizeof(*sh));
 	cr_assert(!base.failed, "shipped orders: %s: %s", base.scenario, base.msg);
 	cr_assert(nsites > 0, "no site reached");
 	qsort(sites, (size_t)nsites, sizeof(sites[0]), by_place);
@@ -501,10 +540,12 @@ Test(check_weak, every_weakening_is_caught_or_argued_safe, .timeout = 1200)
 			const int nto = weaker(s->kind, slot, from, to);
 
 			for (int j = 0; j < nto; j++) {
-				struct outcome o;
+				const struct mutant m = {s->file, s->line, slot, to[j]};
+				struct shared *sh = in_child(run_mutant, &m);
+				const struct outcome o = sh->o;
 				char result[300], check[48];
 
-				run_child(s->file, s->line, slot, to[j], &o, NULL, NULL);
+				munmap(sh, sizeof(*sh));
 				enum why_kind kind = SAFE;
 				const char *why = safe_reason(s->file, label, to[j], &kind);
 
