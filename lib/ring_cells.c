@@ -35,8 +35,7 @@ uint64_t lfq__cell_ring_check(const struct lfq_ring *r)
 {
 	/* Relaxed: the magic is read-only once the ring is shared; init computes the check
 	 * before it publishes the magic, attach after it read the magic (acquire). */
-	uint64_t h =
-		mix(0, atomic_load_explicit(&((struct lfq_ring *)r)->magic, memory_order_relaxed));
+	uint64_t h = mix(0, LFQ_LOAD(&((struct lfq_ring *)r)->magic, memory_order_relaxed));
 
 	h = mix(h, r->version);
 	h = mix(h, r->mask);
@@ -83,7 +82,7 @@ void lfq__cell_ring_format(struct lfq_ring *r, size_t capacity, bool shared, uns
 	}
 	lfq__ring_reset(r);
 	/* The check covers the magic: set it first (relaxed: not yet published). */
-	atomic_store_explicit(&r->magic, LFQ_RING_MAGIC, memory_order_relaxed);
+	LFQ_STORE(&r->magic, LFQ_RING_MAGIC, memory_order_relaxed);
 	r->check = lfq__cell_ring_check(r);
 }
 
@@ -119,17 +118,16 @@ void lfq__ring_reset(struct lfq_ring *r)
 	for (uint64_t i = 0; i < r->capacity; i++) {
 		struct lfq__cell *c = lfq__cell_at(r, i);
 
-		atomic_store_explicit(&c->seq, lfq__cell_seq(i, LFQ_CELL_FREE),
-				      memory_order_relaxed);
-		atomic_store_explicit(&c->item, 0, memory_order_relaxed);
+		LFQ_STORE(&c->seq, lfq__cell_seq(i, LFQ_CELL_FREE), memory_order_relaxed);
+		LFQ_STORE(&c->item, 0, memory_order_relaxed);
 	}
-	atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
-	atomic_store_explicit(&r->head, 0, memory_order_relaxed);
-	atomic_store_explicit(&r->closed, 0, memory_order_relaxed);
+	LFQ_STORE(&r->tail, 0, memory_order_relaxed);
+	LFQ_STORE(&r->head, 0, memory_order_relaxed);
+	LFQ_STORE(&r->closed, 0, memory_order_relaxed);
 	r->sp_limit = 0;
 #ifdef LFQ_RING_BLIND_PUSH
 	/* Every cell is FREE of its first lap with item 0 (I4): the first lap has room. */
-	atomic_store_explicit(&r->room, r->lap, memory_order_relaxed);
+	LFQ_STORE(&r->room, r->lap, memory_order_relaxed);
 #endif
 }
 
@@ -148,14 +146,13 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 {
 	struct lfq_ring *r = (struct lfq_ring *)ring;
 	LFQ_SCHED_POINT();
-	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t h = LFQ_LOAD(&r->head, memory_order_relaxed);
 	LFQ_SCHED_POINT();
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	uint64_t t = LFQ_LOAD(&r->tail, memory_order_relaxed);
 
 	for (size_t i = 0; i <= r->capacity; i++) {
 		LFQ_SCHED_POINT();
-		const uint64_t s =
-			atomic_load_explicit(&lfq__cell_at(r, h)->seq, memory_order_relaxed);
+		const uint64_t s = LFQ_LOAD(&lfq__cell_at(r, h)->seq, memory_order_relaxed);
 
 		if (s <= lfq__cell_seq(h, LFQ_CELL_SEALED))
 			break;
@@ -163,8 +160,7 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 	}
 	for (size_t i = 0; i <= r->capacity; i++) {
 		LFQ_SCHED_POINT();
-		const uint64_t s =
-			atomic_load_explicit(&lfq__cell_at(r, t)->seq, memory_order_relaxed);
+		const uint64_t s = LFQ_LOAD(&lfq__cell_at(r, t)->seq, memory_order_relaxed);
 
 		if (s <= lfq__cell_seq(t, LFQ_CELL_FREE) || s == lfq__cell_seq(t, LFQ_CELL_SEALED))
 			break;
@@ -194,11 +190,11 @@ size_t lfq__ring_push_bulk(struct lfq_ring *r, void *const *items, size_t n)
 	if (!(r->flags & LFQ__RING_MODE_SP) || n == 0 || n > r->capacity)
 		return 0;
 	LFQ_SCHED_POINT();
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed); /* O1 */
+	uint64_t t = LFQ_LOAD(&r->tail, memory_order_relaxed); /* O1 */
 	const uint64_t last = position_of(r, count_of(r, t) + n - 1);
 	/* C2 for the last cell; each put_sp re-reads its own. */
 	LFQ_SCHED_POINT();
-	const uint64_t s = atomic_load_explicit(&lfq__cell_at(r, last)->seq, memory_order_acquire);
+	const uint64_t s = LFQ_LOAD(&lfq__cell_at(r, last)->seq, memory_order_acquire);
 
 	if (s != lfq__cell_seq(last, LFQ_CELL_FREE))
 		return 0;
@@ -208,7 +204,7 @@ size_t lfq__ring_push_bulk(struct lfq_ring *r, void *const *items, size_t n)
 		k++;
 	if (k) { /* O4 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->tail, t, memory_order_relaxed);
+		LFQ_STORE(&r->tail, t, memory_order_relaxed);
 	}
 	return k;
 }
@@ -222,11 +218,11 @@ size_t lfq__ring_pop_bulk(struct lfq_ring *r, void **items, size_t n)
 	if (!(r->flags & LFQ__RING_MODE_SC) || n == 0 || n > r->capacity)
 		return 0;
 	LFQ_SCHED_POINT();
-	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed); /* O1 */
+	uint64_t h = LFQ_LOAD(&r->head, memory_order_relaxed); /* O1 */
 	const uint64_t last = position_of(r, count_of(r, h) + n - 1);
 	/* C2: acquire, so the n items are visible (each take_sc re-reads its cell anyway). */
 	LFQ_SCHED_POINT();
-	const uint64_t s = atomic_load_explicit(&lfq__cell_at(r, last)->seq, memory_order_acquire);
+	const uint64_t s = LFQ_LOAD(&lfq__cell_at(r, last)->seq, memory_order_acquire);
 
 	if (s != lfq__cell_seq(last, LFQ_CELL_FULL))
 		return 0;
@@ -237,7 +233,7 @@ size_t lfq__ring_pop_bulk(struct lfq_ring *r, void **items, size_t n)
 	assert(k == n);
 	if (k) { /* O4: release, for O6 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->head, h, memory_order_release);
+		LFQ_STORE(&r->head, h, memory_order_release);
 	}
 	return k;
 }

@@ -31,7 +31,15 @@
  * Memory-order labels:
  *   C1  push: load tail hint            acquire (pairs with C6: the positions below it are
  *                                       filled, and their cells' states are visible)
- *   C2  load cell seq                   acquire (pairs with C4/C5/C7 of the last writer)
+ *   C2  load cell seq                   seq_cst (pairs with C4/C5/C7 of the last writer;
+ *                                       seq_cst, not acquire, so that the full and empty
+ *                                       verdicts read the latest seq_cst write of the cell:
+ *                                       with acquire, C11 lets a pop that follows its own
+ *                                       C5 find the next cell empty although a push filled
+ *                                       it before that C5 (tests/check_weak.c finds it).
+ *                                       The same MOV on x86-64, LDAR on arm64. The single
+ *                                       consumer's C2 and the bulk calls' stay acquire:
+ *                                       docs/design.md, "The weak-memory checker")
  *   C3  load cell item                  relaxed (only a CAS operand: C4/C5 compare it)
  *   C4  push: CAS128 FREE(t) -> FULL(t) seq_cst (publishes the item and everything written
  *                                       before it; pairs with C2 and C5 of the consumer;
@@ -80,6 +88,7 @@
 #include <stdint.h>
 
 #include "arch.h"
+#include "atomics.h"
 #include "testing.h"
 #include "waitq.h"
 
@@ -202,7 +211,7 @@ static inline bool lfq__cell_closed(const struct lfq_ring *r)
 {
 	/* K2 */
 	LFQ_SCHED_POINT();
-	return atomic_load_explicit(&((struct lfq_ring *)r)->closed, memory_order_seq_cst) != 0;
+	return LFQ_LOAD(&((struct lfq_ring *)r)->closed, memory_order_seq_cst) != 0;
 }
 
 /*
@@ -246,11 +255,11 @@ static inline uint64_t lfq__cell_skip_consumed(const struct lfq_ring *r, uint64_
 static inline bool lfq__cell_cas_seq(struct lfq__cell *c, uint64_t *s, uint64_t item, uint64_t ns)
 {
 #ifdef LFQ_TSAN
-	return lfq__cas128(c, s, &item, ns, item);
+	return LFQ_CAS128(c, s, &item, ns, item); /* C5 or C7 (the caller's) */
 #else
 	(void)item;
-	return atomic_compare_exchange_strong_explicit(&c->seq, s, ns, memory_order_seq_cst,
-						       memory_order_acquire);
+	/* C5 (pop) or C7 (seal): the caller's label */
+	return LFQ_CAS(&c->seq, s, ns, memory_order_seq_cst, memory_order_acquire);
 #endif
 }
 
@@ -298,7 +307,7 @@ static inline int lfq__cell_put_blind(struct lfq_ring *r, uint64_t t, void *item
 #ifndef LFQ_MUTANT_CELL_BLIND_UNGUARDED /* test-only mutant: no room known before K2 */
 	/* B1 */
 	LFQ_SCHED_POINT();
-	room = atomic_load_explicit(&r->room, memory_order_acquire);
+	room = LFQ_LOAD(&r->room, memory_order_acquire);
 	if (t >= room)
 		return LFQ__BLIND_NO_ROOM;
 #endif
@@ -313,8 +322,8 @@ static inline int lfq__cell_put_blind(struct lfq_ring *r, uint64_t t, void *item
 	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 	/* B2: on failure *s / old hold the cell's current words. */
 	LFQ_SCHED_POINT();
-	if (lfq__cas128(lfq__cell_at(r, t), s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
-			(uint64_t)(uintptr_t)item)) {
+	if (LFQ_CAS128(lfq__cell_at(r, t), s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
+		       (uint64_t)(uintptr_t)item)) {
 		LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
 		lfq__cell_prefetch(r, t, room);
 		return 0;
@@ -328,11 +337,11 @@ static inline void lfq__cell_room_refresh(struct lfq_ring *r, uint64_t t)
 {
 	/* B4 */
 	LFQ_SCHED_POINT();
-	const uint64_t fresh = atomic_load_explicit(&r->head, memory_order_acquire) + r->lap;
+	const uint64_t fresh = LFQ_LOAD(&r->head, memory_order_acquire) + r->lap;
 
 	if (fresh > t + 1) { /* B3 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->room, fresh, memory_order_release);
+		LFQ_STORE(&r->room, fresh, memory_order_release);
 	}
 }
 #endif
@@ -341,7 +350,7 @@ static inline void lfq__cell_room_refresh(struct lfq_ring *r, uint64_t t)
 static inline bool lfq__cell_cas_free(struct lfq__cell *c, uint64_t *s, uint64_t it, uint64_t ns)
 {
 #ifdef LFQ_RING_BLIND_PUSH
-	return lfq__cas128(c, s, &it, ns, 0); /* B5: I4 for the next lap's blind push */
+	return LFQ_CAS128(c, s, &it, ns, 0); /* B5: I4 for the next lap's blind push */
 #else
 	return lfq__cell_cas_seq(c, s, it, ns);
 #endif
@@ -374,13 +383,13 @@ static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 
 		if (!have_seq) { /* C2 */
 			LFQ_SCHED_POINT();
-			s = atomic_load_explicit(&c->seq, memory_order_acquire);
+			s = LFQ_LOAD(&c->seq, memory_order_seq_cst);
 		}
 		have_seq = false;
 #else
 		/* C2 */
 		LFQ_SCHED_POINT();
-		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		uint64_t s = LFQ_LOAD(&c->seq, memory_order_seq_cst);
 #endif
 		const uint64_t want = lfq__cell_seq(t, LFQ_CELL_FREE);
 
@@ -402,13 +411,13 @@ static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 #endif
 			/* C3: the old item, only so that the CAS can compare both words. */
 			LFQ_SCHED_POINT();
-			uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
+			uint64_t old = LFQ_LOAD(&c->item, memory_order_relaxed);
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 			/* C4: fill position t. On failure s/old hold the cell's current words. */
 			LFQ_SCHED_POINT();
-			if (lfq__cas128(c, &s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
-					(uint64_t)(uintptr_t)item)) {
+			if (LFQ_CAS128(c, &s, &old, lfq__cell_seq(t, LFQ_CELL_FULL),
+				       (uint64_t)(uintptr_t)item)) {
 				LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_DONE);
 				*tp = lfq__cell_next(r, t);
 				return 0;
@@ -426,7 +435,7 @@ static inline int lfq__cell_put(struct lfq_ring *r, uint64_t *tp, void *item)
 			/* A later lap: t was stale. Jump past what the cell proves filled, or to
 			 * the current hint if that is further. C1. */
 			LFQ_SCHED_POINT();
-			const uint64_t hint = atomic_load_explicit(&r->tail, memory_order_acquire);
+			const uint64_t hint = LFQ_LOAD(&r->tail, memory_order_acquire); /* C1 */
 			const uint64_t skip = lfq__cell_skip_filled(r, s);
 
 			t = hint > skip ? hint : skip;
@@ -443,13 +452,13 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 		struct lfq__cell *c = lfq__cell_at(r, h);
 		/* C2 */
 		LFQ_SCHED_POINT();
-		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		uint64_t s = LFQ_LOAD(&c->seq, memory_order_seq_cst);
 		const uint64_t want = lfq__cell_seq(h, LFQ_CELL_FULL);
 
 		if (s == want) {
 			/* C3: validated by the CAS, which compares it too. */
 			LFQ_SCHED_POINT();
-			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed);
+			uint64_t it = LFQ_LOAD(&c->item, memory_order_relaxed);
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
 			/* C5: consume position h; the cell now waits for h + lap. */
@@ -468,7 +477,7 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 			if (!lfq__cell_closed(r))
 				return -EAGAIN;
 			LFQ_SCHED_POINT();
-			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed); /* C3 */
+			uint64_t it = LFQ_LOAD(&c->item, memory_order_relaxed); /* C3 */
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_SEAL);
 #ifdef LFQ_MUTANT_CELL_NO_SEAL /* test-only mutant: closed and empty taken as drained */
@@ -485,7 +494,7 @@ static inline int lfq__cell_take(struct lfq_ring *r, uint64_t *hp, void **item)
 		if (s > want) {
 			/* A later lap: h was stale. C8. */
 			LFQ_SCHED_POINT();
-			const uint64_t hint = atomic_load_explicit(&r->head, memory_order_acquire);
+			const uint64_t hint = LFQ_LOAD(&r->head, memory_order_acquire); /* C8 */
 			const uint64_t skip = lfq__cell_skip_consumed(r, s);
 
 			h = hint > skip ? hint : skip;
@@ -526,28 +535,29 @@ static inline bool lfq__cell_fill_sp(struct lfq__cell *c, uint64_t *s, uint64_t 
 {
 #if defined(LFQ_MUTANT_CELL_SP_PLAIN_FILL) /* test-only mutant: a store, blind to a seal */
 	LFQ_SCHED_POINT();
-	atomic_store_explicit(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
+	LFQ_STORE(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
 	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 	LFQ_SCHED_POINT();
-	atomic_store_explicit(&c->seq, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_release);
+	LFQ_STORE(&c->seq, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_release); /* O3 */
 	(void)s;
 	return true;
 #elif defined(LFQ_TSAN)
 	/* TSan's 16-byte emulation is atomic only against other 16-byte RMWs (lfq__cas128). */
-	uint64_t old = atomic_load_explicit(&c->item, memory_order_relaxed);
+	uint64_t old = LFQ_LOAD(&c->item, memory_order_relaxed);
 
-	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
-	LFQ_SCHED_POINT();
-	return lfq__cas128(c, s, &old, lfq__cell_seq(t, LFQ_CELL_FULL), (uint64_t)(uintptr_t)item);
-#else
-	/* O2 */
-	LFQ_SCHED_POINT();
-	atomic_store_explicit(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
 	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
 	/* O3 */
 	LFQ_SCHED_POINT();
-	return atomic_compare_exchange_strong_explicit(&c->seq, s, lfq__cell_seq(t, LFQ_CELL_FULL),
-						       memory_order_seq_cst, memory_order_acquire);
+	return LFQ_CAS128(c, s, &old, lfq__cell_seq(t, LFQ_CELL_FULL), (uint64_t)(uintptr_t)item);
+#else
+	/* O2 */
+	LFQ_SCHED_POINT();
+	LFQ_STORE(&c->item, (uint64_t)(uintptr_t)item, memory_order_relaxed);
+	LFQ_TEST_POINT(LFQ_TP_CELL_PUSH_READ);
+	/* O3 */
+	LFQ_SCHED_POINT();
+	return LFQ_CAS(&c->seq, s, lfq__cell_seq(t, LFQ_CELL_FULL), memory_order_seq_cst,
+		       memory_order_acquire);
 #endif
 }
 
@@ -564,13 +574,13 @@ static inline int lfq__cell_put_sp(struct lfq_ring *r, uint64_t *tp, void *item)
 	} else {
 		/* C2 */
 		LFQ_SCHED_POINT();
-		s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		s = LFQ_LOAD(&c->seq, memory_order_seq_cst);
 		/* O6: refresh the cached view, but only once the cell says the ring has room: on
 		 * a full ring the consumers' hot head line would be read for nothing on every
 		 * push (it was a quarter of the push's time at 1P4C, perf). */
 		if (s == lfq__cell_seq(t, LFQ_CELL_FREE)) {
 			LFQ_SCHED_POINT();
-			r->sp_limit = atomic_load_explicit(&r->head, memory_order_acquire) + r->lap;
+			r->sp_limit = LFQ_LOAD(&r->head, memory_order_acquire) + r->lap; /* O6 */
 		}
 	}
 	if (s == lfq__cell_seq(t, LFQ_CELL_FREE)) {
@@ -606,10 +616,10 @@ static inline void lfq__cell_free_sc(struct lfq_ring *r, struct lfq__cell *c, ui
 		 * but us writes a FULL cell), and one that finds O5's FREE(h + lap) finds this
 		 * 0 too (stores reach memory in program order, and a release store keeps the
 		 * compiler from moving an earlier store after it). */
-		atomic_store_explicit(&c->item, 0, memory_order_relaxed);
+		LFQ_STORE(&c->item, 0, memory_order_relaxed);
 		LFQ_SCHED_POINT();
 #endif
-		atomic_store_explicit(&c->seq, ns, memory_order_release);
+		LFQ_STORE(&c->seq, ns, memory_order_release); /* O5 */
 		/* The light side of W2a: membarrier orders this store before the notify's N1
 		 * in the hardware, but only if the compiler keeps them in program order, which
 		 * C11 lets it change for a release store and a later load. */
@@ -631,12 +641,12 @@ static inline int lfq__cell_take_sc(struct lfq_ring *r, uint64_t *hp, void **ite
 	for (;;) {
 		/* C2 */
 		LFQ_SCHED_POINT();
-		uint64_t s = atomic_load_explicit(&c->seq, memory_order_acquire);
+		uint64_t s = LFQ_LOAD(&c->seq, memory_order_acquire);
 
 		if (s == lfq__cell_seq(h, LFQ_CELL_FULL)) {
 			/* C3: nobody else takes it, and its producer is done with it. */
 			LFQ_SCHED_POINT();
-			const uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed);
+			const uint64_t it = LFQ_LOAD(&c->item, memory_order_relaxed);
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
 			lfq__cell_free_sc(r, c, s, it, h);
@@ -649,7 +659,7 @@ static inline int lfq__cell_take_sc(struct lfq_ring *r, uint64_t *hp, void **ite
 			if (!lfq__cell_closed(r))
 				return -EAGAIN;
 			LFQ_SCHED_POINT();
-			uint64_t it = atomic_load_explicit(&c->item, memory_order_relaxed); /* C3 */
+			uint64_t it = LFQ_LOAD(&c->item, memory_order_relaxed); /* C3 */
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_SEAL);
 			/* C7, as in lfq__cell_take: a push may still fill h first. */
@@ -670,12 +680,12 @@ static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
 	if (r->flags & LFQ__RING_MODE_SP) {
 		/* O1 */
 		LFQ_SCHED_POINT();
-		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		uint64_t t = LFQ_LOAD(&r->tail, memory_order_relaxed);
 		const int rc = lfq__cell_put_sp(r, &t, item);
 
 		if (rc == 0) { /* O4 */
 			LFQ_SCHED_POINT();
-			atomic_store_explicit(&r->tail, t, memory_order_relaxed);
+			LFQ_STORE(&r->tail, t, memory_order_relaxed);
 		}
 		return rc;
 	}
@@ -685,12 +695,12 @@ static inline int lfq__ring_push_one(struct lfq_ring *r, void *item)
 #endif
 	/* C1 (the closed check is K2 in lfq__cell_put, once a free cell is found) */
 	LFQ_SCHED_POINT();
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire);
+	uint64_t t = LFQ_LOAD(&r->tail, memory_order_acquire);
 	const int rc = lfq__cell_put(r, &t, item);
 
 	if (rc == 0) { /* C6 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->tail, t, memory_order_release);
+		LFQ_STORE(&r->tail, t, memory_order_release);
 	}
 	return rc;
 }
@@ -700,23 +710,23 @@ static inline int lfq__ring_pop_one(struct lfq_ring *r, void **item)
 	if (r->flags & LFQ__RING_MODE_SC) {
 		/* O1 */
 		LFQ_SCHED_POINT();
-		uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+		uint64_t h = LFQ_LOAD(&r->head, memory_order_relaxed);
 		const int rc = lfq__cell_take_sc(r, &h, item);
 
 		if (rc == 0) { /* O4: release, for O6 */
 			LFQ_SCHED_POINT();
-			atomic_store_explicit(&r->head, h, memory_order_release);
+			LFQ_STORE(&r->head, h, memory_order_release);
 		}
 		return rc;
 	}
 	/* C8 */
 	LFQ_SCHED_POINT();
-	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire);
+	uint64_t h = LFQ_LOAD(&r->head, memory_order_acquire);
 	const int rc = lfq__cell_take(r, &h, item);
 
 	if (rc == 0) { /* C6 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->head, h, memory_order_release);
+		LFQ_STORE(&r->head, h, memory_order_release);
 	}
 	return rc;
 }
@@ -729,24 +739,24 @@ static inline size_t lfq__ring_push_burst(struct lfq_ring *r, void *const *items
 
 	if (r->flags & LFQ__RING_MODE_SP) {
 		LFQ_SCHED_POINT();
-		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed); /* O1 */
+		uint64_t t = LFQ_LOAD(&r->tail, memory_order_relaxed); /* O1 */
 
 		while (k < n && lfq__cell_put_sp(r, &t, items[k]) == 0)
 			k++;
 		if (k) { /* O4 */
 			LFQ_SCHED_POINT();
-			atomic_store_explicit(&r->tail, t, memory_order_relaxed);
+			LFQ_STORE(&r->tail, t, memory_order_relaxed);
 		}
 		return k;
 	}
 	LFQ_SCHED_POINT();
-	uint64_t t = atomic_load_explicit(&r->tail, memory_order_acquire); /* C1 */
+	uint64_t t = LFQ_LOAD(&r->tail, memory_order_acquire); /* C1 */
 
 	while (k < n && lfq__cell_put(r, &t, items[k]) == 0)
 		k++;
 	if (k) { /* C6: once for the burst */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->tail, t, memory_order_release);
+		LFQ_STORE(&r->tail, t, memory_order_release);
 	}
 	return k;
 }
@@ -759,24 +769,24 @@ static inline size_t lfq__ring_pop_burst(struct lfq_ring *r, void **items, size_
 
 	if (r->flags & LFQ__RING_MODE_SC) {
 		LFQ_SCHED_POINT();
-		uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed); /* O1 */
+		uint64_t h = LFQ_LOAD(&r->head, memory_order_relaxed); /* O1 */
 
 		while (k < n && lfq__cell_take_sc(r, &h, &items[k]) == 0)
 			k++;
 		if (k) { /* O4: release, for O6 */
 			LFQ_SCHED_POINT();
-			atomic_store_explicit(&r->head, h, memory_order_release);
+			LFQ_STORE(&r->head, h, memory_order_release);
 		}
 		return k;
 	}
 	LFQ_SCHED_POINT();
-	uint64_t h = atomic_load_explicit(&r->head, memory_order_acquire); /* C8 */
+	uint64_t h = LFQ_LOAD(&r->head, memory_order_acquire); /* C8 */
 
 	while (k < n && lfq__cell_take(r, &h, &items[k]) == 0)
 		k++;
 	if (k) { /* C6 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&r->head, h, memory_order_release);
+		LFQ_STORE(&r->head, h, memory_order_release);
 	}
 	return k;
 }
@@ -785,7 +795,7 @@ static inline void lfq__ring_finalize(struct lfq_ring *r)
 {
 	/* K1 */
 	LFQ_SCHED_POINT();
-	atomic_store_explicit(&r->closed, 1, memory_order_seq_cst);
+	LFQ_STORE(&r->closed, 1, memory_order_seq_cst);
 }
 
 static inline bool lfq__ring_closed(const struct lfq_ring *r)

@@ -29,6 +29,11 @@ static int private_flag(const struct lfq__waitq *w)
 
 bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 {
+#ifdef LFQ_WEAK_MODEL
+	/* The weak-memory checker's futex: sleeps (not runnable) until a wake (atomics.h). */
+	(void)deadline_ns;
+	return lfq__wm_futex_wait(&w->seq, key);
+#endif
 	struct timespec abs, *tsp = NULL;
 
 	if (deadline_ns >= 0) {
@@ -46,16 +51,20 @@ bool lfq__waitq_sleep(struct lfq__waitq *w, uint32_t key, int64_t deadline_ns)
 int lfq__waitq_wake(struct lfq__waitq *w, int n)
 {
 	/* N2: release: a sleeper that reads the new seq (W3) also sees the publish. */
-	atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
+	LFQ_FETCH_ADD(&w->seq, 1, memory_order_release);
 #ifdef LFQ_TESTING
 	atomic_fetch_add_explicit(&lfq__test_futex_wakes, 1, memory_order_relaxed);
 #endif
+#ifdef LFQ_WEAK_MODEL
+	const long woken = lfq__wm_futex_wake(&w->seq, n);
+#else
 	const long woken =
 		syscall(SYS_futex, &w->seq, FUTEX_WAKE | private_flag(w), n, NULL, NULL, 0);
+#endif
 
 	/* N3: the woken threads' announcements, withdrawn for them (see waitq.h). */
 	if (woken > 0)
-		atomic_fetch_sub_explicit(&w->waiters, (uint32_t)woken, memory_order_relaxed);
+		LFQ_FETCH_SUB(&w->waiters, (uint32_t)woken, memory_order_relaxed);
 	return woken > 0 ? (int)woken : 0;
 }
 
@@ -116,6 +125,14 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 
 	if (rc != -EAGAIN || timeout_ns == 0)
 		return rc;
+#ifdef LFQ_WEAK_MODEL
+	/* The weak-memory checker: no spinning (its clock reads would make schedules differ
+	 * between replays), straight to the sleep. */
+	const int64_t start = lfq__now_ns(), deadline = -1, budget = lfq__waitq_spin_budget();
+	const int64_t planned = 0, slept_from = start;
+	int64_t now = start;
+	(void)timeout_ns;
+#else
 	/* No pause phase on one CPU, nor for a while after a yield was what helped: the thread we
 	 * wait for was on our CPU, and pausing only keeps it from running. */
 	const bool yield_first = tls_yield_first > 0;
@@ -172,6 +189,7 @@ int lfq__waitq_wait(struct lfq__waitq *wq, int (*try)(void *obj, void *arg), voi
 	/* Sleep. The adaptation compares the sleep with the planned spin (a preempted yield can
 	 * stretch the actual one). */
 	const int64_t planned = spin_end - start, slept_from = now;
+#endif
 
 	for (;;) {
 		bool fenced;
@@ -209,6 +227,11 @@ static _Atomic int asym_state;
 
 bool lfq__waitq_asym_register(void)
 {
+#ifdef LFQ_WEAK_MODEL
+	/* The weak-memory checker models W2a itself (lfq__wm_membarrier): the same paths on
+	 * every host, whether its kernel has membarrier(2) or not. */
+	return true;
+#endif
 	int st = atomic_load_explicit(&asym_state, memory_order_relaxed);
 
 	if (st == 0) {
@@ -231,6 +254,10 @@ bool lfq__waitq_asym_fence(void)
 	/* Relaxed: set by a test before the threads that read it start. */
 	if (atomic_load_explicit(&lfq__test_fail_membarrier, memory_order_relaxed))
 		return false;
+#endif
+#ifdef LFQ_WEAK_MODEL
+	lfq__wm_membarrier(); /* W2a: a seq_cst fence of every thread */
+	return true;
 #endif
 	return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }

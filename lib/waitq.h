@@ -52,6 +52,8 @@
 #include <stdint.h>
 
 #include "arch.h"
+#include "atomics.h"
+#include "testing.h"
 
 struct lfq__waitq {
 	_Atomic uint32_t seq;	  /* futex word: changes on every notify that found waiters */
@@ -97,14 +99,17 @@ static inline void lfq__waitq_init_shared(struct lfq__waitq *w)
  * asymmetric waitq whose W2a failed; see lfq__waitq_asym_fence). */
 static inline uint32_t lfq__waitq_prepare_fenced(struct lfq__waitq *w, bool *fenced)
 {
-	/* W1: announce; pairs with N1. */
-	atomic_fetch_add_explicit(&w->waiters, 1, memory_order_seq_cst);
+	/* W1: announce; pairs with N1. (Scheduling points only on the waiter's side: the
+	 * interleaving checker's scenarios without waits keep their schedules.) */
+	LFQ_SCHED_POINT();
+	LFQ_FETCH_ADD(&w->waiters, 1, memory_order_seq_cst);
 	/* W2: orders W1 before the re-check's loads (they are acquire, not all seq_cst): a
 	 * publish that precedes N1 in the single total order is then visible to them. */
-	atomic_thread_fence(memory_order_seq_cst);
+	LFQ_FENCE(memory_order_seq_cst); /* W2 */
 	*fenced = !w->asym || lfq__waitq_asym_fence();
 	/* W3: the key; pairs with N2 (a notify after this point makes the sleep return). */
-	return atomic_load_explicit(&w->seq, memory_order_acquire);
+	LFQ_SCHED_POINT();
+	return LFQ_LOAD(&w->seq, memory_order_acquire);
 }
 
 /* Only for waitqs that are never asymmetric (every one but the ring's not_full). */
@@ -118,7 +123,7 @@ static inline uint32_t lfq__waitq_prepare(struct lfq__waitq *w)
 static inline void lfq__waitq_done(struct lfq__waitq *w)
 {
 	/* W4: relaxed: only makes future notifies cheaper; a stale nonzero costs a syscall. */
-	atomic_fetch_sub_explicit(&w->waiters, 1, memory_order_relaxed);
+	LFQ_FETCH_SUB(&w->waiters, 1, memory_order_relaxed);
 }
 
 /* Sleeps while seq == key, until deadline_ns (CLOCK_MONOTONIC; < 0: no deadline). Returns
@@ -135,7 +140,7 @@ int lfq__waitq_wake(struct lfq__waitq *w, int n);
 static inline void lfq__waitq_notify(struct lfq__waitq *w, int n)
 {
 	/* N1: pairs with W1/W2 (Dekker, see above). */
-	if (atomic_load_explicit(&w->waiters, memory_order_seq_cst) != 0)
+	if (LFQ_LOAD(&w->waiters, memory_order_seq_cst) != 0)
 		lfq__waitq_wake(w, n);
 }
 

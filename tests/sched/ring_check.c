@@ -12,6 +12,7 @@
 #include <lfq/ring.h>
 
 #include "testing.h"
+#include "weak.h"
 
 #define MAX_OPS 16  /* calls per thread */
 #define MAX_BURST 4 /* items per burst */
@@ -27,6 +28,11 @@ struct call {
 	int rc;	  /* single calls */
 	size_t k; /* bursts */
 	unsigned inv, resp;
+	/* The weak-memory mode: the thread's vector clock at the invocation, and its own
+	 * clock at the response (a call precedes another if its response happens-before the
+	 * other's invocation: C11 has no real time across threads). */
+	uint32_t inv_vc[SCHED_MAX_THREADS];
+	uint32_t resp_stamp;
 };
 
 /*
@@ -59,6 +65,7 @@ struct sop {
 	int rc;
 	size_t k, n;
 	uintptr_t show; /* the call's first item, for the report */
+	const struct call *from;
 };
 
 struct spec {
@@ -74,6 +81,18 @@ struct ctx {
 	struct lfq_ring *ring;
 	int nthreads;
 	bool strict;
+	bool weak; /* the weak-memory model decides what loads read (weak.h) */
+	/* Weak mode on a single-consumer ring: -EAGAIN (full, empty) is not checked. Its O5 is
+	 * a release store, so a push can find the cell full after the pop that freed it has
+	 * returned while that pop's thread finds the next cell empty (store buffering, even on
+	 * x86-64): those verdicts are snapshots there (docs/design.md, "The weak-memory
+	 * checker"). */
+	bool loose;
+	/* The weak mode's payloads: a producer writes one before it pushes its item, the
+	 * consumer reads it after the pop (weak_plain_read reports a data race). */
+	uint64_t payload[5 * 64];
+	char failure[200];
+	bool failed;
 	unsigned clock;
 	struct call calls[SCHED_MAX_THREADS][MAX_OPS];
 	int ncalls[SCHED_MAX_THREADS];
@@ -185,6 +204,24 @@ static bool memo_failed(struct ctx *c, uint64_t done, uint64_t h, bool insert)
 	return c->memo_gen[slot] == c->gen && c->memo[slot][0] == done && c->memo[slot][1] == h;
 }
 
+/* Whether step j's call precedes step i's: in the weak mode by happens-before between
+ * scheduled threads, otherwise (and for unscheduled calls, ordered by the baton) by time. */
+static bool precedes(const struct sop *j, const struct sop *i)
+{
+	if (!j->from || !i->from || j->tid == i->tid)
+		return j->resp < i->inv;
+	return i->from->inv_vc[j->tid] >= j->from->resp_stamp;
+}
+
+/* Weak mode: some step not placed yet precedes step i. */
+static bool blocked(const struct ctx *c, int n, uint64_t done, int i)
+{
+	for (int j = 0; j < n; j++)
+		if (j != i && !(done & (1ull << j)) && precedes(&c->sops[j], &c->sops[i]))
+			return true;
+	return false;
+}
+
 /* Depth-first search for an order of sops[0..n-1] from state q. done: steps placed. */
 static bool linearize(struct ctx *c, int n, uint64_t done, const struct spec *q, struct spec *final)
 {
@@ -206,7 +243,7 @@ static bool linearize(struct ctx *c, int n, uint64_t done, const struct spec *q,
 	for (int i = 0; i < n; i++) {
 		const struct sop *o = &c->sops[i];
 
-		if ((done & (1ull << i)) || o->inv > min_resp)
+		if ((done & (1ull << i)) || (c->weak ? blocked(c, n, done, i) : o->inv > min_resp))
 			continue;
 		if ((o->prev >= 0 && !(done & (1ull << o->prev))) ||
 		    (o->prev2 >= 0 && !(done & (1ull << o->prev2))))
@@ -251,7 +288,8 @@ static int add_sop(struct ctx *c, const struct call *k, int tid, enum sop_kind k
 				  .rc = k->rc,
 				  .k = k->k,
 				  .n = (size_t)k->n,
-				  .show = k->kind == 'u' ? k->in[0] : k->out[0]};
+				  .show = k->kind == 'u' ? k->in[0] : k->out[0],
+				  .from = tid < 0 || !c->weak ? NULL : k};
 	return i;
 }
 
@@ -276,8 +314,9 @@ static void add_failed_push(struct ctx *c, const struct call *k, int tid, enum s
 /* Appends the steps of one call (unscheduled calls too). */
 static void add_call(struct ctx *c, const struct call *k, int tid)
 {
-	const bool push = k->kind == 'u' || k->kind == 'U';
+	const bool push = k->kind == 'u' || k->kind == 'U' || k->kind == 'B';
 	const bool single = k->kind == 'u' || k->kind == 'o';
+	const bool bulk = k->kind == 'B' || k->kind == 'b';
 	const size_t ok = single ? (k->rc == 0) : k->k;
 	int first = -1, second = -1;
 
@@ -285,6 +324,8 @@ static void add_call(struct ctx *c, const struct call *k, int tid)
 		add_sop(c, k, tid, S_CLOSE, W_OK, 0, -1, -1, -1);
 		return;
 	}
+	if (k->kind == 's')
+		return; /* size: checked on its own (size_bounds) */
 	for (size_t j = 0; j < ok; j++) {
 		const uintptr_t v = push ? k->in[j] : k->out[j];
 
@@ -306,17 +347,34 @@ static void add_call(struct ctx *c, const struct call *k, int tid)
 		return;
 	if (!single && k->k == (size_t)k->n)
 		return;
+	if (bulk) {
+		/* All or nothing but for a close: none moved is not checked (the call needs n
+		 * free slots or items, which the specification does not count); some moved
+		 * means that the ring was closed in between. A push may hold the slots of the
+		 * items it did not move until it gives them back. */
+		const enum sop_want w = ok == 0 ? W_OK : W_CLOSED;
+
+		if (push)
+			add_failed_push(c, k, tid, w, k->n - (int)ok, last);
+		else
+			add_sop(c, k, tid, S_CHECK, w, 0, last, -1, -1);
+		return;
+	}
 	if (push) {
-		const enum sop_want w = !single		   ? W_FULL_OR_CLOSED
-					: k->rc == -EAGAIN ? W_FULL
-							   : W_CLOSED;
+		enum sop_want w = !single ? W_FULL_OR_CLOSED : k->rc == -EAGAIN ? W_FULL : W_CLOSED;
+
+		if (c->loose && w != W_CLOSED)
+			w = W_OK;
 		/* A push that fails on a closed ring may hold the slots it got (a burst: up to
 		 * the rest of its items) until it gives them back. */
 		add_failed_push(c, k, tid, w, w == W_FULL ? 0 : k->n - (int)ok, last);
 	} else {
-		const enum sop_want w = !single		   ? W_EMPTY
-					: k->rc == -EAGAIN ? W_EMPTY_OPEN
-							   : W_EMPTY_CLOSED;
+		enum sop_want w = !single	     ? W_EMPTY
+				  : k->rc == -EAGAIN ? W_EMPTY_OPEN
+						     : W_EMPTY_CLOSED;
+
+		if (c->loose && w != W_EMPTY_CLOSED)
+			w = W_OK;
 
 		add_sop(c, k, tid, S_CHECK, w, 0, last, -1, -1);
 	}
@@ -356,8 +414,11 @@ static void describe(const struct ctx *c, char *msg, size_t len)
 		else
 			w = snprintf(msg + at, len - at, "%sT%d %s %zu/%zu [%u,%u]",
 				     at > start ? ", " : "", o->tid,
-				     o->label == 'U' ? "push_burst" : "pop_burst", o->k, o->n,
-				     o->inv, o->resp);
+				     o->label == 'U'   ? "push_burst"
+				     : o->label == 'O' ? "pop_burst"
+				     : o->label == 'B' ? "push_bulk"
+						       : "pop_bulk",
+				     o->k, o->n, o->inv, o->resp);
 		if (w > 0)
 			at += (size_t)w;
 	}
@@ -387,6 +448,34 @@ static int quiet_pop(struct ctx *c)
 	return k.rc;
 }
 
+/* Values: 0x100 * (tid + 1) + n for a thread's n-th item, 0x1000 + i for prefill item i. */
+static size_t payload_slot(uintptr_t v)
+{
+	return v >= 0x1000 ? (size_t)(v - 0x1000) % 64 : (size_t)(v >> 8) % 5 * 64 + (v & 63);
+}
+
+/* Weak mode: the producer's payload write, before its push. */
+static void produce(struct ctx *c, uintptr_t v)
+{
+	if (c->weak)
+		weak_plain_write(&c->payload[payload_slot(v)], v);
+}
+
+/* Weak mode: the consumer's payload read, after its pop; a wrong value is a failure too. */
+static void consume(struct ctx *c, uintptr_t v, int tid)
+{
+	if (!c->weak || c->failed)
+		return;
+	const uint64_t got = weak_plain_read(&c->payload[payload_slot(v)]);
+
+	if (got != v) {
+		snprintf(c->failure, sizeof(c->failure),
+			 "payload: thread %d popped %#lx and reads payload %#llx", tid,
+			 (unsigned long)v, (unsigned long long)got);
+		c->failed = true;
+	}
+}
+
 static void setup(void *arg)
 {
 	struct ctx *c = arg;
@@ -398,9 +487,15 @@ static void setup(void *arg)
 		abort();
 	c->clock = 0;
 	c->nsops = 0;
+	c->failed = false;
 	memset(c->ncalls, 0, sizeof(c->ncalls));
-	for (int i = 0; i < c->s->prefill; i++)
+	memset(c->payload, 0, sizeof(c->payload));
+	for (int i = 0; i < c->s->prefill; i++) {
+		c->payload[payload_slot(0x1000 + (uintptr_t)i)] = 0x1000 + (uintptr_t)i;
 		quiet_push(c, 0x1000 + (uintptr_t)i);
+	}
+	if (c->weak)
+		weak_begin();
 }
 
 static void thread_body(void *arg, int tid)
@@ -414,14 +509,21 @@ static void thread_body(void *arg, int tid)
 		void *items[MAX_BURST];
 
 		*k = (struct call){.kind = *p++};
-		if (k->kind == 'U' || k->kind == 'O') {
+		if (k->kind == 'U' || k->kind == 'O' || k->kind == 'B' || k->kind == 'b') {
+			const bool in = k->kind == 'U' || k->kind == 'B';
+
 			k->n = *p >= '1' && *p <= '0' + MAX_BURST ? *p++ - '0' : 2;
 			for (int j = 0; j < k->n; j++)
-				k->in[j] = k->kind == 'U' ? ++next : 0;
-		} else if (k->kind == 'u') {
+				k->in[j] = in ? ++next : 0;
+		} else if (k->kind == 'u' || k->kind == 'w') {
 			k->in[0] = ++next;
 		}
+		for (int j = 0; j < (k->kind == 'u' || k->kind == 'w' ? 1 : k->n); j++)
+			if (k->in[j])
+				produce(c, k->in[j]);
 		k->inv = ++c->clock;
+		if (c->weak)
+			weak_event(tid, k->inv_vc);
 		switch (k->kind) {
 		case 'u':
 			k->rc = lfq_ring_push(c->ring, (void *)k->in[0]);
@@ -440,18 +542,107 @@ static void thread_body(void *arg, int tid)
 			for (size_t j = 0; j < k->k; j++)
 				k->out[j] = (uintptr_t)items[j];
 			break;
+		case 'B':
+			for (int j = 0; j < k->n; j++)
+				items[j] = (void *)k->in[j];
+			k->k = lfq_ring_push_bulk(c->ring, items, (size_t)k->n, NULL);
+			break;
+		case 'b':
+			k->k = lfq_ring_pop_bulk(c->ring, items, (size_t)k->n, NULL);
+			for (size_t j = 0; j < k->k; j++)
+				k->out[j] = (uintptr_t)items[j];
+			break;
+		case 's':
+			k->k = lfq_ring_size(c->ring);
+			break;
+		case 'w': /* push_wait, no timeout: checked as a push */
+			k->rc = lfq_ring_push_wait(c->ring, (void *)k->in[0], -1);
+			k->kind = 'u';
+			break;
+		case 'p': /* pop_wait, no timeout: checked as a pop */
+			k->rc = lfq_ring_pop_wait(c->ring, &items[0], -1);
+			k->out[0] = k->rc == 0 ? (uintptr_t)items[0] : 0;
+			k->kind = 'o';
+			break;
 		case 'c':
 			lfq_ring_close(c->ring);
 			break;
 		}
+		if (k->kind == 'o' && k->rc == 0)
+			consume(c, k->out[0], tid);
+		if (k->kind == 'O' || k->kind == 'b')
+			for (size_t j = 0; j < k->k; j++)
+				consume(c, k->out[j], tid);
 		k->resp = ++c->clock;
+		if (c->weak) {
+			uint32_t vc[SCHED_MAX_THREADS];
+
+			weak_event(tid, vc);
+			k->resp_stamp = vc[tid];
+		}
 	}
+}
+
+/*
+ * A size() call during the schedule: at least the items its own thread pushed before it (and
+ * the prefill) less every item popped in the history, at most every item pushed less those
+ * its own thread popped before it. Both bounds hold under any interleaving: its own calls
+ * happen-before it, and no other call can move the count past them.
+ */
+/* Adds the items call k moved to *pushed or *popped. */
+static void count_moved(const struct call *k, long *pushed, long *popped)
+{
+	const long n = k->kind == 'u' || k->kind == 'o' ? k->rc == 0 : (long)k->k;
+
+	if (k->kind == 'u' || k->kind == 'U' || k->kind == 'B')
+		*pushed += n;
+	else if (k->kind == 'o' || k->kind == 'O' || k->kind == 'b')
+		*popped += n;
+}
+
+static bool size_bounds(const struct ctx *c, char *msg, size_t len)
+{
+	long pushed_all = c->s->prefill, popped_all = 0;
+
+	for (int t = 0; t < c->nthreads; t++)
+		for (int i = 0; i < c->ncalls[t]; i++)
+			count_moved(&c->calls[t][i], &pushed_all, &popped_all);
+	for (int t = 0; t < c->nthreads; t++) {
+		long own_pushed = c->s->prefill, own_popped = 0;
+
+		for (int i = 0; i < c->ncalls[t]; i++) {
+			const struct call *k = &c->calls[t][i];
+
+			count_moved(k, &own_pushed, &own_popped);
+			if (k->kind != 's')
+				continue;
+			const long lo = own_pushed - popped_all, hi = pushed_all - own_popped;
+			const long sz = (long)k->k;
+
+			if (sz > (long)c->capacity || sz < lo || sz > hi) {
+				snprintf(
+					msg, len,
+					"size: thread %d's size() returned %ld, outside [%ld, %ld]",
+					t, sz, lo < 0 ? 0 : lo, hi);
+				return false;
+			}
+		}
+	}
+	return true;
 }
 
 static bool check(void *arg, char *msg, size_t len)
 {
 	struct ctx *c = arg;
 	struct spec final;
+	const char *race = c->weak ? weak_failure() : NULL;
+
+	if (race || c->failed) {
+		snprintf(msg, len, "%s", race ? race : c->failure);
+		return false;
+	}
+	if (!size_bounds(c, msg, len))
+		return false;
 	for (int t = 0; t < c->nthreads; t++)
 		for (int i = 0; i < c->ncalls[t]; i++)
 			add_call(c, &c->calls[t][i], t);
@@ -500,8 +691,8 @@ static bool check(void *arg, char *msg, size_t len)
 	return true;
 }
 
-int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
-	       struct sched_result *r)
+static int check_any(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
+		     bool weak, struct sched_result *r)
 {
 	static struct ctx c; /* large; one check at a time */
 	struct sched_test t = {.ctx = &c, .setup = setup, .thread = thread_body, .check = check};
@@ -510,6 +701,8 @@ int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool s
 	memset(&c, 0, sizeof(c));
 	c.s = s;
 	c.strict = strict;
+	c.weak = weak;
+	c.loose = weak && (s->flags & LFQ_RING_SC);
 	c.capacity = s->capacity;
 	while (c.nthreads < SCHED_MAX_THREADS && s->script[c.nthreads])
 		c.nthreads++;
@@ -543,4 +736,16 @@ int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool s
 		c.ring = NULL;
 	}
 	return rc;
+}
+
+int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
+	       struct sched_result *r)
+{
+	return check_any(s, o, strict, false, r);
+}
+
+int ring_check_weak(const struct ring_scenario *s, const struct sched_opts *o,
+		    struct sched_result *r)
+{
+	return check_any(s, o, false, true, r);
 }

@@ -10,7 +10,8 @@
  * here).
  *
  * Scripts are strings of calls: 'u' push, 'o' pop, 'U'n push_burst of n, 'O'n pop_burst of
- * n, 'c' close. Pushed values are unique per schedule.
+ * n, 'c' close (and, in any mode, 'B'n push_bulk, 'b'n pop_bulk, 's' size). Pushed values are
+ * unique per schedule.
  */
 #ifndef LFQ_TESTS_RING_CHECK_H
 #define LFQ_TESTS_RING_CHECK_H
@@ -32,5 +33,17 @@ struct ring_scenario {
  */
 int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
 	       struct sched_result *r);
+
+/*
+ * The same under the weak-memory model (weak.h; the ring must be the lfq_weak build): loads
+ * read what C11 allows (o->stale older stores per schedule at most), calls are ordered by
+ * happens-before instead of time, and every popped item's payload, written by its producer
+ * before the push, must be read without a data race. Scripts may also use 'B'n push_bulk,
+ * 'b'n pop_bulk and 's' size (checked against what its own thread did before it), and
+ * 'w' push_wait and 'p' pop_wait without a timeout (a wait that sleeps with nobody left to
+ * wake it fails the schedule: "lost wake-up").
+ */
+int ring_check_weak(const struct ring_scenario *s, const struct sched_opts *o,
+		    struct sched_result *r);
 
 #endif /* LFQ_TESTS_RING_CHECK_H */

@@ -20,13 +20,15 @@
 #define BIT(i) (1u << (i))
 #define SCHED_MAX_SITES 128
 
-/* A point where more than one thread could run next (points with one choice are not kept). */
+/* A point where more than one thread could run next (points with one choice are not kept),
+ * or a choice of sched_choose (cur CHOICE, enabled: the alternatives). */
+#define CHOICE (-2)
 struct decision {
-	int8_t cur;	   /* the thread at the point; -1 at the start */
+	int8_t cur;	   /* the thread at the point; -1 at the start; CHOICE */
 	uint8_t enabled;   /* threads that could run */
 	uint8_t chosen;	   /* the one that did */
 	uint8_t tried;	   /* DFS: choices already explored here */
-	uint16_t preempts; /* preemptions before this point */
+	uint16_t preempts; /* preemptions (CHOICE: nonzero choices) before this point */
 };
 
 static struct {
@@ -38,9 +40,14 @@ static struct {
 	sem_t main_sem, never;
 	bool sems_ready, broken, livelock, nondet;
 	bool done[SCHED_MAX_THREADS];
+	/* sched_futex_wait: asleep on sleep_on; woken: by a wake, not by the lost wake-up */
+	bool asleep[SCHED_MAX_THREADS], woken[SCHED_MAX_THREADS];
+	const void *sleep_on[SCHED_MAX_THREADS];
+	int lost; /* a thread found asleep with nobody left to wake it, + 1 */
 	bool started[SCHED_MAX_THREADS];
 	unsigned long steps, max_steps;
 	int preempts;
+	int stale; /* nonzero sched_choose answers in this schedule */
 	/* DFS */
 	struct decision *dec;
 	size_t ndec, cap, prefix;
@@ -122,7 +129,7 @@ static unsigned enabled_mask(void)
 	unsigned m = 0;
 
 	for (int i = 0; i < S.t->nthreads; i++)
-		if (!S.done[i] && !S.held[i])
+		if (!S.done[i] && !S.held[i] && !S.asleep[i])
 			m |= BIT(i);
 	return m;
 }
@@ -145,6 +152,20 @@ static unsigned symmetric(unsigned mask)
 	return mask;
 }
 
+/* The index of the schedule's next decision (replayed below S.prefix, new above). */
+static size_t next_decision(void)
+{
+	const size_t i = S.ndec++;
+
+	if (i == S.cap) {
+		S.cap = S.cap ? 2 * S.cap : 1024;
+		S.dec = realloc(S.dec, S.cap * sizeof(*S.dec));
+		if (!S.dec)
+			abort();
+	}
+	return i;
+}
+
 static int decide_dfs(int cur, unsigned enabled)
 {
 	const bool cur_enabled = cur >= 0 && (enabled & BIT(cur));
@@ -154,14 +175,8 @@ static int decide_dfs(int cur, unsigned enabled)
 	if (__builtin_popcount(enabled) == 1) {
 		c = lowest(enabled);
 	} else {
-		const size_t i = S.ndec++;
+		const size_t i = next_decision();
 
-		if (i == S.cap) {
-			S.cap = S.cap ? 2 * S.cap : 1024;
-			S.dec = realloc(S.dec, S.cap * sizeof(*S.dec));
-			if (!S.dec)
-				abort();
-		}
 		if (i < S.prefix) {
 			if (S.dec[i].cur != cur || S.dec[i].enabled != enabled)
 				S.nondet = true;
@@ -219,16 +234,116 @@ static int decide_stall(int cur, unsigned enabled)
 	return c;
 }
 
+/* The threads the stall search holds (they may still be released). */
+static unsigned held_mask(void)
+{
+	unsigned m = 0;
+
+	for (int i = 0; i < S.t->nthreads; i++)
+		if (S.held[i] && !S.done[i])
+			m |= BIT(i);
+	return m;
+}
+
 /* Who runs next, after `cur` reached a point (cur finished: done[cur] is set). -1: nobody. */
 static int decide(int cur)
 {
-	const unsigned enabled = enabled_mask();
+	unsigned enabled = enabled_mask();
 
+	if (!enabled && !held_mask()) {
+		/* Sleepers that nobody can wake any more: a lost wake-up. They return as from a
+		 * timeout, so that the schedule can finish; it fails (run_one). */
+		for (int i = 0; i < S.t->nthreads; i++)
+			if (S.asleep[i]) {
+				if (!S.lost)
+					S.lost = i + 1;
+				S.asleep[i] = false;
+				S.woken[i] = false;
+			}
+		enabled = enabled_mask();
+	}
 	if (S.o->strategy == SCHED_STALL)
 		return decide_stall(cur, enabled);
 	if (!enabled)
 		return -1;
 	return S.o->strategy == SCHED_DFS ? decide_dfs(cur, enabled) : decide_pct(cur, enabled);
+}
+
+int sched_self(void)
+{
+	return me;
+}
+
+int sched_choose(int n)
+{
+	if (me < 0 || n <= 1 || S.o->strategy == SCHED_PCT)
+		return 0;
+	if (n > 8)
+		n = 8;
+	const unsigned alts = (1u << n) - 1;
+	const size_t i = next_decision();
+	int c;
+
+	if (i < S.prefix) {
+		if (S.dec[i].cur != CHOICE || S.dec[i].enabled != alts)
+			S.nondet = true;
+		c = S.dec[i].chosen;
+	} else {
+		c = 0;
+		S.dec[i] = (struct decision){.cur = CHOICE,
+					     .enabled = (uint8_t)alts,
+					     .chosen = 0,
+					     .tried = 1,
+					     .preempts = (uint16_t)S.stale};
+	}
+	if (c)
+		S.stale++;
+	return c;
+}
+
+/* Hands the baton to the next thread and waits for it to come back (c: who is next). */
+static void switch_to(int id, int c)
+{
+	trace_run(c);
+	if (c != id) {
+		sem_post(&S.go[c]);
+		while (sem_wait(&S.go[id]) != 0)
+			;
+	}
+}
+
+bool sched_futex_wait(const void *addr)
+{
+	const int id = me;
+
+	if (id < 0)
+		return false;
+	S.asleep[id] = true;
+	S.woken[id] = false;
+	S.sleep_on[id] = addr;
+	if (S.lost && !enabled_mask() && !held_mask()) {
+		/* Back to sleep after a lost wake-up with still nobody to wake it: its condition
+		 * never came true. The schedule ends here (run_one reports the lost wake-up). */
+		S.livelock = true;
+		sem_post(&S.main_sem);
+		for (;;)
+			sem_wait(&S.never);
+	}
+	switch_to(id, decide(id));
+	return S.woken[id];
+}
+
+int sched_futex_wake(const void *addr, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < S.t->nthreads && k < n; i++)
+		if (S.asleep[i] && S.sleep_on[i] == addr) {
+			S.asleep[i] = false;
+			S.woken[i] = true;
+			k++;
+		}
+	return k;
 }
 
 static void sched_point(const char *file, int line)
@@ -248,14 +363,7 @@ static void sched_point(const char *file, int line)
 		for (;;)
 			sem_wait(&S.never);
 	}
-	const int c = decide(id);
-
-	trace_run(c);
-	if (c != id) {
-		sem_post(&S.go[c]);
-		while (sem_wait(&S.go[id]) != 0)
-			;
-	}
+	switch_to(id, decide(id));
 }
 
 static void *worker(void *arg)
@@ -325,6 +433,8 @@ static bool run_one(struct sched_result *r)
 	S.steps = 0;
 	S.ndec = 0;
 	S.preempts = 0;
+	S.stale = 0;
+	S.lost = 0;
 	S.nondet = false;
 	S.trace_len = 0;
 	S.trace[0] = 0;
@@ -333,6 +443,7 @@ static bool run_one(struct sched_result *r)
 		S.done[i] = i >= t->nthreads;
 		S.held[i] = false;
 		S.started[i] = false;
+		S.asleep[i] = false;
 	}
 	if (S.o->strategy == SCHED_PCT)
 		pct_init();
@@ -348,6 +459,14 @@ static bool run_one(struct sched_result *r)
 	r->steps += S.steps;
 	if (S.steps > S.est_steps)
 		S.est_steps = S.steps;
+	if (S.lost) {
+		S.broken = S.livelock;
+		snprintf(r->msg, sizeof(r->msg),
+			 "lost wake-up: thread %d slept with no thread left to wake it; "
+			 "schedule %lu (%d preemptions): %s",
+			 S.lost - 1, r->schedules, S.preempts, S.trace);
+		return false;
+	}
 	if (S.livelock) {
 		S.broken = true;
 		snprintf(r->msg, sizeof(r->msg),
@@ -376,6 +495,8 @@ static bool backtrack(void)
 		const bool cur_enabled = d->cur >= 0 && (d->enabled & BIT(d->cur));
 		const unsigned cand = d->enabled & ~d->tried;
 
+		if (d->cur == CHOICE && (!cand || d->preempts + 1 > S.o->stale))
+			continue;
 		if (!cand ||
 		    (cur_enabled && d->preempts + 1 > S.o->bound && S.o->strategy != SCHED_STALL))
 			continue;

@@ -55,6 +55,9 @@ struct sched_opts {
 	unsigned long limit;	 /* stop after this many schedules (0: DFS until exhausted) */
 	unsigned long max_steps; /* per schedule: more means a livelock (0: 100000) */
 	uint64_t seed;		 /* PCT */
+	/* DFS and STALL: loads per schedule that may read an older store than the latest one
+	 * (the weak-memory model's choices, sched_choose); 0: none. */
+	int stale;
 };
 
 struct sched_result {
@@ -72,6 +75,26 @@ struct sched_result {
  * stay blocked forever and the scheduler cannot be used again in this process.
  */
 int sched_explore(const struct sched_test *t, const struct sched_opts *o, struct sched_result *r);
+
+/* The scheduled thread calling (0 .. nthreads-1), or -1 for any other thread. */
+int sched_self(void);
+
+/*
+ * A choice among n alternatives (n <= 8) made by the running thread, explored like the choice
+ * of the next thread: 0 first, then (DFS, STALL) each other one, as long as the schedule has
+ * made at most sched_opts.stale nonzero choices. PCT and unscheduled threads always get 0.
+ */
+int sched_choose(int n);
+
+/*
+ * A futex for the weak-memory checker. sched_futex_wait: the running thread sleeps on addr
+ * (its caller has compared the word) and is not runnable until sched_futex_wake(addr) wakes it;
+ * returns true then. If no thread is left runnable while some sleep, the schedule has lost a
+ * wake-up: it fails, and the sleepers return false (as after a timeout) so that it can end.
+ */
+bool sched_futex_wait(const void *addr);
+/* Wakes up to n threads sleeping on addr; returns how many. */
+int sched_futex_wake(const void *addr, int n);
 
 /* Reads a positive integer from the environment, or returns def. */
 unsigned long sched_env(const char *name, unsigned long def);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The atomic accesses of the cell ring (ring_cells.h, ring_cells.c) and of the waitq (waitq.h,
+ * waitq.c), spelled as macros so that
+ * one test-only build can hand them to a weak-memory model.
+ *
+ * In every build but one they are exactly the <stdatomic.h> call they name (and lfq__cas128),
+ * so the shipped code is what it would be without them. In the test-only library built with
+ * -DLFQ_WEAK_MODEL (lib/meson.build, lfq_weak) each one calls the model of
+ * tests/sched/weak.c with its address, size, memory order(s) and place (__FILE__, __LINE__ of
+ * the macro's name, which names the site: the label comment on or above that line, C2, O5, ...,
+ * names the order). The model decides which store a load reads, within what C11's coherence and
+ * happens-before allow, and can weaken the order of one site (docs/design.md, "The weak-memory
+ * checker").
+ */
+#ifndef LFQ_ATOMICS_H
+#define LFQ_ATOMICS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+
+#ifndef LFQ_WEAK_MODEL
+#define LFQ_LOAD(p, mo) atomic_load_explicit(p, mo)
+#define LFQ_STORE(p, v, mo) atomic_store_explicit(p, v, mo)
+#define LFQ_CAS(p, e, d, ok, fail) atomic_compare_exchange_strong_explicit(p, e, d, ok, fail)
+#define LFQ_FETCH_ADD(p, v, mo) atomic_fetch_add_explicit(p, v, mo)
+#define LFQ_FETCH_SUB(p, v, mo) atomic_fetch_sub_explicit(p, v, mo)
+#define LFQ_FENCE(mo) atomic_thread_fence(mo)
+#define LFQ_CAS128(p, lo, hi, nlo, nhi) lfq__cas128(p, lo, hi, nlo, nhi)
+#else
+/* The model (tests/sched/weak.c). Values are at most 8 bytes, zero-extended; `size` is 4 or 8. */
+uint64_t lfq__wm_load(const volatile void *p, size_t size, int mo, const char *file, int line);
+void lfq__wm_store(volatile void *p, size_t size, uint64_t v, int mo, const char *file, int line);
+bool lfq__wm_cas(volatile void *p, size_t size, void *expected, uint64_t desired, int ok, int fail,
+		 const char *file, int line);
+uint64_t lfq__wm_fetch_add(volatile void *p, size_t size, uint64_t v, int mo, const char *file,
+			   int line);
+void lfq__wm_fence(int mo, const char *file, int line);
+/* lfq__cas128's contract (arch.h): one seq_cst read-modify-write of both words. */
+bool lfq__wm_cas128(void *p, uint64_t *lo, uint64_t *hi, uint64_t nlo, uint64_t nhi, int mo,
+		    const char *file, int line);
+
+/* The waitq's system calls (waitq.c): FUTEX_WAIT (true: woken by a wake), FUTEX_WAKE (how
+ * many it woke), membarrier(2). */
+bool lfq__wm_futex_wait(const volatile void *addr, uint32_t key);
+int lfq__wm_futex_wake(const volatile void *addr, int n);
+void lfq__wm_membarrier(void);
+
+#define LFQ_LOAD(p, mo) lfq__wm_load(p, sizeof(*(p)), mo, __FILE__, __LINE__)
+#define LFQ_STORE(p, v, mo) lfq__wm_store(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)
+#define LFQ_CAS(p, e, d, ok, fail) lfq__wm_cas(p, sizeof(*(p)), e, d, ok, fail, __FILE__, __LINE__)
+#define LFQ_FETCH_ADD(p, v, mo) lfq__wm_fetch_add(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)
+#define LFQ_FETCH_SUB(p, v, mo)                                                                    \
+	lfq__wm_fetch_add(p, sizeof(*(p)), -(uint64_t)(v), mo, __FILE__, __LINE__)
+#define LFQ_FENCE(mo) lfq__wm_fence(mo, __FILE__, __LINE__)
+#define LFQ_CAS128(p, lo, hi, nlo, nhi)                                                            \
+	lfq__wm_cas128(p, lo, hi, nlo, nhi, memory_order_seq_cst, __FILE__, __LINE__)
+#endif
+
+#endif /* LFQ_ATOMICS_H */
