@@ -40,6 +40,8 @@ enum lfq__test_point {
 	LFQ_TP_POOL_PARK_CHECKED,    /* re-checked the rings and timers, found nothing */
 	LFQ_TP_POOL_PARK_SLEEP,	     /* about to make the futex wait system call */
 	LFQ_TP_POOL_WOKEN,	     /* back from the futex wait, nothing re-checked yet */
+	LFQ_TP_POOL_DRAIN_TIMERS,    /* parking: shut down and drained, a retry was pending, its
+				      * timer not looked at yet */
 	LFQ_TP_COUNT
 };
 

@@ -388,6 +388,8 @@ static int wait_for_job(struct lfq__pool_worker *w, struct lfq__task *task)
 				wake_next(pool);
 			return rc;
 		}
+		if (rc == -EPIPE)
+			LFQ_TEST_POINT(LFQ_TP_POOL_DRAIN_TIMERS);
 		if (timer_due(w, task, &wait_ns)) {
 			lfq__waitq_done(&pool->not_empty);
 			wake_next(pool);
@@ -609,6 +611,15 @@ void *lfq__pool_worker_main(void *arg)
 	}
 	tls_worker = NULL;
 	lfq__pool_notify_idle(pool);
+	/* X3: a worker leaving a drained pool wakes the parked ones. One of them may have seen a
+	 * retry pending (done_for_good: no), then found no timer left (this worker took it) and
+	 * parked without a deadline: with nobody to wake it, shutdown would wait out its
+	 * timeout. The fence orders this worker's last look at the timers (T2 read INT64_MAX)
+	 * and the pop that emptied them before N1: Dekker with W1/W2 of a parking worker, which
+	 * reads T2 after W2. Before X1, so the pool is still alive (the joiner may free it once
+	 * `live` is 0). */
+	atomic_thread_fence(memory_order_seq_cst);
+	lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
 	/* X1: the publish before N1 of `exited`; pairs with X2 in wait_exited (pool_shutdown.c). */
 	atomic_fetch_sub_explicit(&pool->live, 1, memory_order_seq_cst);
 	lfq__waitq_notify(&pool->exited, LFQ_WAITQ_ALL);
