@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# Shared setup for scripts/test and scripts/bench. Source it, do not run it:
+# Shared setup for scripts/test, scripts/test-arm64 and scripts/bench. Source it, do not run it:
 #
 #   . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 #
@@ -18,6 +18,11 @@
 #                        the services of the servers above that this very call installed
 #   lfq_quiet_services   disables and stops the system services some packages ship
 #   lfq_configure        sets up or reconfigures a Meson build directory, idempotently
+#   lfq_count_testlog    counts the passed and failed tests of a meson testlog.json
+#   LFQ_ARM64_PACKAGES   the Debian (amd64) packages the arm64 stage needs
+#   lfq_cross_sysroot    unpacks Debian packages of another architecture into a sysroot
+#                        under build/, without installing them or changing dpkg/apt
+#   lfq_arm64_tests      the arm64 stage of scripts/test, all of scripts/test-arm64
 
 set -euo pipefail
 
