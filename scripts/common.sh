@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# Shared setup for scripts/test and scripts/bench. Source it, do not run it:
+# Shared setup for scripts/test, scripts/test-arm64 and scripts/bench. Source it, do not run it:
 #
 #   . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 #
@@ -18,6 +18,11 @@
 #                        the services of the servers above that this very call installed
 #   lfq_quiet_services   disables and stops the system services some packages ship
 #   lfq_configure        sets up or reconfigures a Meson build directory, idempotently
+#   lfq_count_testlog    counts the passed and failed tests of a meson testlog.json
+#   LFQ_ARM64_PACKAGES   the Debian (amd64) packages the arm64 stage needs
+#   lfq_cross_sysroot    unpacks Debian packages of another architecture into a sysroot
+#                        under build/, without installing them or changing dpkg/apt
+#   lfq_arm64_tests      the arm64 stage of scripts/test, all of scripts/test-arm64
 
 set -euo pipefail
 
@@ -316,4 +321,209 @@ lfq_configure()
 		meson configure "$dir" "$@" || return
 	fi
 	printf '%s\n' "$want" >"$stamp"
+}
+
+# lfq_count_testlog FILE: prints "PASSED FAILED" for one meson testlog.json (one JSON object per
+# line, with a "result" field), and the names of failed tests on stderr.
+lfq_count_testlog()
+{
+	local log="$1"
+	if command -v python3 >/dev/null 2>&1 && python3 - "$log" <<'EOF'; then
+import json, sys
+
+passed = failed = 0
+with open(sys.argv[1], encoding="utf-8", errors="replace") as log:
+    for line in log:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            test = json.loads(line)
+        except ValueError:
+            continue
+        result = test.get("result", "")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            pass
+        else:  # FAIL, UNEXPECTEDPASS, TIMEOUT, ERROR, INTERRUPT, ...
+            failed += 1
+            print("  failed: %s (%s)" % (test.get("name", "?"), result), file=sys.stderr)
+print(passed, failed)
+EOF
+		return 0
+	fi
+	# Without python3: count the top-level "result" fields (escaped quotes inside captured
+	# output cannot match this pattern).
+	local results p f
+	results="$(grep -o '"result": *"[A-Z]*"' "$log" | sed 's/.*"\([A-Z]*\)"$/\1/' || true)"
+	p="$(grep -c -x -E 'OK|EXPECTEDFAIL' <<<"$results" || true)"
+	f="$(grep -c -x -v -E 'OK|EXPECTEDFAIL|SKIP|' <<<"$results" || true)"
+	echo "${p:-0} ${f:-0}"
+}
+
+# The Debian packages the arm64 stage (lfq_arm64_tests) installs on the host: the cross
+# compilers and qemu-user (without binfmt_misc: the tests name qemu-aarch64 themselves). All
+# amd64 packages; the arm64 liburcu comes from lfq_cross_sysroot instead.
+# shellcheck disable=SC2034 # used by lfq_arm64_tests
+LFQ_ARM64_PACKAGES=(
+	meson
+	ninja-build
+	pkg-config
+	python3
+	gcc-aarch64-linux-gnu
+	g++-aarch64-linux-gnu
+	qemu-user
+)
+
+# lfq_cross_sysroot DEB-ARCH DIR PKG...
+#
+# Makes DIR a sysroot holding the given Debian packages of architecture DEB-ARCH, unpacked
+# with `dpkg-deb -x`: nothing is installed and the system's dpkg and apt configuration are
+# neither changed nor relied on (no `dpkg --add-architecture`). `apt-get download` fetches
+# them through the system's sources with a private state in DIR.apt: its own package lists
+# and cache, DEB-ARCH as the only architecture, and an empty dpkg status. A DIR made earlier
+# for the same packages is kept as it is (DIR/.lfq-packages); remove DIR to fetch again.
+# Returns nonzero if a download or an unpacking fails.
+lfq_cross_sysroot()
+{
+	local arch="$1" dir="$2"
+	shift 2
+	local state="$dir.apt" want deb
+	local -a apt
+
+	want="$arch $*"
+	if [[ -f "$dir/.lfq-packages" ]] && [[ "$(cat "$dir/.lfq-packages")" == "$want" ]]; then
+		return 0
+	fi
+	rm -rf "$dir" "$state"
+	mkdir -p "$dir" "$state/lists/partial" "$state/cache/archives/partial" "$state/debs" ||
+		return
+	: >"$state/status" || return
+	apt=(apt-get -q -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+		-o "Dir::State=$state" -o "Dir::State::Lists=$state/lists"
+		-o "Dir::State::status=$state/status" -o "Dir::Cache=$state/cache")
+	lfq_log "sysroot $dir: $* ($arch) through apt-get download, package lists in $state"
+	"${apt[@]}" update || return
+	(cd "$state/debs" && "${apt[@]}" download "$@") || return
+	for deb in "$state/debs"/*.deb; do
+		lfq_log "sysroot $dir: unpacking ${deb##*/}"
+		dpkg-deb -x "$deb" "$dir" || return
+	done
+	printf '%s\n' "$want" >"$dir/.lfq-packages"
+}
+
+# lfq_arm64_tests [MESON-TEST-ARGS...]
+#
+# The arm64 stage, all of scripts/test-arm64 and one stage of scripts/test: installs
+# LFQ_ARM64_PACKAGES, makes build/sysroot-aarch64 (liburcu for arm64, lfq_cross_sysroot) and
+# build/sysroot-aarch64.ini (the machine file that names it for cross/aarch64-linux-gnu.ini),
+# cross-builds build/aarch64 (the default ring backend, which must be the cell ring there)
+# and runs its ring, queue and pool tests (unit and stress, pool_demo included) under
+# qemu-aarch64 twice: on QEMU's default CPU (ARMv8.1 atomics: lfq__cas128 runs CASPAL) and
+# as a Cortex-A53 (ARMv8.0: the LDAXP/STLXP fallback, which getauxval picks at run time).
+# Stress sizes are LFQ_STRESS_SCALE (default 0.25). Must run from LFQ_ROOT.
+#
+# Adds each meson test's result to the caller's `passed` and `failed` counters, and a line
+# per failure to its `failures` array; a step that fails before the tests (packages,
+# sysroot, configure, compile) counts as one failure. Returns 0.
+lfq_arm64_tests()
+{
+	local dir=build/aarch64 sysroot="$LFQ_ROOT/build/sysroot-aarch64"
+	local -a setup_args run
+	local name p f log rc
+
+	if ! (lfq_setup_packages "${LFQ_ARM64_PACKAGES[@]}"); then
+		failed=$((failed + 1))
+		failures+=("aarch64: could not install the cross toolchain or qemu-user")
+		return 0
+	fi
+	if ! lfq_cross_sysroot arm64 "$sysroot" liburcu-dev liburcu8; then
+		failed=$((failed + 1))
+		failures+=("aarch64: could not download liburcu for arm64 into build/sysroot-aarch64")
+		return 0
+	fi
+	# Meson reads string constants from an earlier machine file; a quote would end this one.
+	if [[ "$sysroot" == *"'"* ]]; then
+		failed=$((failed + 1))
+		failures+=("aarch64: the path $sysroot has a quote, which a Meson machine file cannot hold")
+		return 0
+	fi
+	printf '%s\n' "# Made by scripts/common.sh (lfq_arm64_tests); read by cross/aarch64-linux-gnu.ini." \
+		'[constants]' "sysroot = '$sysroot'" >"$sysroot.ini"
+
+	setup_args=(--cross-file "$sysroot.ini" --cross-file cross/aarch64-linux-gnu.ini
+		-Dtests=enabled -Dbenchmarks=disabled -Dredis=disabled)
+	# Cross files cannot be changed by `meson configure`: a directory set up otherwise starts
+	# over.
+	if [[ -d "$dir" ]] &&
+		[[ "$(cat "$dir/.lfq-setup-args" 2>/dev/null)" != "$(printf '%s\n' "${setup_args[@]}")" ]]; then
+		rm -rf "$dir"
+	fi
+	lfq_log "[aarch64] configure"
+	if ! lfq_configure "$dir" "${setup_args[@]}"; then
+		failed=$((failed + 1))
+		failures+=("aarch64: meson setup/configure failed")
+		return 0
+	fi
+	lfq_log "[aarch64] compile"
+	if ! nice -n 10 meson compile -C "$dir"; then
+		failed=$((failed + 1))
+		failures+=("aarch64: compile failed")
+		return 0
+	fi
+	if grep -q 'LFQ_RING_CELLS=1' "$dir/build.ninja"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("aarch64: the build did not choose the cell ring")
+	fi
+
+	# The ring, queue and pool tests (and the ring's interleaving checkers), unit and stress.
+	mapfile -t run < <(python3 - "$dir" <<'PY'
+import json, re, subprocess, sys
+
+tests = json.loads(subprocess.run(["meson", "introspect", sys.argv[1], "--tests"],
+                                  check=True, capture_output=True, text=True).stdout)
+for t in tests:
+    if {"unit", "stress"} & {s.split(":")[-1] for s in t["suite"]} and re.search(
+            r"ring|queue|pool|scq|lockfree|check_", t["name"]):
+        print(t["name"])
+PY
+	)
+	if ((${#run[@]} == 0)); then
+		failed=$((failed + 1))
+		failures+=("aarch64: no ring, queue or pool test found in $dir")
+		return 0
+	fi
+
+	# QEMU_CPU: the default CPU has the ARMv8.1 atomics; a Cortex-A53 has not.
+	for name in aarch64 aarch64-v8.0; do
+		local -a envs=("LFQ_STRESS_SCALE=${LFQ_STRESS_SCALE:-0.25}")
+		if [[ "$name" == aarch64-v8.0 ]]; then
+			envs+=(QEMU_CPU=cortex-a53)
+		fi
+		log="$dir/meson-logs/testlog.json"
+		lfq_log "[$name] test under qemu-aarch64 (${envs[*]}): ${run[*]}"
+		rm -f "$log"
+		rc=0
+		env "${envs[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs \
+			--num-processes 2 "$@" "${run[@]}" || rc=$?
+		if [[ ! -f "$log" ]]; then
+			failed=$((failed + 1))
+			failures+=("$name: meson test wrote no log (exit status $rc)")
+			continue
+		fi
+		read -r p f < <(lfq_count_testlog "$log" || echo 0 0)
+		lfq_log "[$name] $p passed, $f failed"
+		passed=$((passed + p))
+		failed=$((failed + f))
+		if ((f > 0)); then
+			failures+=("$name: $f test(s) failed, see the error logs above")
+		elif ((rc != 0)); then
+			failed=$((failed + 1))
+			failures+=("$name: meson test exited with status $rc")
+		fi
+	done
+	return 0
 }

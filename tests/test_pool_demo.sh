@@ -4,12 +4,15 @@
 # its logfmt output that every accepted job finished exactly once, that no job ran that was
 # not accepted, and that the shutdown came before all jobs were submitted.
 # usage: test_pool_demo.sh PATH-TO-pool_demo
+# In a cross build, meson test sets MESON_EXE_WRAPPER (e.g. qemu-aarch64 and its options, split
+# on blanks here) and the demo runs under it; SIGTERM goes to the wrapper, which hands it on.
 set -eu
 demo=$1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-"$demo" -w 4 -q 10 -n 1000 -i 5 -d 20 >"$out" &
+# shellcheck disable=SC2086 # the wrapper is a command and its arguments
+${MESON_EXE_WRAPPER:-} "$demo" -w 4 -q 10 -n 1000 -i 5 -d 20 >"$out" &
 pid=$!
 
 # Let it accept some jobs first (at most ~20 s, for slow sanitizer builds).

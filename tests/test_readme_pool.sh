@@ -5,8 +5,11 @@
 # account for every accepted job: succeeded + dead = accepted; the jobs that fail for good
 # (n % 100 == 7) are its only dead ones, each reported once as a dead letter.
 # usage: test_readme_pool.sh PROGRAM
+# In a cross build, meson test sets MESON_EXE_WRAPPER (e.g. qemu-aarch64 and its options, split
+# on blanks here) and the program runs under it; SIGTERM goes to the wrapper, which hands it on.
 set -eu
 prog=$1
+wrapper=${MESON_EXE_WRAPPER:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -24,14 +27,16 @@ check()
 	echo "$n"
 }
 
-"$prog" 1000 >"$work/out" 2>"$work/err" || { cat "$work/out" "$work/err"; echo "FAIL: exit status $?"; exit 1; }
+# shellcheck disable=SC2086 # the wrapper is a command and its arguments
+$wrapper "$prog" 1000 >"$work/out" 2>"$work/err" || { cat "$work/out" "$work/err"; echo "FAIL: exit status $?"; exit 1; }
 n=$(check "$work/out" "$work/err")
 [ "$n" -eq 1000 ] || { echo "FAIL: accepted $n of 1000"; exit 1; }
 grep -q '^accepted 1000: 990 succeeded, 10 dead$' "$work/out" ||
 	{ cat "$work/out"; echo "FAIL: expected 990 succeeded, 10 dead"; exit 1; }
 echo "ok: 1000 jobs, 10 dead letters"
 
-"$prog" 100000000 >"$work/out" 2>"$work/err" &
+# shellcheck disable=SC2086
+$wrapper "$prog" 100000000 >"$work/out" 2>"$work/err" &
 pid=$!
 sleep 0.5
 kill -TERM "$pid"
