@@ -311,7 +311,7 @@ enum { POP_WAIT, PUSH_WAIT };
 /* Forks a child that blocks in pop_wait (or push_wait on a full ring) on its own mapping;
  * once it sleeps in the kernel, the parent wakes it with @p wake. The wake-up withdraws the
  * announcements of the threads the kernel woke (N3 in waitq.h), so `waiters` is back to 0
- * when @p wake returns only if the futex wake reached the other process: with a private
+ * soon after @p wake returns only if the futex wake reached the other process: with a private
  * futex it wakes nobody there (and the child would sleep on until its timeout). */
 static void cross_process_wake(int what, void (*wake)(struct lfq_ring *), int want_rc)
 {
@@ -355,6 +355,13 @@ static void cross_process_wake(int what, void (*wake)(struct lfq_ring *), int wa
 
 	await_sleeper(w, pid);
 	wake(r);
+	/* Back to 0 at once when the kernel woke the child (the waker withdraws it), or soon
+	 * when the child was not in the futex wait yet after all (under QEMU, state 'S' can be
+	 * the emulator's own wait): it finds the seq moved and withdraws itself. A wake-up that
+	 * does not reach the other process leaves it asleep until its 10 s timeout; 5 s is only
+	 * the bound of that hang, not a speed. */
+	for (int i = 0; i < 10000 && atomic_load(&w->waiters) != 0; i++)
+		usleep(500);
 	cr_assert_eq(atomic_load(&w->waiters), 0, "the wake-up did not reach the sleeping process");
 	int status;
 
