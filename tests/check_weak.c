@@ -99,11 +99,6 @@ static const struct {
 	 NULL},
 	{"O3", "relaxed", SAFE,
 	 "the failure order: a failed O3 means a seal, and the push only returns -EPIPE", NULL},
-	{"K2", "acquire", OUTSIDE,
-	 "seq_cst K2 (with K1) gives a close the real-time order of the ring's contract (a call "
-	 "that starts after close() returned, in any thread, sees it); the checker orders calls "
-	 "by happens-before, and C11 gives real time only to seq_cst",
-	 NULL},
 	{"W1", "acq_rel", SAFE,
 	 "W2, a seq_cst fence, follows it: a seq_cst N1 after W2 reads W1 or later whatever "
 	 "W1's order (C11 7.17.3p10)",

@@ -210,6 +210,11 @@ static bool precedes(const struct sop *j, const struct sop *i)
 {
 	if (!j->from || !i->from || j->tid == i->tid)
 		return j->resp < i->inv;
+	/* Except a close: the ring promises that a call started after close() returned, in
+	 * any thread, sees it (K1/K2 are seq_cst for that), so its return orders later calls
+	 * in time; one thread runs at a time, so time is the order of execution. */
+	if (j->label == 'c' && j->resp < i->inv)
+		return true;
 	return i->from->inv_vc[j->tid] >= j->from->resp_stamp;
 }
 
