@@ -796,6 +796,13 @@ static inline void lfq__ring_finalize(struct lfq_ring *r)
 	/* K1 */
 	LFQ_SCHED_POINT();
 	LFQ_STORE(&r->closed, 1, memory_order_seq_cst);
+	/* K1f: redundant in C11 (K1 and the notify's N1 are seq_cst, so a sleeper's re-check
+	 * after W2 sees `closed` or N1 sees the sleeper), but QEMU's TCG on x86-64 hosts does
+	 * not keep an arm64 STLR before a later LDAR (no host fence between them): a pop_wait
+	 * sleeper on a closed ring was seen asleep for good there, `waiters` 1, seq unmoved.
+	 * Close is rare; the fence costs nothing that matters. */
+	LFQ_SCHED_POINT();
+	LFQ_FENCE(memory_order_seq_cst); /* K1f */
 }
 
 static inline bool lfq__ring_closed(const struct lfq_ring *r)

@@ -99,6 +99,14 @@ static const struct {
 	 NULL},
 	{"O3", "relaxed", SAFE,
 	 "the failure order: a failed O3 means a seal, and the push only returns -EPIPE", NULL},
+	{"K1", "release", SAFE,
+	 "K1f, a seq_cst fence, follows it: a later seq_cst K2 or N1 reads K1 or later (as W1 "
+	 "before W2)",
+	 "ring_cells.h"},
+	{"K1f", "acq_rel", SAFE,
+	 "redundant in C11: K1 and N1 are seq_cst; kept for emulators that do not order a "
+	 "release store before a later acquire load (QEMU's TCG on x86-64 hosts)",
+	 NULL},
 	{"W1", "acq_rel", SAFE,
 	 "W2, a seq_cst fence, follows it: a seq_cst N1 after W2 reads W1 or later whatever "
 	 "W1's order (C11 7.17.3p10)",
