@@ -23,8 +23,16 @@
 
 #include "arch.h"
 
+/*
+ * LFQ_LOAD_KEPT is LFQ_LOAD for a load whose value the caller keeps without a later
+ * read-modify-write confirming it (the single consumer's read of its item). C11 lets a load
+ * read any store it does not happen-before, one made after it included (load buffering); the
+ * model, whose loads read only stores already made, checks instead that every later store to
+ * that word by another thread comes after such a load in happens-before.
+ */
 #ifndef LFQ_WEAK_MODEL
 #define LFQ_LOAD(p, mo) atomic_load_explicit(p, mo)
+#define LFQ_LOAD_KEPT(p, mo) atomic_load_explicit(p, mo)
 #define LFQ_STORE(p, v, mo) atomic_store_explicit(p, v, mo)
 #define LFQ_CAS(p, e, d, ok, fail) atomic_compare_exchange_strong_explicit(p, e, d, ok, fail)
 #define LFQ_FETCH_ADD(p, v, mo) atomic_fetch_add_explicit(p, v, mo)
@@ -34,6 +42,7 @@
 #else
 /* The model (tests/sched/weak.c). Values are at most 8 bytes, zero-extended; `size` is 4 or 8. */
 uint64_t lfq__wm_load(const volatile void *p, size_t size, int mo, const char *file, int line);
+uint64_t lfq__wm_load_kept(const volatile void *p, size_t size, int mo, const char *file, int line);
 void lfq__wm_store(volatile void *p, size_t size, uint64_t v, int mo, const char *file, int line);
 bool lfq__wm_cas(volatile void *p, size_t size, void *expected, uint64_t desired, int ok, int fail,
 		 const char *file, int line);
@@ -51,6 +60,7 @@ int lfq__wm_futex_wake(const volatile void *addr, int n);
 void lfq__wm_membarrier(void);
 
 #define LFQ_LOAD(p, mo) lfq__wm_load(p, sizeof(*(p)), mo, __FILE__, __LINE__)
+#define LFQ_LOAD_KEPT(p, mo) lfq__wm_load_kept(p, sizeof(*(p)), mo, __FILE__, __LINE__)
 #define LFQ_STORE(p, v, mo) lfq__wm_store(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)
 #define LFQ_CAS(p, e, d, ok, fail) lfq__wm_cas(p, sizeof(*(p)), e, d, ok, fail, __FILE__, __LINE__)
 #define LFQ_FETCH_ADD(p, v, mo) lfq__wm_fetch_add(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)

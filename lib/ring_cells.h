@@ -644,9 +644,11 @@ static inline int lfq__cell_take_sc(struct lfq_ring *r, uint64_t *hp, void **ite
 		uint64_t s = LFQ_LOAD(&c->seq, memory_order_acquire);
 
 		if (s == lfq__cell_seq(h, LFQ_CELL_FULL)) {
-			/* C3: nobody else takes it, and its producer is done with it. */
+			/* C3: nobody else takes it, and its producer is done with it. Kept: no
+			 * CAS confirms it, so the next lap's write of the item must come after
+			 * it in happens-before (O5, or O4 through O6). */
 			LFQ_SCHED_POINT();
-			const uint64_t it = LFQ_LOAD(&c->item, memory_order_relaxed);
+			const uint64_t it = LFQ_LOAD_KEPT(&c->item, memory_order_relaxed);
 
 			LFQ_TEST_POINT(LFQ_TP_CELL_POP_READ);
 			lfq__cell_free_sc(r, c, s, it, h);

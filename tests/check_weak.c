@@ -54,7 +54,13 @@ static const struct ring_scenario scenarios[] = {
 	/* The single-side modes, their bulk calls and size. */
 	{"spsc_lap_cap2", 2, 0, {"uuu", "ooo"}, SPSC},
 	{"spsc_lap_cap1", 1, 0, {"uuu", "ooo"}, SPSC},
+	/* The producer's cached view of the head (O6): the fourth push fills a cell it did not
+	 * read, after a pop (O4) and after a pop_bulk. */
+	{"spsc_view_cap2", 2, 0, {"uuuu", "oooo"}, SPSC},
+	{"spsc_view_bulk_cap2", 2, 0, {"uuuu", "b2b2"}, SPSC},
 	{"spsc_bulk_cap2", 2, 0, {"B2B2", "b2b2"}, SPSC},
+	/* push_bulk's look at its last cell vouches for the cells before it. */
+	{"spsc_bulk_cap3", 3, 0, {"B3B3", "b3b3"}, SPSC},
 	{"spsc_close_cap1", 1, 0, {"u", "c", "o"}, SPSC},
 	{"spsc_size_cap2", 2, 0, {"uuus", "oos"}, SPSC},
 	{"spsc_bursts_cap2", 2, 0, {"U2U2", "O2O2"}, SPSC},
@@ -111,17 +117,6 @@ static const struct {
 	 "W2, a seq_cst fence, follows it: a seq_cst N1 after W2 reads W1 or later whatever "
 	 "W1's order (C11 7.17.3p10)",
 	 NULL},
-	{"O5", "relaxed", OUTSIDE,
-	 "orders the consumer's read of the item (C3) before the next lap's write of the "
-	 "cell: a load-buffering outcome, and the model's loads read only stores already made",
-	 NULL},
-	{"O4", "relaxed", OUTSIDE, "as O5, through the producer's O6", NULL},
-	{"O6", "relaxed", OUTSIDE, "as O5", NULL},
-	{"C2", "relaxed", OUTSIDE,
-	 "push_bulk's look at its last cell: each put_sp re-reads its own cell, so only the "
-	 "all-or-nothing verdict depends on it, and a single-consumer ring's full/empty "
-	 "verdicts are not checked (O5)",
-	 "ring_cells.c"},
 };
 
 static unsigned long env_or(const char *name, unsigned long def)

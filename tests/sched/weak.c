@@ -18,6 +18,8 @@
 #define MAX_STORES 1024
 /* Older stores a load may choose among (the latest ones). */
 #define MAX_CHOICES 8
+/* Kept loads (LFQ_LOAD_KEPT) of one location not yet known to precede every later store. */
+#define MAX_KEPT 8
 
 struct vc {
 	uint32_t c[NT];
@@ -30,12 +32,22 @@ struct store {
 	struct vc rel; /* what an acquire reading it joins */
 };
 
+/* A kept load: its thread, that thread's clock at the load, and its site. */
+struct kept {
+	int tid;
+	uint32_t stamp;
+	const char *file;
+	int line;
+};
+
 struct loc {
 	uintptr_t addr;
 	size_t size;
 	int n;
 	int sc_last; /* latest seq_cst store, -1 */
 	int fenced;  /* latest store sequenced before an executed seq_cst fence, -1 */
+	int nkept;
+	struct kept kept[MAX_KEPT];
 	struct store st[MAX_STORES];
 };
 
@@ -142,6 +154,7 @@ static int loc_of(const volatile void *p, size_t size)
 	l->n = 1;
 	l->sc_last = -1;
 	l->fenced = -1;
+	l->nkept = 0;
 	l->st[0] = (struct store){.v = mem_read(p, size), .tid = -1};
 	return M.nlocs++;
 }
@@ -231,6 +244,48 @@ static void take(struct thread *t, int tid, int li, int idx, int mo)
 		vc_join(&t->pending, &M.locs[li].st[idx].rel);
 }
 
+/*
+ * Before a store by t to l: a kept load of l by another thread that does not happen-before
+ * this store could read it (C11 allows it: nothing orders the two, and coherence does not
+ * forbid it since that thread has not touched l since). A kept load by t itself is followed by
+ * this store in program order, and one that happens-before it never can: both are dropped.
+ */
+static void check_kept(const struct thread *t, int tid, struct loc *l)
+{
+	int keep = 0;
+
+	for (int i = 0; i < l->nkept; i++) {
+		const struct kept *k = &l->kept[i];
+
+		if (k->tid == tid || t->vc.c[k->tid] >= k->stamp)
+			continue;
+		fail("load buffering: thread %d's kept load at %s:%d does not happen-before "
+		     "thread %d's later store to the same word, so C11 lets it read that store",
+		     k->tid, base(k->file), k->line, tid);
+		l->kept[keep++] = *k;
+	}
+	l->nkept = keep;
+}
+
+/* A load by thread tid ends its earlier kept loads of l (coherence: they cannot read a store
+ * newer than what this one reads), and a kept load starts one. */
+static void note_load(struct loc *l, int tid, uint32_t stamp, const char *file, int line, bool kept)
+{
+	int keep = 0;
+
+	for (int i = 0; i < l->nkept; i++)
+		if (l->kept[i].tid != tid)
+			l->kept[keep++] = l->kept[i];
+	l->nkept = keep;
+	if (!kept)
+		return;
+	if (l->nkept == MAX_KEPT) {
+		fprintf(stderr, "weak model: more than %d kept loads of one location\n", MAX_KEPT);
+		abort();
+	}
+	l->kept[l->nkept++] = (struct kept){tid, stamp, file, line};
+}
+
 /* Appends a store by t; rmw: it read the latest store and continues its release sequence. */
 static void put(struct thread *t, int tid, int li, uint64_t v, int mo, bool rmw)
 {
@@ -240,6 +295,7 @@ static void put(struct thread *t, int tid, int li, uint64_t v, int mo, bool rmw)
 		fprintf(stderr, "weak model: more than %d stores to one location\n", MAX_STORES);
 		abort();
 	}
+	check_kept(t, tid, l);
 	struct store *s = &l->st[l->n];
 
 	*s = (struct store){.v = v, .tid = tid, .stamp = t->vc.c[tid]};
@@ -273,7 +329,8 @@ static void fence(struct thread *t, int mo)
 		sc_fence(t);
 }
 
-uint64_t lfq__wm_load(const volatile void *p, size_t size, int mo, const char *file, int line)
+static uint64_t load(const volatile void *p, size_t size, int mo, const char *file, int line,
+		     bool kept)
 {
 	record_site(file, line, WK_LOAD, mo, -1);
 	int tid;
@@ -286,7 +343,18 @@ uint64_t lfq__wm_load(const volatile void *p, size_t size, int mo, const char *f
 	const int idx = choose_store(t, li, mo);
 
 	take(t, tid, li, idx, mo);
+	note_load(&M.locs[li], tid, t->vc.c[tid], file, line, kept);
 	return M.locs[li].st[idx].v;
+}
+
+uint64_t lfq__wm_load(const volatile void *p, size_t size, int mo, const char *file, int line)
+{
+	return load(p, size, mo, file, line, false);
+}
+
+uint64_t lfq__wm_load_kept(const volatile void *p, size_t size, int mo, const char *file, int line)
+{
+	return load(p, size, mo, file, line, true);
 }
 
 void lfq__wm_store(volatile void *p, size_t size, uint64_t v, int mo, const char *file, int line)
@@ -311,6 +379,7 @@ static uint64_t rmw_read(struct thread *t, int tid, int li, int mo)
 	const int idx = M.locs[li].n - 1;
 
 	take(t, tid, li, idx, mo);
+	note_load(&M.locs[li], tid, t->vc.c[tid], NULL, 0, false);
 	return M.locs[li].st[idx].v;
 }
 
