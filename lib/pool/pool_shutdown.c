@@ -14,6 +14,8 @@
  *   C1  shutdown: store cancel                        seq_cst: the publish before N1 of
  *                                                     not_empty (workers sleeping on a retry
  *                                                     timer must wake); pairs with C2
+ *   C1f fence after C1                                seq_cst: redundant in C11, for emulators
+ *                                                     (see the ring's K1f)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -188,6 +190,9 @@ int lfq_pool_shutdown(struct lfq_pool *pool, int64_t drain_timeout_ns)
 		 * they check C2 after W2). With or without hooks: the drain timeout bounds the
 		 * shutdown by one running job (issue 22). */
 		atomic_store_explicit(&pool->cancel, true, memory_order_seq_cst);
+		/* C1f: redundant in C11 (C1 and N1 are seq_cst), as the ring close's K1f: QEMU's
+		 * TCG on x86-64 hosts lets an arm64 STLR pass a later LDAR. Once per shutdown. */
+		atomic_thread_fence(memory_order_seq_cst);
 		lfq__waitq_notify(&pool->not_empty, LFQ_WAITQ_ALL);
 		uint64_t slot;
 		unsigned level;
