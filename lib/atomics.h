@@ -29,14 +29,26 @@
  * read any store it does not happen-before, one made after it included (load buffering); the
  * model, whose loads read only stores already made, checks instead that every later store to
  * that word by another thread comes after such a load in happens-before.
+ *
+ * LFQ_SLOT_LOAD / LFQ_SLOT_STORE are plain (non-atomic) accesses of an item slot that threads
+ * hand to each other through the atomics around it (the SCQ ring's data array). The model
+ * checks both directions of each hand-over: a read happens after the write it reads, and a
+ * write happens after the reads of the value it replaces (else a data race).
+ *
+ * LFQ_CAS_WEAK is a compare-exchange that may fail spuriously; the model never makes it fail
+ * spuriously (a spurious failure only makes its caller retry).
  */
 #ifndef LFQ_WEAK_MODEL
 #define LFQ_LOAD(p, mo) atomic_load_explicit(p, mo)
 #define LFQ_LOAD_KEPT(p, mo) atomic_load_explicit(p, mo)
 #define LFQ_STORE(p, v, mo) atomic_store_explicit(p, v, mo)
 #define LFQ_CAS(p, e, d, ok, fail) atomic_compare_exchange_strong_explicit(p, e, d, ok, fail)
+#define LFQ_CAS_WEAK(p, e, d, ok, fail) atomic_compare_exchange_weak_explicit(p, e, d, ok, fail)
 #define LFQ_FETCH_ADD(p, v, mo) atomic_fetch_add_explicit(p, v, mo)
 #define LFQ_FETCH_SUB(p, v, mo) atomic_fetch_sub_explicit(p, v, mo)
+#define LFQ_FETCH_OR(p, v, mo) atomic_fetch_or_explicit(p, v, mo)
+#define LFQ_SLOT_LOAD(p) (*(p))
+#define LFQ_SLOT_STORE(p, v) (*(p) = (v))
 #define LFQ_FENCE(mo) atomic_thread_fence(mo)
 #define LFQ_CAS128(p, lo, hi, nlo, nhi) lfq__cas128(p, lo, hi, nlo, nhi)
 #else
@@ -48,6 +60,10 @@ bool lfq__wm_cas(volatile void *p, size_t size, void *expected, uint64_t desired
 		 const char *file, int line);
 uint64_t lfq__wm_fetch_add(volatile void *p, size_t size, uint64_t v, int mo, const char *file,
 			   int line);
+uint64_t lfq__wm_fetch_or(volatile void *p, size_t size, uint64_t v, int mo, const char *file,
+			  int line);
+void *lfq__wm_slot_load(void *const *p, const char *file, int line);
+void lfq__wm_slot_store(void **p, void *v, const char *file, int line);
 void lfq__wm_fence(int mo, const char *file, int line);
 /* lfq__cas128's contract (arch.h): one seq_cst read-modify-write of both words. */
 bool lfq__wm_cas128(void *p, uint64_t *lo, uint64_t *hi, uint64_t nlo, uint64_t nhi, int mo,
@@ -59,13 +75,27 @@ bool lfq__wm_futex_wait(const volatile void *addr, uint32_t key);
 int lfq__wm_futex_wake(const volatile void *addr, int n);
 void lfq__wm_membarrier(void);
 
-#define LFQ_LOAD(p, mo) lfq__wm_load(p, sizeof(*(p)), mo, __FILE__, __LINE__)
-#define LFQ_LOAD_KEPT(p, mo) lfq__wm_load_kept(p, sizeof(*(p)), mo, __FILE__, __LINE__)
+/* The model works on 64-bit words; each result is converted back to the location's own
+ * type (the comma drops _Atomic), so that signed and pointer words compare as in C. */
+#define LFQ__WM_AS(p, x)                                                                           \
+	__extension__({                                                                            \
+		__typeof__((void)0, *(p)) lfq__wm_v = (__typeof__((void)0, *(p)))(x);              \
+		lfq__wm_v;                                                                         \
+	})
+#define LFQ_LOAD(p, mo) LFQ__WM_AS(p, lfq__wm_load(p, sizeof(*(p)), mo, __FILE__, __LINE__))
+#define LFQ_LOAD_KEPT(p, mo)                                                                       \
+	LFQ__WM_AS(p, lfq__wm_load_kept(p, sizeof(*(p)), mo, __FILE__, __LINE__))
 #define LFQ_STORE(p, v, mo) lfq__wm_store(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)
 #define LFQ_CAS(p, e, d, ok, fail) lfq__wm_cas(p, sizeof(*(p)), e, d, ok, fail, __FILE__, __LINE__)
-#define LFQ_FETCH_ADD(p, v, mo) lfq__wm_fetch_add(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)
+#define LFQ_CAS_WEAK(p, e, d, ok, fail) LFQ_CAS(p, e, d, ok, fail)
+#define LFQ_FETCH_ADD(p, v, mo)                                                                    \
+	LFQ__WM_AS(p, lfq__wm_fetch_add(p, sizeof(*(p)), v, mo, __FILE__, __LINE__))
 #define LFQ_FETCH_SUB(p, v, mo)                                                                    \
-	lfq__wm_fetch_add(p, sizeof(*(p)), -(uint64_t)(v), mo, __FILE__, __LINE__)
+	LFQ__WM_AS(p, lfq__wm_fetch_add(p, sizeof(*(p)), -(uint64_t)(v), mo, __FILE__, __LINE__))
+#define LFQ_FETCH_OR(p, v, mo)                                                                     \
+	LFQ__WM_AS(p, lfq__wm_fetch_or(p, sizeof(*(p)), v, mo, __FILE__, __LINE__))
+#define LFQ_SLOT_LOAD(p) lfq__wm_slot_load(p, __FILE__, __LINE__)
+#define LFQ_SLOT_STORE(p, v) lfq__wm_slot_store(p, v, __FILE__, __LINE__)
 #define LFQ_FENCE(mo) lfq__wm_fence(mo, __FILE__, __LINE__)
 #define LFQ_CAS128(p, lo, hi, nlo, nhi)                                                            \
 	lfq__wm_cas128(p, lo, hi, nlo, nhi, memory_order_seq_cst, __FILE__, __LINE__)

@@ -92,7 +92,7 @@ void lfq__ring_destroy(struct lfq_ring *ring)
 static inline uint64_t closed_tail(struct lfq_ring *ring)
 {
 	LFQ_SCHED_POINT();
-	return atomic_load_explicit(&ring->aq.tail, memory_order_seq_cst);
+	return LFQ_LOAD(&ring->aq.tail, memory_order_seq_cst);
 }
 
 int lfq__ring_push_one(struct lfq_ring *ring, void *item)
@@ -102,7 +102,7 @@ int lfq__ring_push_one(struct lfq_ring *ring, void *item)
 	if (i == LFQ_SCQ_EMPTY)
 		return (closed_tail(ring) & LFQ_SCQ_CLOSED) ? -EPIPE : -EAGAIN;
 	LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
-	ring->data[i] = item; /* ours alone: we hold index i */
+	LFQ_SLOT_STORE(&ring->data[i], item); /* ours alone: we hold index i */
 	if (!lfq__scq_enqueue(&ring->aq, i, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED)) {
 		/* Closed before our ticket: the item stays the caller's, the slot goes back. */
 #ifndef LFQ_MUTANT_CLOSED_PUSH_LEAKS_SLOT /* test-only mutant: the slot is lost */
@@ -119,7 +119,7 @@ static void stash_pop(struct lfq_ring *ring, void **item)
 	const uint64_t i = ring->stash[ring->stash_head++];
 
 	ring->stash_count--;
-	*item = ring->data[i];
+	*item = LFQ_SLOT_LOAD(&ring->data[i]);
 	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
 }
 
@@ -146,9 +146,9 @@ int lfq__ring_pop_one(struct lfq_ring *ring, void **item)
 	LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
 #ifdef LFQ_MUTANT_FREE_BEFORE_READ /* test-only mutant: the slot goes back before the read */
 	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
-	*item = ring->data[i];
+	*item = LFQ_SLOT_LOAD(&ring->data[i]);
 #else
-	*item = ring->data[i];
+	*item = LFQ_SLOT_LOAD(&ring->data[i]);
 	lfq__scq_enqueue(&ring->fq, i, false, LFQ_TP_FQ_ENQ_TICKET, LFQ_TP_NONE);
 #endif
 	return 0;
@@ -179,7 +179,7 @@ size_t lfq__ring_push_burst(struct lfq_ring *ring, void *const *items, size_t n)
 		}
 		LFQ_TEST_POINT(LFQ_TP_PUSH_HAVE_SLOT);
 		for (size_t j = 0; j < got; j++)
-			ring->data[idx[j]] = items[k + j];
+			LFQ_SLOT_STORE(&ring->data[idx[j]], items[k + j]);
 		const size_t placed = lfq__scq_enqueue_batch(
 			&ring->aq, idx, got, true, LFQ_TP_AQ_ENQ_TICKET, LFQ_TP_AQ_ENQ_STORED);
 
@@ -216,7 +216,7 @@ size_t lfq__ring_pop_burst(struct lfq_ring *ring, void **items, size_t n)
 		}
 		LFQ_TEST_POINT(LFQ_TP_POP_HAVE_SLOT);
 		for (size_t j = 0; j < got; j++)
-			items[k + j] = ring->data[idx[j]];
+			items[k + j] = LFQ_SLOT_LOAD(&ring->data[idx[j]]);
 		lfq__scq_enqueue_batch(&ring->fq, idx, got, false, LFQ_TP_FQ_ENQ_TICKET,
 				       LFQ_TP_NONE);
 		k += got;
@@ -228,7 +228,7 @@ void lfq__ring_finalize(struct lfq_ring *ring)
 {
 	/* K1: from here on every aq ticket carries the bit and its enqueue fails. */
 	LFQ_SCHED_POINT();
-	atomic_fetch_or_explicit(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
+	LFQ_FETCH_OR(&ring->aq.tail, LFQ_SCQ_CLOSED, memory_order_seq_cst);
 }
 
 void lfq__ring_reset(struct lfq_ring *ring)
@@ -252,9 +252,9 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 	 * is in progress, tail - head is the number of free slots (see design.md, "size",
 	 * for the one exception). */
 	LFQ_SCHED_POINT();
-	const uint64_t head = atomic_load_explicit(&r->fq.head, memory_order_relaxed);
+	const uint64_t head = LFQ_LOAD(&r->fq.head, memory_order_relaxed);
 	LFQ_SCHED_POINT();
-	const uint64_t tail = atomic_load_explicit(&r->fq.tail, memory_order_relaxed);
+	const uint64_t tail = LFQ_LOAD(&r->fq.tail, memory_order_relaxed);
 	const uint64_t free_slots = tail <= head ? 0 : tail - head;
 
 	return free_slots >= ring->capacity ? 0 : ring->capacity - (size_t)free_slots;
@@ -266,12 +266,12 @@ size_t lfq__ring_size(const struct lfq_ring *ring)
 /* The chain link kept in slot i while push_bulk holds it. */
 static uint64_t link_of(const struct lfq_ring *ring, uint64_t i)
 {
-	return (uint64_t)(uintptr_t)ring->data[i];
+	return (uint64_t)(uintptr_t)LFQ_SLOT_LOAD(&ring->data[i]);
 }
 
 static void set_link(struct lfq_ring *ring, uint64_t i, uint64_t next)
 {
-	ring->data[i] = (void *)(uintptr_t)next;
+	LFQ_SLOT_STORE(&ring->data[i], (void *)(uintptr_t)next);
 }
 
 /* Gives the chain of held slots from i on back to fq. */
@@ -323,7 +323,7 @@ size_t lfq__ring_push_bulk(struct lfq_ring *ring, void *const *items, size_t n)
 	for (k = 0, top = prev; top != NO_INDEX; k++) {
 		const uint64_t next = link_of(ring, top);
 
-		ring->data[top] = items[k];
+		LFQ_SLOT_STORE(&ring->data[top], items[k]);
 		if (!lfq__scq_enqueue(&ring->aq, top, true, LFQ_TP_AQ_ENQ_TICKET,
 				      LFQ_TP_AQ_ENQ_STORED)) {
 			/* Closed: this item and the rest stay the caller's. */

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "arch.h"
+#include "atomics.h"
 #include "testing.h"
 
 /* Bit 63 of an item ring's tail: set by close; every later enqueue ticket fails. */
@@ -171,7 +172,7 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 	/* E2: acquire pairs with D4/D5 of the dequeuer that last changed this entry, so the
 	 * head load E3 below sees that dequeuer's ticket (D2). */
 	LFQ_SCHED_POINT();
-	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
+	uint64_t e = LFQ_LOAD(slot, memory_order_acquire);
 
 	for (;;) {
 		const uint64_t ec = e & ~q->low_mask;
@@ -180,17 +181,17 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 		if (!lfq__scq_cycle_lt(ec, tc) || (e & q->idx_none) != q->idx_none)
 			return false;
 		/* ...and, if a dequeuer marked it unsafe, only while no dequeuer has taken
-		 * our ticket yet (it would not come back for the index). E3 pairs with D2.
+		 * our ticket yet (it would not come back for the index).
 		 */
 		LFQ_SCHED_POINT();
-		if (!(e & q->safe_bit) && atomic_load_explicit(&q->head, memory_order_seq_cst) > t)
+		if (!(e & q->safe_bit) &&
+		    LFQ_LOAD(&q->head, memory_order_seq_cst) > t) /* E3: pairs with D2 */
 			return false;
 		/* E4: publish. Releases everything written before (the item), pairs with D3; on
 		 * failure e is reloaded (acquire, as E2) and re-tested. */
 		LFQ_SCHED_POINT();
-		if (atomic_compare_exchange_weak_explicit(slot, &e, tc | q->safe_bit | idx,
-							  memory_order_seq_cst,
-							  memory_order_acquire)) {
+		if (LFQ_CAS_WEAK(slot, &e, tc | q->safe_bit | idx, memory_order_seq_cst,
+				 memory_order_acquire)) {
 			LFQ_TEST_POINT(tp_stored);
 			return true;
 		}
@@ -202,9 +203,9 @@ static inline bool lfq__scq_put(struct lfq__scq *q, uint64_t t, uint64_t idx, in
 static inline void lfq__scq_reset_threshold(struct lfq__scq *q)
 {
 	LFQ_SCHED_POINT();
-	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) != q->threshold_max) {
+	if (LFQ_LOAD(&q->threshold, memory_order_seq_cst) != q->threshold_max) { /* E5 */
 		LFQ_SCHED_POINT();
-		atomic_store_explicit(&q->threshold, q->threshold_max, memory_order_seq_cst);
+		LFQ_STORE(&q->threshold, q->threshold_max, memory_order_seq_cst); /* E5 */
 	}
 }
 
@@ -220,7 +221,7 @@ static inline bool lfq__scq_enqueue(struct lfq__scq *q, uint64_t idx, bool closa
 	for (;;) {
 		/* E1: take a ticket. seq_cst: see docs/design.md, "Memory orders". */
 		LFQ_SCHED_POINT();
-		const uint64_t t = atomic_fetch_add_explicit(&q->tail, 1, memory_order_seq_cst);
+		const uint64_t t = LFQ_FETCH_ADD(&q->tail, 1, memory_order_seq_cst);
 
 		if (closable && (t & LFQ_SCQ_CLOSED))
 			return false;
@@ -248,8 +249,7 @@ static inline size_t lfq__scq_enqueue_batch(struct lfq__scq *q, const uint64_t *
 	while (done < n) {
 		/* E1 (batch form): tickets t0 .. t0 + n - done - 1. */
 		LFQ_SCHED_POINT();
-		const uint64_t t0 =
-			atomic_fetch_add_explicit(&q->tail, n - done, memory_order_seq_cst);
+		const uint64_t t0 = LFQ_FETCH_ADD(&q->tail, n - done, memory_order_seq_cst);
 
 		if (closable && (t0 & LFQ_SCQ_CLOSED))
 			break;
@@ -274,12 +274,11 @@ static inline void lfq__scq_catchup(struct lfq__scq *q, uint64_t tail, uint64_t 
 {
 	/* C1: seq_cst, like the ticket counters it compares. */
 	LFQ_SCHED_POINT();
-	while (!atomic_compare_exchange_weak_explicit(&q->tail, &tail, head, memory_order_seq_cst,
-						      memory_order_seq_cst)) {
+	while (!LFQ_CAS_WEAK(&q->tail, &tail, head, memory_order_seq_cst, memory_order_seq_cst)) {
 		LFQ_SCHED_POINT();
-		head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+		head = LFQ_LOAD(&q->head, memory_order_seq_cst); /* C1 */
 		LFQ_SCHED_POINT();
-		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+		tail = LFQ_LOAD(&q->tail, memory_order_seq_cst); /* C1 */
 		if (tail >= head) /* also true when the closed bit is set */
 			break;
 		LFQ_SCHED_POINT();
@@ -298,7 +297,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 	/* D3: acquire pairs with E4 (the enqueuer's publish, or a later RMW in its release
 	 * sequence): everything the producer wrote before it is visible. */
 	LFQ_SCHED_POINT();
-	uint64_t e = atomic_load_explicit(slot, memory_order_acquire);
+	uint64_t e = LFQ_LOAD(slot, memory_order_acquire);
 
 	for (;;) {
 		const uint64_t ec = e & ~q->low_mask;
@@ -307,7 +306,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 		if (ec == hc) {
 			/* D4: consume. Only this ticket's owner consumes this cycle's index. */
 			LFQ_SCHED_POINT();
-			atomic_fetch_or_explicit(slot, q->idx_none, memory_order_seq_cst);
+			LFQ_FETCH_OR(slot, q->idx_none, memory_order_seq_cst);
 			return e & q->idx_none;
 		}
 		if (!lfq__scq_cycle_lt(ec, hc))
@@ -325,7 +324,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			if (spins == 0) {
 				LFQ_SCHED_POINT();
 				const uint64_t t =
-					atomic_load_explicit(&q->tail, memory_order_seq_cst);
+					LFQ_LOAD(&q->tail, memory_order_seq_cst); /* D6 */
 
 				if ((t & LFQ_SCQ_CLOSED) || t <= h)
 					spins = max_spins;
@@ -333,7 +332,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 			if (spins++ < max_spins) {
 				lfq__cpu_relax();
 				LFQ_SCHED_POINT();
-				e = atomic_load_explicit(slot, memory_order_acquire); /* as D3 */
+				e = LFQ_LOAD(slot, memory_order_acquire); /* D3, again */
 				continue;
 			}
 			/* Empty slot of an older cycle: move it to our cycle so the enqueuer of
@@ -342,8 +341,7 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 		}
 		/* D5: pairs with E2 of a late enqueuer (it then sees our D2 through E3). */
 		LFQ_SCHED_POINT();
-		if (atomic_compare_exchange_weak_explicit(slot, &e, desired, memory_order_seq_cst,
-							  memory_order_acquire))
+		if (LFQ_CAS_WEAK(slot, &e, desired, memory_order_seq_cst, memory_order_acquire))
 			return LFQ_SCQ_EMPTY;
 	}
 }
@@ -359,17 +357,17 @@ static inline uint64_t lfq__scq_take(struct lfq__scq *q, uint64_t h, unsigned ma
 static inline uint64_t lfq__scq_available_to(struct lfq__scq *q, uint64_t *end)
 {
 	LFQ_SCHED_POINT();
-	const uint64_t head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	const uint64_t head = LFQ_LOAD(&q->head, memory_order_seq_cst); /* D0 */
 	LFQ_SCHED_POINT();
-	const uint64_t seen = atomic_load_explicit(&q->tail_seen, memory_order_relaxed);
+	const uint64_t seen = LFQ_LOAD(&q->tail_seen, memory_order_relaxed);
 	uint64_t tail = seen;
 
 	if (head >= tail) {
 		LFQ_SCHED_POINT();
-		tail = atomic_load_explicit(&q->tail, memory_order_seq_cst) & ~LFQ_SCQ_CLOSED;
+		tail = LFQ_LOAD(&q->tail, memory_order_seq_cst) & ~LFQ_SCQ_CLOSED; /* D0 */
 		if (tail != seen) { /* an empty ring's pops then write nothing */
 			LFQ_SCHED_POINT();
-			atomic_store_explicit(&q->tail_seen, tail, memory_order_relaxed);
+			LFQ_STORE(&q->tail_seen, tail, memory_order_relaxed);
 		}
 	}
 	*end = tail;
@@ -395,10 +393,10 @@ static inline uint64_t lfq__scq_sweep(struct lfq__scq *q, uint64_t end, int tp)
 	for (;;) {
 		/* D2 (load form) */
 		LFQ_SCHED_POINT();
-		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
+		if (LFQ_LOAD(&q->head, memory_order_seq_cst) >= end)
 			return LFQ_SCQ_EMPTY;
 		LFQ_SCHED_POINT();
-		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
+		const uint64_t h = LFQ_FETCH_ADD(&q->head, 1, memory_order_seq_cst); /* D2 */
 
 		LFQ_TEST_POINT(tp);
 		const uint64_t idx = lfq__scq_take(q, h, LFQ_SCQ_DEQ_SPINS);
@@ -409,8 +407,7 @@ static inline uint64_t lfq__scq_sweep(struct lfq__scq *q, uint64_t end, int tp)
 		}
 		if (h + 1 >= end) {
 			LFQ_SCHED_POINT();
-			const uint64_t t =
-				atomic_load_explicit(&q->tail, memory_order_seq_cst); /* D6 */
+			const uint64_t t = LFQ_LOAD(&q->tail, memory_order_seq_cst); /* D6 */
 
 			if (!(t & LFQ_SCQ_CLOSED) && t <= h + 1)
 				lfq__scq_catchup(q, t, h + 1);
@@ -428,7 +425,7 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 {
 	/* D1: a negative threshold means empty (see design.md for why seq_cst)... */
 	LFQ_SCHED_POINT();
-	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0) {
+	if (LFQ_LOAD(&q->threshold, memory_order_seq_cst) < 0) {
 #ifdef LFQ_MUTANT_THRESHOLD_WEDGE /* test-only mutant: the paper's order, which can wedge */
 		return LFQ_SCQ_EMPTY;
 #else
@@ -447,7 +444,7 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 	for (;;) {
 		/* D2: take a ticket; pairs with E3. */
 		LFQ_SCHED_POINT();
-		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
+		const uint64_t h = LFQ_FETCH_ADD(&q->head, 1, memory_order_seq_cst);
 
 		LFQ_TEST_POINT(tp);
 		const uint64_t idx = lfq__scq_take(q, h, LFQ_SCQ_DEQ_SPINS);
@@ -456,7 +453,7 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 			return idx;
 		/* D6 */
 		LFQ_SCHED_POINT();
-		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+		const uint64_t t = LFQ_LOAD(&q->tail, memory_order_seq_cst);
 
 		if ((t & ~LFQ_SCQ_CLOSED) <= h + 1) {
 			if (!(t & LFQ_SCQ_CLOSED)) /* a closed tail stays where it is */
@@ -464,13 +461,13 @@ static inline uint64_t lfq__scq_dequeue(struct lfq__scq *q, int tp)
 			LFQ_TEST_POINT(LFQ_TP_SCQ_DEQ_FAILED);
 			/* D7 */
 			LFQ_SCHED_POINT();
-			atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst);
+			LFQ_FETCH_SUB(&q->threshold, 1, memory_order_seq_cst);
 			return LFQ_SCQ_EMPTY;
 		}
 		LFQ_TEST_POINT(LFQ_TP_SCQ_DEQ_FAILED);
 		/* D7: spend one unit of the budget. */
 		LFQ_SCHED_POINT();
-		if (atomic_fetch_sub_explicit(&q->threshold, 1, memory_order_seq_cst) <= 0)
+		if (LFQ_FETCH_SUB(&q->threshold, 1, memory_order_seq_cst) <= 0)
 			return LFQ_SCQ_EMPTY;
 	}
 }
@@ -486,7 +483,7 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 {
 	/* D1, D0 as in lfq__scq_dequeue. */
 	LFQ_SCHED_POINT();
-	if (atomic_load_explicit(&q->threshold, memory_order_seq_cst) < 0)
+	if (LFQ_LOAD(&q->threshold, memory_order_seq_cst) < 0)
 		return 0;
 	const uint64_t avail = lfq__scq_available(q); /* D0 */
 
@@ -495,7 +492,7 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 	const uint64_t k = avail < n ? avail : n;
 	/* D2 (batch form): tickets h0 .. h0 + k - 1. */
 	LFQ_SCHED_POINT();
-	const uint64_t h0 = atomic_fetch_add_explicit(&q->head, k, memory_order_seq_cst);
+	const uint64_t h0 = LFQ_FETCH_ADD(&q->head, k, memory_order_seq_cst);
 	size_t got = 0;
 
 	LFQ_TEST_POINT(tp);
@@ -508,12 +505,12 @@ static inline size_t lfq__scq_dequeue_batch(struct lfq__scq *q, uint64_t *out, s
 	if (got < k) {
 		/* D6, D7 for the failed tickets, as a sequence of single dequeues would. */
 		LFQ_SCHED_POINT();
-		const uint64_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+		const uint64_t t = LFQ_LOAD(&q->tail, memory_order_seq_cst);
 
 		if (!(t & LFQ_SCQ_CLOSED) && t <= h0 + k)
 			lfq__scq_catchup(q, t, h0 + k);
 		LFQ_SCHED_POINT();
-		atomic_fetch_sub_explicit(&q->threshold, (int64_t)(k - got), memory_order_seq_cst);
+		LFQ_FETCH_SUB(&q->threshold, (int64_t)(k - got), memory_order_seq_cst); /* D7 */
 	}
 	return got;
 }
@@ -533,14 +530,14 @@ static inline uint64_t lfq__scq_drain(struct lfq__scq *q, uint64_t end, int tp)
 		/* D2 (load form): seq_cst like the ticket FAA. */
 		LFQ_SCHED_POINT();
 #ifdef LFQ_MUTANT_DRAIN_EARLY /* test-only mutant: the drain stops one ticket early */
-		if (atomic_load_explicit(&q->head, memory_order_seq_cst) + 1 >= end)
+		if (LFQ_LOAD(&q->head, memory_order_seq_cst) + 1 >= end) /* D2 */
 			return LFQ_SCQ_EMPTY;
 #else
-		if (atomic_load_explicit(&q->head, memory_order_seq_cst) >= end)
+		if (LFQ_LOAD(&q->head, memory_order_seq_cst) >= end) /* D2 */
 			return LFQ_SCQ_EMPTY;
 #endif
 		LFQ_SCHED_POINT();
-		const uint64_t h = atomic_fetch_add_explicit(&q->head, 1, memory_order_seq_cst);
+		const uint64_t h = LFQ_FETCH_ADD(&q->head, 1, memory_order_seq_cst); /* D2 */
 
 		LFQ_TEST_POINT(tp);
 		const uint64_t idx = lfq__scq_take(q, h, 0);

@@ -7,6 +7,11 @@
  * LFQ_WEAK_TABLE=FILE it also writes it there (tests/gen_weak_table.sh puts it into
  * docs/design.md, "The weak-memory checker").
  *
+ * Built a second time with LFQ_WEAK_SCQ on the SCQ ring (check_weak_scq): the same scenarios
+ * with the shipped orders only. Its labels keep SCQ's proof's total order (docs/design.md, SCQ
+ * "Memory orders"), which the checker's specification does not observe, so a sweep there
+ * would mostly list weakenings it cannot judge.
+ *
  * Search per scenario: every schedule with at most LFQ_WEAK_BOUND preemptions (default 1) and
  * LFQ_WEAK_STALE loads of an older store than the latest (default 1), then the stall search
  * (LFQ_WEAK_STALL schedules per pair of places, default 20; a thread held at a place while the
@@ -79,6 +84,7 @@ static const struct ring_scenario scenarios[] = {
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
+#ifndef LFQ_WEAK_SCQ
 /*
  * Weakenings the checker does not catch, each with its reason: argued safe (the order is
  * stronger than this label needs), or needed for something outside what the checker can see
@@ -118,6 +124,8 @@ static const struct {
 	 "W1's order (C11 7.17.3p10)",
 	 NULL},
 };
+
+#endif
 
 static unsigned long env_or(const char *name, unsigned long def)
 {
@@ -230,6 +238,7 @@ Test(check_weak, shipped_orders_pass, .timeout = 600)
 	cr_assert(!out.failed, "%s: %s", out.scenario, out.msg);
 }
 
+#ifndef LFQ_WEAK_SCQ /* the cell ring's O5, labels and table */
 /*
  * The model has teeth for W2a too: when membarrier(2) fails (lfq__test_fail_membarrier), an SC
  * ring's consumer publishes with its plain O5 and nothing orders it against the sleeper's
@@ -411,9 +420,9 @@ static void check_name(const char *msg, char *out, size_t len)
 static void unreached(FILE *t, const struct weak_site *sites, int nsites)
 {
 	static const char *const files[] = {"ring_cells.h", "ring_cells.c", "waitq.h", "waitq.c"};
-	static const char *const macros[] = {"LFQ_LOAD(",     "LFQ_STORE(", "LFQ_CAS(",
-					     "LFQ_CAS128(",   "LFQ_FENCE(", "LFQ_FETCH_ADD(",
-					     "LFQ_FETCH_SUB("};
+	static const char *const macros[] = {"LFQ_LOAD(",      "LFQ_STORE(",	 "LFQ_CAS(",
+					     "LFQ_CAS_WEAK(",  "LFQ_CAS128(",	 "LFQ_FENCE(",
+					     "LFQ_FETCH_ADD(", "LFQ_FETCH_SUB(", "LFQ_FETCH_OR("};
 	bool first = true;
 
 	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
@@ -462,7 +471,8 @@ static bool doc_is_current(const char *table)
 	return true;
 #else
 	static const char *const knobs[] = {"LFQ_WEAK_STALE", "LFQ_WEAK_BOUND",
-					    "LFQ_WEAK_SWEEP_STALL", "LFQ_WEAK_NO_DOC_CHECK"};
+					    "LFQ_WEAK_SWEEP_STALL", "LFQ_WEAK_NO_DOC_CHECK",
+					    "LFQ_WEAK_ONLY"};
 
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		if (getenv(knobs[i]))
@@ -484,6 +494,19 @@ static bool doc_is_current(const char *table)
 	b += strlen(begin);
 	return (size_t)(e - b) == strlen(table) && memcmp(b, table, strlen(table)) == 0;
 #endif
+}
+
+/* LFQ_WEAK_ONLY=file:line (a site of the table) limits the sweep to that site, to study one
+ * weakening; the table is then not compared with the document. */
+static bool only_this(const struct weak_site *s)
+{
+	const char *only = getenv("LFQ_WEAK_ONLY");
+	char here[128];
+
+	if (!only)
+		return true;
+	snprintf(here, sizeof(here), "%s:%d", s->file, s->line);
+	return strcmp(only, here) == 0;
 }
 
 static int by_place(const void *a, const void *b)
@@ -528,6 +551,8 @@ Test(check_weak, every_weakening_is_caught_or_argued_safe, .timeout = 1200)
 		const struct weak_site *s = &sites[i];
 		char label[16];
 
+		if (!only_this(s))
+			continue;
 		label_of(s->file, s->line, label, sizeof(label));
 		char fn[64];
 
@@ -598,3 +623,4 @@ Test(check_weak, every_weakening_is_caught_or_argued_safe, .timeout = 1200)
 	cr_assert(current, "docs/design.md's weak-mutants table is not this run's: run "
 			   "tests/gen_weak_table.sh");
 }
+#endif /* LFQ_WEAK_SCQ */

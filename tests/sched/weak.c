@@ -260,7 +260,8 @@ static void check_kept(const struct thread *t, int tid, struct loc *l)
 		if (k->tid == tid || t->vc.c[k->tid] >= k->stamp)
 			continue;
 		fail("load buffering: thread %d's kept load at %s:%d does not happen-before "
-		     "thread %d's later store to the same word, so C11 lets it read that store",
+		     "thread %d's later store to the same word, so C11 lets it read that store "
+		     "(a data race if the word is plain)",
 		     k->tid, base(k->file), k->line, tid);
 		l->kept[keep++] = *k;
 	}
@@ -423,8 +424,9 @@ bool lfq__wm_cas(volatile void *p, size_t size, void *expected, uint64_t desired
 	return true;
 }
 
-uint64_t lfq__wm_fetch_add(volatile void *p, size_t size, uint64_t v, int mo, const char *file,
-			   int line)
+/* fetch_add (or) / fetch_or: one read-modify-write of the latest store. */
+static uint64_t fetch_op(volatile void *p, size_t size, uint64_t v, bool or, int mo,
+			 const char *file, int line)
 {
 	record_site(file, line, WK_RMW, mo, -1);
 	int tid;
@@ -432,17 +434,32 @@ uint64_t lfq__wm_fetch_add(volatile void *p, size_t size, uint64_t v, int mo, co
 
 	if (!t) {
 		if (size == 4)
-			return __atomic_fetch_add((volatile uint32_t *)p, (uint32_t)v,
-						  __ATOMIC_SEQ_CST);
-		return __atomic_fetch_add((volatile uint64_t *)p, v, __ATOMIC_SEQ_CST);
+			return or ? __atomic_fetch_or((volatile uint32_t *)p, (uint32_t)v,
+						      __ATOMIC_SEQ_CST)
+				  : __atomic_fetch_add((volatile uint32_t *)p, (uint32_t)v,
+						       __ATOMIC_SEQ_CST);
+		return or ? __atomic_fetch_or((volatile uint64_t *)p, v, __ATOMIC_SEQ_CST)
+			  : __atomic_fetch_add((volatile uint64_t *)p, v, __ATOMIC_SEQ_CST);
 	}
 	mo = order_at(file, line, 0, mo);
 	const int li = loc_of(p, size);
 	const uint64_t old = rmw_read(t, tid, li, mo);
-	const uint64_t nv = size == 4 ? (uint32_t)(old + v) : old + v;
+	const uint64_t sum = or ? old | v : old + v;
 
-	put(t, tid, li, nv, mo, true);
+	put(t, tid, li, size == 4 ? (uint32_t)sum : sum, mo, true);
 	return old;
+}
+
+uint64_t lfq__wm_fetch_add(volatile void *p, size_t size, uint64_t v, int mo, const char *file,
+			   int line)
+{
+	return fetch_op(p, size, v, false, mo, file, line);
+}
+
+uint64_t lfq__wm_fetch_or(volatile void *p, size_t size, uint64_t v, int mo, const char *file,
+			  int line)
+{
+	return fetch_op(p, size, v, true, mo, file, line);
 }
 
 void lfq__wm_fence(int mo, const char *file, int line)
@@ -555,6 +572,50 @@ uint64_t weak_plain_read(const uint64_t *p)
 	if (li < MAX_LOCS && l->n - 1 > t->last[li])
 		t->last[li] = l->n - 1;
 	return s->v;
+}
+
+/* An item slot (LFQ_SLOT_LOAD): the latest store, which must happen-before the read; the read
+ * is kept (check_kept) until this thread touches the slot again. */
+void *lfq__wm_slot_load(void *const *p, const char *file, int line)
+{
+	int tid;
+	struct thread *t = self(&tid);
+
+	if (!t)
+		return *p;
+	const int li = loc_of(p, sizeof(*p));
+	struct loc *l = &M.locs[li];
+	const struct store *s = &l->st[l->n - 1];
+
+	if (!happens_before(s, t))
+		fail("data race: thread %d reads the slot at %s:%d, written by thread %d, which "
+		     "does not happen-before the read",
+		     tid, base(file), line, s->tid);
+	if (l->n - 1 > t->last[li])
+		t->last[li] = l->n - 1;
+	note_load(l, tid, t->vc.c[tid], file, line, true);
+	return (void *)(uintptr_t)s->v;
+}
+
+/* LFQ_SLOT_STORE: the store it replaces must happen-before it, and so must the reads of that
+ * store (check_kept, in put). */
+void lfq__wm_slot_store(void **p, void *v, const char *file, int line)
+{
+	int tid;
+	struct thread *t = self(&tid);
+
+	if (!t) {
+		*p = v;
+		return;
+	}
+	const int li = loc_of(p, sizeof(*p));
+	const struct store *s = &M.locs[li].st[M.locs[li].n - 1];
+
+	if (!happens_before(s, t))
+		fail("data race: thread %d writes the slot at %s:%d, last written by thread %d, "
+		     "which does not happen-before this write",
+		     tid, base(file), line, s->tid);
+	put(t, tid, li, (uint64_t)(uintptr_t)v, memory_order_relaxed, false);
 }
 
 void weak_event(int tid, uint32_t vc[SCHED_MAX_THREADS])
