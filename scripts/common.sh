@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 #
-# Shared setup for scripts/test, scripts/test-arm64 and scripts/bench. Source it, do not run it:
+# Shared setup for scripts/test, scripts/test-arm64, scripts/test-riscv64 and scripts/bench.
+# Source it, do not run it:
 #
 #   . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 #
@@ -23,6 +24,8 @@
 #   lfq_cross_sysroot    unpacks Debian packages of another architecture into a sysroot
 #                        under build/, without installing them or changing dpkg/apt
 #   lfq_arm64_tests      the arm64 stage of scripts/test, all of scripts/test-arm64
+#   LFQ_RISCV64_PACKAGES the Debian (amd64) packages the riscv64 stage needs
+#   lfq_riscv64_tests    the riscv64 stage of scripts/test, all of scripts/test-riscv64
 
 set -euo pipefail
 
@@ -532,5 +535,114 @@ PY
 		env "${envs[@]}" meson test -C "$dir" --no-rebuild --benchmark --verbose ring_pair |
 			grep -E '^ +(lfq|vyukov|mutex)|push\+pop pair' || true
 	done
+	return 0
+}
+
+# The Debian packages the riscv64 stage (lfq_riscv64_tests) installs on the host: the cross
+# compiler, its C library (only recommended by gcc-riscv64-linux-gnu, which
+# --no-install-recommends skips) and qemu-user. All amd64 packages: Debian 12 has no riscv64
+# release, so there is no riscv64 package to fetch, and the stage needs none (ring_only).
+# shellcheck disable=SC2034 # used by lfq_riscv64_tests
+LFQ_RISCV64_PACKAGES=(
+	meson
+	ninja-build
+	pkg-config
+	python3
+	gcc-riscv64-linux-gnu
+	libc6-dev-riscv64-cross
+	qemu-user
+)
+
+# lfq_riscv64_tests [MESON-TEST-ARGS...]
+#
+# The riscv64 stage, all of scripts/test-riscv64 and one stage of scripts/test: installs
+# LFQ_RISCV64_PACKAGES and cross-builds build/riscv64 with cross/riscv64-linux-gnu.ini and
+# -Dring_only=true (Debian 12 has no riscv64 liburcu, which the queue and the pool need). Two
+# checks of the backend choice: that build must have chosen the portable SCQ ring (riscv64
+# has no double-width CAS), and -Dring_backend=cells must fail to configure, saying why. Then
+# every test of that build (the ring's unit and stress suites, the interleaving checkers and
+# their SCQ mutants) runs under qemu-riscv64. Stress sizes are LFQ_STRESS_SCALE (default
+# 0.25). Must run from LFQ_ROOT.
+#
+# Adds each meson test's result and each check to the caller's `passed` and `failed`
+# counters, and a line per failure to its `failures` array; a step that fails before the
+# tests (packages, configure, compile) counts as one failure. Returns 0.
+lfq_riscv64_tests()
+{
+	local dir=build/riscv64 scratch=build/riscv64-cells
+	local -a setup_args envs
+	local p f log rc out
+
+	if ! (lfq_setup_packages "${LFQ_RISCV64_PACKAGES[@]}"); then
+		failed=$((failed + 1))
+		failures+=("riscv64: could not install the cross toolchain or qemu-user")
+		return 0
+	fi
+
+	setup_args=(--cross-file cross/riscv64-linux-gnu.ini -Dring_only=true
+		-Dtests=enabled -Dbenchmarks=disabled -Dredis=disabled)
+	# Cross files cannot be changed by `meson configure`: a directory set up otherwise starts
+	# over.
+	if [[ -d "$dir" ]] &&
+		[[ "$(cat "$dir/.lfq-setup-args" 2>/dev/null)" != "$(printf '%s\n' "${setup_args[@]}")" ]]; then
+		rm -rf "$dir"
+	fi
+	lfq_log "[riscv64] configure"
+	if ! lfq_configure "$dir" "${setup_args[@]}"; then
+		failed=$((failed + 1))
+		failures+=("riscv64: meson setup/configure failed")
+		return 0
+	fi
+	lfq_log "[riscv64] compile"
+	if ! nice -n 10 meson compile -C "$dir"; then
+		failed=$((failed + 1))
+		failures+=("riscv64: compile failed")
+		return 0
+	fi
+	# The library compiles ring_scq.c, and nothing is built for the cell ring.
+	if grep -q 'liblfq\.so\.[0-9.]*\.p/ring_scq\.c\.o' "$dir/build.ninja" &&
+		! grep -q 'LFQ_RING_CELLS=1' "$dir/build.ninja"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("riscv64: the build did not choose the portable SCQ ring")
+	fi
+	# Forcing the cell ring must stop at configure time with the reason, not fail to build.
+	lfq_log "[riscv64] configure with -Dring_backend=cells (must fail)"
+	rm -rf "$scratch"
+	if out=$(meson setup "${setup_args[@]}" -Dring_backend=cells "$scratch" "$LFQ_ROOT" 2>&1); then
+		failed=$((failed + 1))
+		failures+=("riscv64: -Dring_backend=cells configured, but riscv64 has no double-width CAS")
+	elif grep -q 'ring_backend=cells needs' <<<"$out"; then
+		passed=$((passed + 1))
+	else
+		printf '%s\n' "$out" | tail -n 5 >&2
+		failed=$((failed + 1))
+		failures+=("riscv64: -Dring_backend=cells failed, but not with the backend's error")
+	fi
+	rm -rf "$scratch"
+
+	envs=("LFQ_STRESS_SCALE=${LFQ_STRESS_SCALE:-0.25}")
+	log="$dir/meson-logs/testlog.json"
+	lfq_log "[riscv64] test under qemu-riscv64 (${envs[*]})"
+	rm -f "$log"
+	rc=0
+	env "${envs[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+		"$@" || rc=$?
+	if [[ ! -f "$log" ]]; then
+		failed=$((failed + 1))
+		failures+=("riscv64: meson test wrote no log (exit status $rc)")
+		return 0
+	fi
+	read -r p f < <(lfq_count_testlog "$log" || echo 0 0)
+	lfq_log "[riscv64] $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if ((f > 0)); then
+		failures+=("riscv64: $f test(s) failed, see the error logs above")
+	elif ((rc != 0)); then
+		failed=$((failed + 1))
+		failures+=("riscv64: meson test exited with status $rc")
+	fi
 	return 0
 }

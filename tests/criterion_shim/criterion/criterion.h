@@ -97,6 +97,16 @@ __attribute__((format(printf, 1, 2), noreturn)) static inline void shim_skip(con
 }
 #define cr_skip(...) shim_skip(__VA_ARGS__)
 
+/* Runs one test's body; false if it called cr_skip. setjmp lives here, not in main, so that
+ * no local of main's loop is live across it (gcc's -Wclobbered, e.g. for riscv64). */
+static bool shim_run_body(void (*fn)(void))
+{
+	if (setjmp(shim_skip_jmp) != 0)
+		return false;
+	fn();
+	return true;
+}
+
 /* Test(suite, name, options...): options such as .timeout are accepted and ignored. */
 #define Test(...) SHIM_TEST(__VA_ARGS__, 0)
 #define SHIM_TEST(suite, name, ...)                                                                \
@@ -160,12 +170,8 @@ int main(int argc, char **argv)
 		const struct shim_suite *s = shim_find_suite(t->suite);
 		if (s && s->opts.init)
 			s->opts.init();
-		bool skipped = false;
+		const bool skipped = !shim_run_body(t->fn);
 
-		if (setjmp(shim_skip_jmp) != 0)
-			skipped = true;
-		else
-			t->fn();
 		if (s && s->opts.fini)
 			s->opts.fini();
 		if (skipped) {
