@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The atomic accesses of the cell ring (ring_cells.h, ring_cells.c) and of the waitq (waitq.h,
- * waitq.c), spelled as macros so that
+ * The atomic accesses of the cell ring (ring_cells.h, ring_cells.c), of the waitq (waitq.h,
+ * waitq.c) and of lfq_queue's segment links (queue.c), spelled as macros so that
  * one test-only build can hand them to a weak-memory model.
  *
  * In every build but one they are exactly the <stdatomic.h> call they name (and lfq__cas128),
@@ -85,8 +85,10 @@ void lfq__wm_membarrier(void);
 #define LFQ_LOAD(p, mo) LFQ__WM_AS(p, lfq__wm_load(p, sizeof(*(p)), mo, __FILE__, __LINE__))
 #define LFQ_LOAD_KEPT(p, mo)                                                                       \
 	LFQ__WM_AS(p, lfq__wm_load_kept(p, sizeof(*(p)), mo, __FILE__, __LINE__))
-#define LFQ_STORE(p, v, mo) lfq__wm_store(p, sizeof(*(p)), v, mo, __FILE__, __LINE__)
-#define LFQ_CAS(p, e, d, ok, fail) lfq__wm_cas(p, sizeof(*(p)), e, d, ok, fail, __FILE__, __LINE__)
+/* A stored or desired value may be a pointer too (queue.c). */
+#define LFQ_STORE(p, v, mo) lfq__wm_store(p, sizeof(*(p)), (uintptr_t)(v), mo, __FILE__, __LINE__)
+#define LFQ_CAS(p, e, d, ok, fail)                                                                 \
+	lfq__wm_cas(p, sizeof(*(p)), e, (uintptr_t)(d), ok, fail, __FILE__, __LINE__)
 #define LFQ_CAS_WEAK(p, e, d, ok, fail) LFQ_CAS(p, e, d, ok, fail)
 #define LFQ_FETCH_ADD(p, v, mo)                                                                    \
 	LFQ__WM_AS(p, lfq__wm_fetch_add(p, sizeof(*(p)), v, mo, __FILE__, __LINE__))
@@ -99,6 +101,19 @@ void lfq__wm_membarrier(void);
 #define LFQ_FENCE(mo) lfq__wm_fence(mo, __FILE__, __LINE__)
 #define LFQ_CAS128(p, lo, hi, nlo, nhi)                                                            \
 	lfq__wm_cas128(p, lo, hi, nlo, nhi, memory_order_seq_cst, __FILE__, __LINE__)
+#endif
+
+/*
+ * Plain (non-atomic) writes of [p, p + n) by the calling thread, done: memory it is about to
+ * publish (an lfq_queue segment before its Q2). Nothing in every build but the model's, where
+ * each later atomic access there by another thread must happen after this point: a missing
+ * publish shows as a data race (tests/sched/weak.c).
+ */
+#ifndef LFQ_WEAK_MODEL
+#define LFQ_PLAIN_INIT(p, n) ((void)0)
+#else
+void lfq__wm_plain_init(const volatile void *p, size_t n);
+#define LFQ_PLAIN_INIT(p, n) lfq__wm_plain_init(p, n)
 #endif
 
 #endif /* LFQ_ATOMICS_H */

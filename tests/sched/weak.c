@@ -70,6 +70,18 @@ static struct {
 	int mut_line, mut_slot, mut_order;
 } M;
 
+/* Memory a scheduled thread wrote with plain stores and then published (LFQ_PLAIN_INIT):
+ * every other thread's access there must happen after the writer's clock at that point. */
+#define MAX_INITS 16
+static struct {
+	int n;
+	struct {
+		uintptr_t lo, hi;
+		int tid;
+		uint32_t stamp;
+	} r[MAX_INITS];
+} inits;
+
 static void vc_join(struct vc *a, const struct vc *b)
 {
 	for (int i = 0; i < NT; i++)
@@ -97,6 +109,7 @@ void weak_begin(void)
 	M.failed = false;
 	M.failure[0] = 0;
 	memset(M.th, 0, sizeof(M.th));
+	inits.n = 0;
 	for (int t = 0; t < NT; t++)
 		for (int i = 0; i < MAX_LOCS; i++) {
 			M.th[t].last[i] = -1;
@@ -137,9 +150,25 @@ static void mem_write(volatile void *p, size_t size, uint64_t v)
 		__atomic_store_n((volatile uint64_t *)p, v, __ATOMIC_SEQ_CST);
 }
 
+/* An access to p by a scheduled thread: a data race if p is in memory another thread
+ * initialized with plain stores (LFQ_PLAIN_INIT) and that does not happen-before it. */
+static void init_check(const volatile void *p)
+{
+	const int tid = sched_self();
+	const uintptr_t a = (uintptr_t)p;
+
+	for (int i = 0; tid >= 0 && i < inits.n; i++)
+		if (a >= inits.r[i].lo && a < inits.r[i].hi && inits.r[i].tid != tid &&
+		    M.th[tid].vc.c[inits.r[i].tid] < inits.r[i].stamp)
+			fail("publication: thread %d uses memory that thread %d set up with plain "
+			     "stores, which do not happen-before the use (data race)",
+			     tid, inits.r[i].tid);
+}
+
 /* The location at p; created with its initial store (the value in memory) on first touch. */
 static int loc_of(const volatile void *p, size_t size)
 {
+	init_check(p);
 	for (int i = 0; i < M.nlocs; i++)
 		if (M.locs[i].addr == (uintptr_t)p)
 			return i;
@@ -616,6 +645,27 @@ void lfq__wm_slot_store(void **p, void *v, const char *file, int line)
 		     "which does not happen-before this write",
 		     tid, base(file), line, s->tid);
 	put(t, tid, li, (uint64_t)(uintptr_t)v, memory_order_relaxed, false);
+}
+
+void lfq__wm_plain_init(const volatile void *p, size_t n)
+{
+	int tid;
+	struct thread *t = self(&tid);
+	int i = 0;
+
+	if (!t)
+		return;
+	while (i < inits.n && inits.r[i].lo != (uintptr_t)p)
+		i++; /* memory reused within a schedule: its latest initialization */
+	if (i == MAX_INITS) {
+		fprintf(stderr, "weak model: more than %d initialized regions\n", MAX_INITS);
+		abort();
+	}
+	inits.n += i == inits.n;
+	inits.r[i].lo = (uintptr_t)p;
+	inits.r[i].hi = (uintptr_t)p + n;
+	inits.r[i].tid = tid;
+	inits.r[i].stamp = t->vc.c[tid];
 }
 
 void weak_event(int tid, uint32_t vc[SCHED_MAX_THREADS])

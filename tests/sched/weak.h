@@ -24,7 +24,10 @@
  * (stronger than C11, where it is a load that may read an older one).
  *
  * Plain payload accesses (weak_plain_write / weak_plain_read) check that the write read
- * happens-before the read: a data race is reported as a failure of the schedule.
+ * happens-before the read: a data race is reported as a failure of the schedule. So do the
+ * library's plain writes that it publishes through atomics (LFQ_PLAIN_INIT, lib/atomics.h: an
+ * lfq_queue segment set up before its link): an access to that memory by another scheduled
+ * thread that does not happen after the setup fails the schedule ("publication").
  *
  * Locations first touched in a schedule start with an initial store that happens-before
  * everything: the schedule's setup wrote it before the threads started. Outside a schedule
@@ -67,7 +70,7 @@ struct weak_site {
 };
 
 /* The sites met since the process started (at most WEAK_MAX_SITES). */
-#define WEAK_MAX_SITES 96
+#define WEAK_MAX_SITES 128
 int weak_sites(const struct weak_site **sites);
 
 /* From now on the site at file:line uses `order` instead of its own (slot 0: the order, or
