@@ -23,9 +23,12 @@
  *
  * Labels (docs/design.md, "lfq_queue"):
  *   Q1 load tail/head            acquire  pairs with Q2/Q3: the segment is initialized
- *   Q2 CAS seg->next (link,      seq_cst  publishes the new segment (reset, our item in it);
- *      seal)                              seq_cst: the publish of a Dekker pair with the
+ *   Q2 CAS seg->next (link)      seq_cst  publishes the new segment (reset, our item in it);
+ *                                         seq_cst: the publish of a Dekker pair with the
  *                                         waiters of not_empty/not_full (see waitq.h)
+ *   Q2s CAS seg->next (close's   seq_cst  the publish before close's N1 of not_empty; a
+ *      seal)                              failed one acquires the segment linked meanwhile,
+ *                                         which close finalizes next
  *   Q3 CAS tail                  acq_rel  passes the segment on (transitively from Q2)
  *   Q3h CAS head                 seq_cst  as Q3, and the publish of the room it makes under
  *                                         a limit (Dekker with push_wait's W2, via Q7)
@@ -55,6 +58,7 @@
 #include <lfq/queue.h>
 #include <lfq/ring.h>
 
+#include "atomics.h"
 #include "queue_internal.h"
 #include "rcu.h"
 #include "ring_internal.h"
@@ -101,7 +105,7 @@ static struct lfq__segment *segment_get(struct lfq_queue *q)
 	if (lfq_ring_pop(q->cache, &cached) == 0) {
 		struct lfq__segment *seg = cached;
 
-		atomic_store_explicit(&seg->next, NULL, memory_order_relaxed); /* published by Q2 */
+		LFQ_STORE(&seg->next, NULL, memory_order_relaxed); /* published by Q2 */
 		return seg;
 	}
 	return segment_new(q);
@@ -172,6 +176,15 @@ static void *reclaimer_main(void *arg)
  * 0 or a negated pthread error. */
 static int start_reclaimer(struct lfq_queue *q)
 {
+#ifdef LFQ_WEAK_MODEL
+	/* The weak-memory checker's build (tests/check_weak.c) has no reclaimer: the model
+	 * keys its locations by address, so no segment may be freed or reused during a
+	 * schedule, and the reclaimer would call into the model beside the scheduled
+	 * threads. Retired segments stay on retired_list; destroy frees them. */
+	(void)q;
+	(void)reclaimer_main;
+	return 0;
+#endif
 	pthread_attr_t attr;
 	sigset_t sigs;
 	int err = pthread_attr_init(&attr);
@@ -240,12 +253,20 @@ void lfq_queue_destroy(struct lfq_queue *queue)
 {
 	if (!queue)
 		return;
+#ifdef LFQ_WEAK_MODEL
+	/* No reclaimer in this build (start_reclaimer): free what it would have taken. */
+	for (struct lfq__segment *r = atomic_load(&queue->retired_list), *rn; r; r = rn) {
+		rn = r->retired_next;
+		segment_free(r);
+	}
+#else
 	/* R3: the reclaimer takes what is left, waits for its grace period, and exits; the
 	 * join orders all it did before what follows. No allocation (rcu_barrier's calloc could
 	 * fail, and liburcu answered that with an abort). */
 	atomic_store_explicit(&queue->stopping, true, memory_order_seq_cst);
 	lfq__waitq_notify(&queue->reclaim_wq, LFQ_WAITQ_ALL);
 	pthread_join(queue->reclaimer, NULL);
+#endif
 	struct lfq__segment *seg = atomic_load_explicit(&queue->head, memory_order_acquire);
 
 	while (seg && seg != SEALED) {
@@ -267,7 +288,8 @@ int lfq_queue_set_limit(struct lfq_queue *queue, size_t max_segments)
 	if (!queue || max_segments == 1)
 		return -EINVAL;
 	/* Q7: the publish before N1 (a higher limit, or none, lets push_wait sleepers in). */
-	atomic_store_explicit(&queue->max_segments, max_segments, memory_order_seq_cst);
+	LFQ_SCHED_POINT();
+	LFQ_STORE(&queue->max_segments, max_segments, memory_order_seq_cst);
 	lfq__waitq_notify(&queue->not_full, LFQ_WAITQ_ALL);
 	return 0;
 }
@@ -277,12 +299,14 @@ int lfq_queue_set_limit(struct lfq_queue *queue, size_t max_segments)
 static int below_limit(struct lfq_queue *q, const struct lfq__segment *seg)
 {
 	/* Q7 */
-	const size_t max = atomic_load_explicit(&q->max_segments, memory_order_seq_cst);
+	LFQ_SCHED_POINT();
+	const size_t max = LFQ_LOAD(&q->max_segments, memory_order_seq_cst);
 
 	if (!max)
 		return 1;
 	/* Q7: head's segment cannot be reclaimed before our section ends, nor its id change. */
-	const struct lfq__segment *head = atomic_load_explicit(&q->head, memory_order_seq_cst);
+	LFQ_SCHED_POINT();
+	const struct lfq__segment *head = LFQ_LOAD(&q->head, memory_order_seq_cst);
 
 	if (head->id > seg->id)
 		return -1;
@@ -301,18 +325,20 @@ static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *ite
 	if (rc == -EAGAIN)
 		lfq__ring_finalize(seg->ring);
 	/* Q4 */
-	struct lfq__segment *next = atomic_load_explicit(&seg->next, memory_order_acquire);
+	LFQ_SCHED_POINT();
+	struct lfq__segment *next = LFQ_LOAD(&seg->next, memory_order_acquire);
 
 	if (next == SEALED)
 		return -EPIPE;
 	if (next) {
 		/* Q3: help the tail on. */
-		atomic_compare_exchange_strong_explicit(&q->tail, &seg, next, memory_order_acq_rel,
-							memory_order_acquire);
+		LFQ_SCHED_POINT();
+		LFQ_CAS(&q->tail, &seg, next, memory_order_acq_rel, memory_order_acquire);
 		return 1;
 	}
 	/* Q5: no new segment after close. */
-	if (atomic_load_explicit(&q->closed, memory_order_seq_cst))
+	LFQ_SCHED_POINT();
+	if (LFQ_LOAD(&q->closed, memory_order_seq_cst))
 		return -EPIPE;
 	const int room = below_limit(q, seg);
 
@@ -325,16 +351,19 @@ static int grow(struct lfq_queue *q, struct lfq__segment *seg, int rc, void *ite
 	if (!fresh)
 		return -ENOMEM;
 	fresh->id = seg->id + 1; /* private until Q2 publishes it */
+	/* The weak-memory model: its other users must happen after this (Q2, Q4, Q1). */
+	LFQ_PLAIN_INIT(fresh, sizeof(*fresh));
+	LFQ_PLAIN_INIT(fresh->ring, sizeof(*fresh->ring));
 	/* A fresh, unpublished ring of capacity >= 1 takes the item. */
 	rc = lfq__ring_push_one(fresh->ring, item);
 	assert(rc == 0);
 	/* Q2: publish the segment with our item already in it (seq_cst: the publish before
 	 * N1 of not_empty and not_full). */
-	if (atomic_compare_exchange_strong_explicit(&seg->next, &next, fresh, memory_order_seq_cst,
-						    memory_order_acquire)) {
+	LFQ_SCHED_POINT();
+	if (LFQ_CAS(&seg->next, &next, fresh, memory_order_seq_cst, memory_order_acquire)) {
 		/* Q3 */
-		atomic_compare_exchange_strong_explicit(&q->tail, &seg, fresh, memory_order_acq_rel,
-							memory_order_acquire);
+		LFQ_SCHED_POINT();
+		LFQ_CAS(&q->tail, &seg, fresh, memory_order_acq_rel, memory_order_acquire);
 		/* The new segment has room for capacity - 1 more: wake push_wait sleepers. */
 		lfq__waitq_notify(&q->not_full, LFQ_WAITQ_ALL);
 		return 0;
@@ -352,7 +381,8 @@ static int push_one(struct lfq_queue *q, void *item)
 	lfq__rcu_read_lock();
 	for (;;) {
 		/* Q1 */
-		struct lfq__segment *seg = atomic_load_explicit(&q->tail, memory_order_acquire);
+		LFQ_SCHED_POINT();
+		struct lfq__segment *seg = LFQ_LOAD(&q->tail, memory_order_acquire);
 
 		rc = lfq__ring_push_one(seg->ring, item);
 		if (rc == 0)
@@ -376,7 +406,8 @@ static int advance(struct lfq_queue *q, struct lfq__segment *seg, int rc,
 	if (rc == -EAGAIN)
 		return -EAGAIN;
 	/* Q4 */
-	struct lfq__segment *next = atomic_load_explicit(&seg->next, memory_order_acquire);
+	LFQ_SCHED_POINT();
+	struct lfq__segment *next = LFQ_LOAD(&seg->next, memory_order_acquire);
 
 	if (next == SEALED)
 		return -EPIPE; /* closed, and this last segment is drained */
@@ -386,12 +417,12 @@ static int advance(struct lfq_queue *q, struct lfq__segment *seg, int rc,
 	 * unless the producer that linked `next` has not swung tail yet). */
 	struct lfq__segment *expected = seg;
 
-	atomic_compare_exchange_strong_explicit(&q->tail, &expected, next, memory_order_acq_rel,
-						memory_order_acquire);
+	LFQ_SCHED_POINT();
+	LFQ_CAS(&q->tail, &expected, next, memory_order_acq_rel, memory_order_acquire); /* Q3 */
 	/* Q3h: whoever moves head past seg retires it, exactly once. seq_cst: under a limit
 	 * this is the room a push_wait sleeper waits for (the publish before N1 in pop_one). */
-	if (atomic_compare_exchange_strong_explicit(&q->head, &seg, next, memory_order_seq_cst,
-						    memory_order_acquire))
+	LFQ_SCHED_POINT();
+	if (LFQ_CAS(&q->head, &seg, next, memory_order_seq_cst, memory_order_acquire))
 		*retired = seg;
 	return 1;
 }
@@ -422,7 +453,8 @@ static int pop_one(struct lfq_queue *q, void **item)
 	lfq__rcu_read_lock();
 	for (;;) {
 		/* Q1 */
-		struct lfq__segment *seg = atomic_load_explicit(&q->head, memory_order_acquire);
+		LFQ_SCHED_POINT();
+		struct lfq__segment *seg = LFQ_LOAD(&q->head, memory_order_acquire);
 
 		rc = lfq__ring_pop_one(seg->ring, item);
 		if (rc == 0)
@@ -473,7 +505,8 @@ size_t lfq_queue_push_burst(struct lfq_queue *queue, void *const *items, size_t 
 		return 0;
 	while (k < n) {
 		lfq__rcu_read_lock();
-		struct lfq__segment *seg = atomic_load_explicit(&queue->tail, memory_order_acquire);
+		LFQ_SCHED_POINT();
+		struct lfq__segment *seg = LFQ_LOAD(&queue->tail, memory_order_acquire); /* Q1 */
 
 		k += lfq__ring_push_burst(seg->ring, items + k, n - k);
 		lfq__rcu_read_unlock();
@@ -495,7 +528,8 @@ size_t lfq_queue_pop_burst(struct lfq_queue *queue, void **items, size_t n)
 		return 0;
 	while (k < n) {
 		lfq__rcu_read_lock();
-		struct lfq__segment *seg = atomic_load_explicit(&queue->head, memory_order_acquire);
+		LFQ_SCHED_POINT();
+		struct lfq__segment *seg = LFQ_LOAD(&queue->head, memory_order_acquire); /* Q1 */
 
 		k += lfq__ring_pop_burst(seg->ring, items + k, n - k);
 		lfq__rcu_read_unlock();
@@ -541,9 +575,11 @@ void lfq_queue_close(struct lfq_queue *queue)
 	if (!queue)
 		return;
 	/* Q5: no segment is linked after this (grow checks it before linking)... */
-	atomic_store_explicit(&queue->closed, true, memory_order_seq_cst);
+	LFQ_SCHED_POINT();
+	LFQ_STORE(&queue->closed, true, memory_order_seq_cst);
 	lfq__rcu_read_lock();
-	struct lfq__segment *seg = atomic_load_explicit(&queue->tail, memory_order_acquire);
+	LFQ_SCHED_POINT();
+	struct lfq__segment *seg = LFQ_LOAD(&queue->tail, memory_order_acquire); /* Q1 */
 
 	for (;;) {
 		/* ...and none after a segment that a linker saw before the flag: finalize each
@@ -551,11 +587,11 @@ void lfq_queue_close(struct lfq_queue *queue)
 		lfq__ring_finalize(seg->ring);
 		struct lfq__segment *next = NULL;
 
-		/* Q2 (sealing form): seq_cst, the publish before N1 of not_empty (a pop_wait
+		/* Q2s, Q2's sealing form: seq_cst, the publish before N1 of not_empty (a pop_wait
 		 * sleeper on a drained last segment re-checks its next pointer). */
-		if (atomic_compare_exchange_strong_explicit(&seg->next, &next, SEALED,
-							    memory_order_seq_cst,
-							    memory_order_acquire) ||
+		LFQ_SCHED_POINT();
+		if (LFQ_CAS(&seg->next, &next, SEALED, memory_order_seq_cst,
+			    memory_order_acquire) ||
 		    next == SEALED)
 			break;
 		seg = next;
@@ -569,7 +605,9 @@ bool lfq_queue_is_closed(const struct lfq_queue *queue)
 {
 	if (!queue)
 		return false;
-	return atomic_load_explicit(&((struct lfq_queue *)queue)->closed, memory_order_seq_cst);
+	/* Q5 */
+	LFQ_SCHED_POINT();
+	return LFQ_LOAD(&((struct lfq_queue *)queue)->closed, memory_order_seq_cst);
 }
 
 size_t lfq_queue_size(const struct lfq_queue *queue)
