@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The lfq_ring scenarios, history and FIFO specification of the interleaving checker. */
+/* The lfq_ring scenarios, history and FIFO specification of the interleaving checker (also
+ * the history checker of the lfq_queue scenarios, queue_check.c). */
 #include "ring_check.h"
 
 #include <errno.h>
@@ -22,8 +23,8 @@
 /* One call as a thread made it. inv and resp are ticks of a clock that only the thread
  * holding the scheduler's baton advances, so they order calls in real time exactly. */
 struct call {
-	char kind; /* 'u', 'o', 'U', 'O', 'c' */
-	int n;	   /* burst size */
+	char kind; /* 'u', 'o', 'U', 'O', 'c', 'i', 'L' */
+	int n;	   /* burst size; set_limit's limit */
 	uintptr_t in[MAX_BURST], out[MAX_BURST];
 	int rc;	  /* single calls */
 	size_t k; /* bursts */
@@ -49,9 +50,36 @@ struct call {
  * slots it gives back (GRAB before, DROP after: after a close a push returns its slot).
  * Bursts are the steps of their items, ACQ/TAKE in order, PUB/REL in order, each item's ACQ
  * before its PUB (TAKE before REL), then, if short, one failed call.
+ *
+ * An unbounded container (lfq_queue, check_ops.unbounded) has MAX_ITEMS free slots, or
+ * limit x capacity under a segment limit; "full" there means "a limit is set": a queue at its
+ * limit may refuse a push while holding fewer items (segments are retired whole). LIMIT is
+ * set_limit: afterwards the slots are MAX_ITEMS more (a changed limit bounds nothing here).
+ * is_closed is one CHECK step.
  */
-enum sop_kind { S_ACQ, S_PUB, S_TAKE, S_REL, S_GRAB, S_CHECK, S_DROP, S_CLOSE, S_PUSH1, S_POP1 };
-enum sop_want { W_OK, W_FULL, W_CLOSED, W_FULL_OR_CLOSED, W_EMPTY_OPEN, W_EMPTY_CLOSED, W_EMPTY };
+enum sop_kind {
+	S_ACQ,
+	S_PUB,
+	S_TAKE,
+	S_REL,
+	S_GRAB,
+	S_CHECK,
+	S_DROP,
+	S_CLOSE,
+	S_PUSH1,
+	S_POP1,
+	S_LIMIT
+};
+enum sop_want {
+	W_OK,
+	W_FULL,
+	W_CLOSED,
+	W_FULL_OR_CLOSED,
+	W_EMPTY_OPEN,
+	W_EMPTY_CLOSED,
+	W_EMPTY,
+	W_OPEN
+};
 struct sop {
 	enum sop_kind kind;
 	enum sop_want want; /* S_CHECK */
@@ -61,7 +89,7 @@ struct sop {
 	int prev, prev2; /* steps that must come first, or -1 */
 	int call;	 /* index of the call's first step (GRAB/DROP pair up by it) */
 	int tid;	 /* -1: unscheduled (prefill, quiescent checks) */
-	char label;	 /* the call: 'u', 'o', 'U', 'O', 'c' */
+	char label;	 /* the call: 'u', 'o', 'U', 'O', 'c', 'i', 'L' */
 	int rc;
 	size_t k, n;
 	uintptr_t show; /* the call's first item, for the report */
@@ -73,12 +101,16 @@ struct spec {
 	int count;
 	int free;
 	bool closed;
+	bool unbounded; /* full: a segment limit is set (above) */
+	bool limited;
 	uint8_t held[MAX_SOPS]; /* slots a failing push holds, by its first step */
 };
 
 struct ctx {
 	const struct ring_scenario *s;
-	struct lfq_ring *ring;
+	const struct check_ops *ops;
+	size_t limit; /* the queue's segment limit at the start */
+	void *obj;    /* the ring or the queue */
 	int nthreads;
 	bool strict;
 	bool weak; /* the weak-memory model decides what loads read (weak.h) */
@@ -98,7 +130,7 @@ struct ctx {
 	int ncalls[SCHED_MAX_THREADS];
 	struct sop sops[MAX_SOPS];
 	int nsops;
-	size_t capacity;
+	size_t capacity; /* the specification's slots at the start */
 	/* Memo of (steps placed, state) pairs from which no order exists. */
 	uint64_t memo[1 << 14][2];
 	unsigned memo_gen[1 << 14], gen;
@@ -106,15 +138,19 @@ struct ctx {
 
 static bool check_want(const struct spec *q, enum sop_want w)
 {
+	const bool full = q->unbounded ? q->limited : q->free == 0;
+
 	switch (w) {
 	case W_OK:
 		return true;
 	case W_FULL:
-		return q->free == 0 && !q->closed;
+		return full && !q->closed;
 	case W_CLOSED:
 		return q->closed;
+	case W_OPEN:
+		return !q->closed;
 	case W_FULL_OR_CLOSED:
-		return q->free == 0 || q->closed;
+		return full || q->closed;
 	case W_EMPTY_OPEN:
 		return q->count == 0 && !q->closed;
 	case W_EMPTY_CLOSED:
@@ -175,6 +211,10 @@ static bool spec_apply(struct spec *q, const struct sop *o, int i, int take)
 		memmove(q->items, q->items + 1, (size_t)(q->count - 1) * sizeof(q->items[0]));
 		q->count--;
 		q->free++;
+		return true;
+	case S_LIMIT:
+		q->limited = o->v != 0;
+		q->free += MAX_ITEMS;
 		return true;
 	}
 	return false;
@@ -267,7 +307,8 @@ static bool linearize(struct ctx *c, int n, uint64_t done, const struct spec *q,
 
 static bool linearizable(struct ctx *c, int n, struct spec *final)
 {
-	struct spec q = {.free = (int)c->capacity};
+	struct spec q = {
+		.free = (int)c->capacity, .unbounded = c->ops->unbounded, .limited = c->limit != 0};
 
 	c->gen++;
 	return linearize(c, n, 0, &q, final);
@@ -329,6 +370,14 @@ static void add_call(struct ctx *c, const struct call *k, int tid)
 		add_sop(c, k, tid, S_CLOSE, W_OK, 0, -1, -1, -1);
 		return;
 	}
+	if (k->kind == 'i') {
+		add_sop(c, k, tid, S_CHECK, k->rc ? W_CLOSED : W_OPEN, 0, -1, -1, -1);
+		return;
+	}
+	if (k->kind == 'L') {
+		add_sop(c, k, tid, S_LIMIT, W_OK, (uintptr_t)k->n, -1, -1, -1);
+		return;
+	}
 	if (k->kind == 's')
 		return; /* size: checked on its own (size_bounds) */
 	for (size_t j = 0; j < ok; j++) {
@@ -387,8 +436,8 @@ static void add_call(struct ctx *c, const struct call *k, int tid)
 
 static const char *step_name(enum sop_kind k)
 {
-	static const char *const names[] = {"acq",   "pub",  "take",  "rel",  "grab",
-					    "check", "drop", "close", "push", "pop"};
+	static const char *const names[] = {"acq",  "pub",   "take", "rel", "grab", "check",
+					    "drop", "close", "push", "pop", "limit"};
 	return names[k];
 }
 
@@ -416,6 +465,11 @@ static void describe(const struct ctx *c, char *msg, size_t len)
 		else if (o->label == 'c')
 			w = snprintf(msg + at, len - at, "%sT%d close [%u,%u]",
 				     at > start ? ", " : "", o->tid, o->inv, o->resp);
+		else if (o->label == 'i' || o->label == 'L')
+			w = snprintf(msg + at, len - at, "%sT%d %s %d [%u,%u]",
+				     at > start ? ", " : "", o->tid,
+				     o->label == 'i' ? "is_closed" : "set_limit",
+				     o->label == 'i' ? o->rc : (int)o->v, o->inv, o->resp);
 		else
 			w = snprintf(msg + at, len - at, "%sT%d %s %zu/%zu [%u,%u]",
 				     at > start ? ", " : "", o->tid,
@@ -435,7 +489,7 @@ static int quiet_push(struct ctx *c, uintptr_t v)
 {
 	struct call k = {.kind = 'u', .in = {v}, .inv = ++c->clock};
 
-	k.rc = lfq_ring_push(c->ring, (void *)v);
+	k.rc = c->ops->push(c->obj, (void *)v);
 	k.resp = ++c->clock;
 	add_call(c, &k, -1);
 	return k.rc;
@@ -446,7 +500,7 @@ static int quiet_pop(struct ctx *c)
 	struct call k = {.kind = 'o', .inv = ++c->clock};
 	void *p = NULL;
 
-	k.rc = lfq_ring_pop(c->ring, &p);
+	k.rc = c->ops->pop(c->obj, &p);
 	k.out[0] = (uintptr_t)p;
 	k.resp = ++c->clock;
 	add_call(c, &k, -1);
@@ -485,10 +539,11 @@ static void setup(void *arg)
 {
 	struct ctx *c = arg;
 
-	/* The previous ring; after a livelock the scheduler stops before coming back here. */
-	lfq_ring_destroy(c->ring);
-	c->ring = NULL;
-	if (lfq_ring_create(&c->ring, c->s->capacity, c->s->flags) != 0)
+	/* The previous object; after a livelock the scheduler stops before coming back here. */
+	if (c->obj)
+		c->ops->destroy(c->obj);
+	c->obj = c->ops->create(c->s, c->limit);
+	if (!c->obj)
 		abort();
 	c->clock = 0;
 	c->nsops = 0;
@@ -520,6 +575,8 @@ static void thread_body(void *arg, int tid)
 			k->n = *p >= '1' && *p <= '0' + MAX_BURST ? *p++ - '0' : 2;
 			for (int j = 0; j < k->n; j++)
 				k->in[j] = in ? ++next : 0;
+		} else if (k->kind == 'L') {
+			k->n = *p >= '0' && *p <= '9' ? *p++ - '0' : 0;
 		} else if (k->kind == 'u' || k->kind == 'w') {
 			k->in[0] = ++next;
 		}
@@ -529,48 +586,56 @@ static void thread_body(void *arg, int tid)
 		k->inv = ++c->clock;
 		if (c->weak)
 			weak_event(tid, k->inv_vc);
+		const struct check_ops *ops = c->ops;
+
 		switch (k->kind) {
 		case 'u':
-			k->rc = lfq_ring_push(c->ring, (void *)k->in[0]);
+			k->rc = ops->push(c->obj, (void *)k->in[0]);
 			break;
 		case 'o':
-			k->rc = lfq_ring_pop(c->ring, &items[0]);
+			k->rc = ops->pop(c->obj, &items[0]);
 			k->out[0] = k->rc == 0 ? (uintptr_t)items[0] : 0;
 			break;
 		case 'U':
 			for (int j = 0; j < k->n; j++)
 				items[j] = (void *)k->in[j];
-			k->k = lfq_ring_push_burst(c->ring, items, (size_t)k->n);
+			k->k = ops->push_burst(c->obj, items, (size_t)k->n);
 			break;
 		case 'O':
-			k->k = lfq_ring_pop_burst(c->ring, items, (size_t)k->n);
+			k->k = ops->pop_burst(c->obj, items, (size_t)k->n);
 			for (size_t j = 0; j < k->k; j++)
 				k->out[j] = (uintptr_t)items[j];
 			break;
 		case 'B':
 			for (int j = 0; j < k->n; j++)
 				items[j] = (void *)k->in[j];
-			k->k = lfq_ring_push_bulk(c->ring, items, (size_t)k->n, NULL);
+			k->k = ops->push_bulk(c->obj, items, (size_t)k->n);
 			break;
 		case 'b':
-			k->k = lfq_ring_pop_bulk(c->ring, items, (size_t)k->n, NULL);
+			k->k = ops->pop_bulk(c->obj, items, (size_t)k->n);
 			for (size_t j = 0; j < k->k; j++)
 				k->out[j] = (uintptr_t)items[j];
 			break;
 		case 's':
-			k->k = lfq_ring_size(c->ring);
+			k->k = ops->size(c->obj);
 			break;
 		case 'w': /* push_wait, no timeout: checked as a push */
-			k->rc = lfq_ring_push_wait(c->ring, (void *)k->in[0], -1);
+			k->rc = ops->push_wait(c->obj, (void *)k->in[0]);
 			k->kind = 'u';
 			break;
 		case 'p': /* pop_wait, no timeout: checked as a pop */
-			k->rc = lfq_ring_pop_wait(c->ring, &items[0], -1);
+			k->rc = ops->pop_wait(c->obj, &items[0]);
 			k->out[0] = k->rc == 0 ? (uintptr_t)items[0] : 0;
 			k->kind = 'o';
 			break;
 		case 'c':
-			lfq_ring_close(c->ring);
+			ops->close(c->obj);
+			break;
+		case 'i':
+			k->rc = ops->is_closed(c->obj);
+			break;
+		case 'L':
+			k->rc = ops->set_limit(c->obj, (size_t)k->n);
 			break;
 		}
 		if (k->kind == 'o' && k->rc == 0)
@@ -659,7 +724,7 @@ static bool check(void *arg, char *msg, size_t len)
 		return false;
 	}
 	/* Quiescent: size() is exact. Every linearization ends with the same count. */
-	const size_t size = lfq_ring_size(c->ring);
+	const size_t size = c->ops->size(c->obj);
 
 	if (size != (size_t) final.count) {
 		snprintf(msg, len,
@@ -668,12 +733,13 @@ static bool check(void *arg, char *msg, size_t len)
 		describe(c, msg, len);
 		return false;
 	}
-	/* Quiescent: drain, refill to capacity (+1 that must fail), drain again. */
+	/* Quiescent: drain, refill to capacity (+1 that must fail; a queue takes it into its
+	 * next segment), drain again. */
 	for (size_t i = 0; i <= c->capacity && quiet_pop(c) == 0; i++)
 		;
-	for (size_t i = 0; i <= c->capacity && quiet_push(c, 0x2000 + (uintptr_t)i) == 0; i++)
+	for (size_t i = 0; i <= c->s->capacity && quiet_push(c, 0x2000 + (uintptr_t)i) == 0; i++)
 		;
-	const size_t full = lfq_ring_size(c->ring);
+	const size_t full = c->ops->size(c->obj);
 
 	for (size_t i = 0; i <= c->capacity && quiet_pop(c) == 0; i++)
 		;
@@ -689,26 +755,29 @@ static bool check(void *arg, char *msg, size_t len)
 		describe(c, msg, len);
 		return false;
 	}
-	if (!final.closed && full != c->capacity) {
+	if (!c->ops->unbounded && !final.closed && full != c->capacity) {
 		snprintf(msg, len, "size: %zu when refilled to capacity %zu", full, c->capacity);
 		return false;
 	}
 	return true;
 }
 
-static int check_any(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
-		     bool weak, struct sched_result *r)
+int check_scenario(const struct ring_scenario *s, size_t limit, const struct check_ops *ops,
+		   const struct sched_opts *o, bool strict, bool weak, struct sched_result *r)
 {
 	static struct ctx c; /* large; one check at a time */
 	struct sched_test t = {.ctx = &c, .setup = setup, .thread = thread_body, .check = check};
 
-	lfq_ring_destroy(c.ring);
+	if (c.obj)
+		c.ops->destroy(c.obj);
 	memset(&c, 0, sizeof(c));
 	c.s = s;
+	c.ops = ops;
+	c.limit = limit;
 	c.strict = strict;
 	c.weak = weak;
 	c.loose = weak && (s->flags & LFQ_RING_SC);
-	c.capacity = s->capacity;
+	c.capacity = !ops->unbounded ? s->capacity : limit ? limit * s->capacity : MAX_ITEMS;
 	while (c.nthreads < SCHED_MAX_THREADS && s->script[c.nthreads])
 		c.nthreads++;
 	t.nthreads = c.nthreads;
@@ -736,21 +805,99 @@ static int check_any(const struct ring_scenario *s, const struct sched_opts *o, 
 
 	atomic_store_explicit(&lfq__test_deq_spins, spins, memory_order_relaxed);
 
-	if (!r->failed) {
-		lfq_ring_destroy(c.ring);
-		c.ring = NULL;
+	if (!r->failed && c.obj) {
+		ops->destroy(c.obj);
+		c.obj = NULL;
 	}
 	return rc;
 }
 
+static void *ring_create(const struct ring_scenario *s, size_t limit)
+{
+	struct lfq_ring *ring;
+
+	(void)limit;
+	return lfq_ring_create(&ring, s->capacity, s->flags) == 0 ? ring : NULL;
+}
+
+static void ring_destroy(void *obj)
+{
+	lfq_ring_destroy(obj);
+}
+
+static int ring_push(void *obj, void *item)
+{
+	return lfq_ring_push(obj, item);
+}
+
+static int ring_pop(void *obj, void **item)
+{
+	return lfq_ring_pop(obj, item);
+}
+
+static int ring_push_wait(void *obj, void *item)
+{
+	return lfq_ring_push_wait(obj, item, -1);
+}
+
+static int ring_pop_wait(void *obj, void **item)
+{
+	return lfq_ring_pop_wait(obj, item, -1);
+}
+
+static size_t ring_push_burst(void *obj, void *const *items, size_t n)
+{
+	return lfq_ring_push_burst(obj, items, n);
+}
+
+static size_t ring_pop_burst(void *obj, void **items, size_t n)
+{
+	return lfq_ring_pop_burst(obj, items, n);
+}
+
+static size_t ring_push_bulk(void *obj, void *const *items, size_t n)
+{
+	return lfq_ring_push_bulk(obj, items, n, NULL);
+}
+
+static size_t ring_pop_bulk(void *obj, void **items, size_t n)
+{
+	return lfq_ring_pop_bulk(obj, items, n, NULL);
+}
+
+static void ring_close(void *obj)
+{
+	lfq_ring_close(obj);
+}
+
+static size_t ring_size(void *obj)
+{
+	return lfq_ring_size(obj);
+}
+
+static const struct check_ops ring_ops = {
+	.create = ring_create,
+	.destroy = ring_destroy,
+	.push = ring_push,
+	.pop = ring_pop,
+	.push_wait = ring_push_wait,
+	.pop_wait = ring_pop_wait,
+	.push_burst = ring_push_burst,
+	.pop_burst = ring_pop_burst,
+	.push_bulk = ring_push_bulk,
+	.pop_bulk = ring_pop_bulk,
+	.close = ring_close,
+	.size = ring_size,
+};
+
 int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool strict,
 	       struct sched_result *r)
 {
-	return check_any(s, o, strict, false, r);
+	return check_scenario(s, 0, &ring_ops, o, strict, false, r);
 }
 
 int ring_check_weak(const struct ring_scenario *s, const struct sched_opts *o,
 		    struct sched_result *r)
 {
-	return check_any(s, o, false, true, r);
+	return check_scenario(s, 0, &ring_ops, o, false, true, r);
 }

@@ -12,6 +12,8 @@
  * Scripts are strings of calls: 'u' push, 'o' pop, 'U'n push_burst of n, 'O'n pop_burst of
  * n, 'c' close (and, in any mode, 'B'n push_bulk, 'b'n pop_bulk, 's' size). Pushed values are
  * unique per schedule.
+ *
+ * The same history checker drives lfq_queue (queue_check.h) through struct check_ops.
  */
 #ifndef LFQ_TESTS_RING_CHECK_H
 #define LFQ_TESTS_RING_CHECK_H
@@ -45,5 +47,39 @@ int ring_check(const struct ring_scenario *s, const struct sched_opts *o, bool s
  */
 int ring_check_weak(const struct ring_scenario *s, const struct sched_opts *o,
 		    struct sched_result *r);
+
+/*
+ * What a scenario's calls run on: lfq_ring (ring_check.c) or lfq_queue (queue_check.c). Each
+ * call gets the object create returned; a member may be NULL for a call the container does
+ * not have (no script uses it then). Scripts may also use 'i' is_closed and 'L'n set_limit(n).
+ */
+struct check_ops {
+	/* A fresh, empty object for s, with a segment limit (lfq_queue; 0: none); NULL: failed. */
+	void *(*create)(const struct ring_scenario *s, size_t limit);
+	void (*destroy)(void *obj);
+	int (*push)(void *obj, void *item);
+	int (*pop)(void *obj, void **item);
+	int (*push_wait)(void *obj, void *item); /* without a timeout */
+	int (*pop_wait)(void *obj, void **item);
+	size_t (*push_burst)(void *obj, void *const *items, size_t n);
+	size_t (*pop_burst)(void *obj, void **items, size_t n);
+	size_t (*push_bulk)(void *obj, void *const *items, size_t n);
+	size_t (*pop_bulk)(void *obj, void **items, size_t n);
+	void (*close)(void *obj);
+	bool (*is_closed)(void *obj);
+	size_t (*size)(void *obj);
+	int (*set_limit)(void *obj, size_t max);
+	/*
+	 * lfq_queue: no capacity of its own. A push fails with -EAGAIN only while a segment
+	 * limit is set (and the queue is open); a limit of L segments of s->capacity bounds
+	 * the items to L x capacity, until a script changes it ('L'). The quiescent refill
+	 * pushes capacity + 1 items (into a second segment).
+	 */
+	bool unbounded;
+};
+
+/* ring_check / ring_check_weak on any container: limit as for create. */
+int check_scenario(const struct ring_scenario *s, size_t limit, const struct check_ops *ops,
+		   const struct sched_opts *o, bool strict, bool weak, struct sched_result *r);
 
 #endif /* LFQ_TESTS_RING_CHECK_H */
