@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The weak-memory checker on the cell ring (lfq_weak: lfq_testing built with
- * -DLFQ_WEAK_MODEL, tests/sched/weak.h): every scenario passes with the shipped memory orders,
- * and each memory order of the ring weakened by one step, one site at a time, is caught by a
- * scenario or argued safe in `safe[]` below. The sweep prints a Markdown table; with
+ * The weak-memory checker on the cell ring and lfq_queue's segment links (lfq_weak: lfq_testing
+ * built with -DLFQ_WEAK_MODEL, tests/sched/weak.h): every scenario passes with the shipped
+ * memory orders, and each memory order of the ring, the waitq and the queue weakened by one
+ * step, one site at a time, is caught by a scenario or argued safe in `safe[]` and
+ * `queue_safe[]` below. The sweep prints a Markdown table; with
  * LFQ_WEAK_TABLE=FILE it also writes it there (tests/gen_weak_table.sh puts it into
  * docs/design.md, "The weak-memory checker").
  *
@@ -30,6 +31,7 @@
 #include <criterion/criterion.h>
 #include <lfq/ring.h>
 
+#include "sched/queue_check.h"
 #include "sched/ring_check.h"
 #include "sched/weak.h"
 #include "testing.h"
@@ -84,6 +86,87 @@ static const struct ring_scenario scenarios[] = {
 };
 #define NSCEN (sizeof(scenarios) / sizeof(scenarios[0]))
 
+#ifdef LFQ_WEAK_QUEUE
+/*
+ * lfq_queue (tests/sched/queue_check.h): segments of 1-2 items, so that a few calls link,
+ * cross and retire segments. Besides the ring's calls: 'i' is_closed, 'L'n set_limit(n). A
+ * segment set up by one thread and used by another without happening after its setup is a
+ * data race ("publication", LFQ_PLAIN_INIT in queue.c). In the mutant runs these scenarios
+ * run the depth-first search only (each weakening they catch needs no held thread, and the
+ * stall search over their places would multiply the sweep's time); the shipped orders get
+ * the stall search too. `stale`: older reads per schedule this one needs, if more than
+ * LFQ_WEAK_STALE. Only where the library has the queue (LFQ_WEAK_QUEUE: not with ring_only,
+ * nor in check_weak_scq).
+ */
+#define QUEUE(name, cap, limit, prefill, stale, ...)                                               \
+	{                                                                                          \
+		{name, cap, prefill, {__VA_ARGS__}, 0}, limit, stale                               \
+	}
+static const struct queue_scenario queue_scenarios[] = {
+	/* A push links a segment (Q2) and a pop crosses into it (Q4, Q3, Q3h, retire). */
+	QUEUE("queue_link_cross_cap1", 1, 0, 1, 0, "u", "oo"),
+	/* Two pushers race to link (the loser's segment goes to the cache and is reused), or
+	 * one helps the tail on (Q3 in grow) and pushes into the segment the other linked. */
+	QUEUE("queue_two_linkers_cap1", 1, 0, 1, 0, "u", "u"),
+	/* Calls that find a segment another thread linked and moved the head or tail to: a
+	 * pop, a pop_burst, a push_burst. */
+	QUEUE("queue_head_moved_cap1", 1, 0, 1, 0, "uoo", "o"),
+	QUEUE("queue_pop_burst_cap1", 1, 0, 1, 0, "uoo", "O2"),
+	QUEUE("queue_push_burst_cap1", 1, 0, 1, 0, "u", "U2"),
+	/* A pop that finds the next segment before the tail moved (it moves the tail, Q3 in
+	 * advance), and a push that reads that tail; the same for a pusher that helps. */
+	QUEUE("queue_pop_moves_tail_cap1", 1, 0, 1, 0, "u", "oo", "u"),
+	QUEUE("queue_help_tail_cap2", 2, 0, 2, 0, "u", "u", "u"),
+	/* Close racing a push that links: the seal fails and close goes on to the new
+	 * segment. is_closed after close. */
+	QUEUE("queue_close_link_cap1", 1, 0, 1, 0, "u", "coo"),
+	QUEUE("queue_is_closed", 1, 0, 0, 0, "c", "i"),
+	/* A push at the limit that starts after close returned: -EPIPE, not -EAGAIN (Q5 in
+	 * grow; two stale reads: the seal and the flag). */
+	QUEUE("queue_close_at_limit_cap1", 1, 2, 2, 2, "u", "c", "u"),
+	/* The waits' Dekker pairs: pop_wait against a push that links (Q2; a third thread
+	 * drains the first segment), close waking pop_wait (the seal), push_wait at a limit of
+	 * 3 against a pop that retires (Q3h, Q7) and at a limit of 2 against set_limit (Q7). */
+	QUEUE("queue_pop_wait_link_cap1", 1, 0, 0, 0, "p", "uu", "o"),
+	QUEUE("queue_close_wakes_pop_wait", 1, 0, 0, 0, "p", "c"),
+	QUEUE("queue_limit_push_wait_cap1", 1, 3, 3, 0, "w", "oo"),
+	QUEUE("queue_set_limit_push_wait", 1, 2, 2, 0, "w", "L0"),
+	/* Pushes at a limit of 2 while pops retire the first segment. */
+	QUEUE("queue_limit_cap2", 2, 2, 2, 0, "uuu", "oo"),
+};
+#define NQSCEN (sizeof(queue_scenarios) / sizeof(queue_scenarios[0]))
+
+static const char *queue_name(size_t i)
+{
+	return queue_scenarios[i].s.name;
+}
+
+/* Queue scenario i under o, with the older reads it needs. */
+static int queue_run(size_t i, const struct sched_opts *o, struct sched_result *r)
+{
+	const struct queue_scenario *q = &queue_scenarios[i];
+	struct sched_opts qo = *o;
+
+	qo.stale = q->stale > o->stale ? q->stale : o->stale;
+	return queue_check_weak(q, &qo, r);
+}
+#else
+#define NQSCEN 0
+static const char *queue_name(size_t i)
+{
+	(void)i;
+	return NULL;
+}
+
+static int queue_run(size_t i, const struct sched_opts *o, struct sched_result *r)
+{
+	(void)i;
+	(void)o;
+	(void)r;
+	return -1;
+}
+#endif
+
 #ifndef LFQ_WEAK_SCQ
 /*
  * Weakenings the checker does not catch, each with its reason: argued safe (the order is
@@ -132,6 +215,40 @@ static unsigned long env_or(const char *name, unsigned long def)
 	return sched_env(name, def);
 }
 
+#ifdef LFQ_WEAK_QUEUE
+/* The same for the sites of lfq_queue's segment links (queue.c). */
+static const __typeof__(safe[0]) queue_safe[] = {
+	{"Q3", "release", SAFE,
+	 "the read half of a successful Q3 reads the segment this thread already reached with an "
+	 "acquire (Q1, Q4) or set up itself, and nothing after it reads what that store's "
+	 "writer published; the release half and the release sequence stay",
+	 "queue.c"},
+	{"Q3", "relaxed", SAFE,
+	 "the failure order: a failed Q3 (another thread moved the tail on) drops the value it "
+	 "read",
+	 "queue.c"},
+	{"Q3h", "relaxed", SAFE,
+	 "the failure order: a failed Q3h drops the value it read, and the pop starts over with "
+	 "Q1",
+	 "queue.c"},
+	{"Q2", "relaxed", SAFE,
+	 "the failure order: a failed link only compares the value it read with SEALED and "
+	 "takes its segment back; the retry reads the tail with Q1",
+	 "queue.c"},
+	{"Q7", "acquire", SAFE,
+	 "the loads whose answer puts a push_wait to sleep are its re-check's, after W2, a "
+	 "seq_cst fence: they read the latest seq_cst Q3h and Q7 store or later anyway (C11 "
+	 "7.17.3p9); outside a wait the limit promises nothing to a call that does not happen "
+	 "after the pop or set_limit",
+	 "queue.c"},
+	{"Q5", "release", SAFE,
+	 "close finalizes the tail segment after it, and K1f, a seq_cst fence, ends that: a "
+	 "seq_cst load of the flag after K1f (grow's Q5, is_closed) reads it or later (C11 "
+	 "7.17.3p10)",
+	 "queue.c"},
+};
+#endif
+
 struct outcome {
 	bool failed;
 	char scenario[48];
@@ -139,9 +256,14 @@ struct outcome {
 	unsigned long schedules;
 };
 
-/* Runs every scenario (DFS, then the stall search) until one fails. out->scenario names the
- * one running, so that a parent that shares *out sees where a child aborted. */
-static void run_all(struct outcome *out, unsigned long stall_limit)
+/*
+ * Runs every scenario (DFS, then the stall search) until one fails. out->scenario names the
+ * one running, so that a parent that shares *out sees where a child aborted. In a mutant run
+ * (mutant: the weakened site's file, "" for none; NULL: the shipped orders) the queue's
+ * scenarios run without the stall search, and a weakening in queue.c runs only them (the
+ * ring's scenarios never reach queue.c).
+ */
+static void run_all(struct outcome *out, unsigned long stall_limit, const char *mutant)
 {
 	const int stale = (int)env_or("LFQ_WEAK_STALE", 1);
 	struct sched_opts dfs = {
@@ -149,14 +271,19 @@ static void run_all(struct outcome *out, unsigned long stall_limit)
 	struct sched_opts stall = {.strategy = SCHED_STALL, .limit = stall_limit, .stale = stale};
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < NSCEN && !out->failed; i++) {
+	for (size_t i = 0; i < NSCEN + NQSCEN && !out->failed; i++) {
 		const struct sched_opts *os[] = {&dfs, &stall};
+		const char *name = i < NSCEN ? scenarios[i].name : queue_name(i - NSCEN);
 
-		snprintf(out->scenario, sizeof(out->scenario), "%s", scenarios[i].name);
-		for (int j = 0; j < 2 && !out->failed; j++) {
+		if (i < NSCEN && mutant && strcmp(mutant, "queue.c") == 0)
+			continue;
+		snprintf(out->scenario, sizeof(out->scenario), "%s", name);
+		for (int j = 0; j < (mutant && i >= NSCEN ? 1 : 2) && !out->failed; j++) {
 			struct sched_result r;
+			const int rc = i < NSCEN ? ring_check_weak(&scenarios[i], os[j], &r)
+						 : queue_run(i - NSCEN, os[j], &r);
 
-			if (ring_check_weak(&scenarios[i], os[j], &r) != 0) {
+			if (rc != 0) {
 				snprintf(out->msg, sizeof(out->msg),
 					 "the scheduler could not start");
 				out->failed = true;
@@ -164,7 +291,7 @@ static void run_all(struct outcome *out, unsigned long stall_limit)
 			}
 			out->schedules += r.schedules;
 			if (getenv("LFQ_WEAK_VERBOSE"))
-				fprintf(stderr, "%s: %s: %lu schedules%s\n", scenarios[i].name,
+				fprintf(stderr, "%s: %s: %lu schedules%s\n", name,
 					j ? "stall" : "dfs", r.schedules,
 					r.failed ? " FAILED" : "");
 			if (r.failed) {
@@ -224,7 +351,7 @@ static struct shared *in_child(void (*fn)(struct shared *sh, const void *arg), c
 static void run_shipped(struct shared *sh, const void *arg)
 {
 	(void)arg;
-	run_all(&sh->o, env_or("LFQ_WEAK_STALL", 20));
+	run_all(&sh->o, env_or("LFQ_WEAK_STALL", 20), NULL);
 }
 
 /* Every scenario passes with the orders as shipped. */
@@ -388,21 +515,34 @@ static void run_mutant(struct shared *sh, const void *arg)
 	const struct weak_site *s;
 
 	weak_mutate(m->file, m->line, m->slot, m->order);
-	run_all(&sh->o, env_or("LFQ_WEAK_SWEEP_STALL", 5));
+	run_all(&sh->o, env_or("LFQ_WEAK_SWEEP_STALL", 5), m->file ? m->file : "");
 	sh->n = weak_sites(&s);
 	memcpy(sh->s, s, (size_t)sh->n * sizeof(*s));
 }
 
-static const char *safe_reason(const char *file, const char *label, int to, enum why_kind *kind)
+static const char *safe_in(const __typeof__(safe[0]) *list, size_t n, const char *file,
+			   const char *label, int to, enum why_kind *kind)
 {
-	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
-		if (strcmp(safe[i].label, label) == 0 &&
-		    (!safe[i].file || strcmp(safe[i].file, file) == 0) &&
-		    strcmp(safe[i].to, weak_order_name(to)) == 0) {
-			*kind = safe[i].kind;
-			return safe[i].why;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i].label, label) == 0 &&
+		    (!list[i].file || strcmp(list[i].file, file) == 0) &&
+		    strcmp(list[i].to, weak_order_name(to)) == 0) {
+			*kind = list[i].kind;
+			return list[i].why;
 		}
 	return NULL;
+}
+
+static const char *safe_reason(const char *file, const char *label, int to, enum why_kind *kind)
+{
+	const char *why = safe_in(safe, sizeof(safe) / sizeof(safe[0]), file, label, to, kind);
+
+#ifdef LFQ_WEAK_QUEUE
+	if (!why)
+		why = safe_in(queue_safe, sizeof(queue_safe) / sizeof(queue_safe[0]), file, label,
+			      to, kind);
+#endif
+	return why;
 }
 
 /* The check that failed: the start of the message, up to the colon. */
@@ -419,7 +559,11 @@ static void check_name(const char *msg, char *out, size_t len)
  * push, TSan, mutants), listed under the table. */
 static void unreached(FILE *t, const struct weak_site *sites, int nsites)
 {
-	static const char *const files[] = {"ring_cells.h", "ring_cells.c", "waitq.h", "waitq.c"};
+	static const char *const files[] = {"ring_cells.h", "ring_cells.c", "waitq.h", "waitq.c",
+#ifdef LFQ_WEAK_QUEUE
+					    "queue.c"
+#endif
+	};
 	static const char *const macros[] = {"LFQ_LOAD(",      "LFQ_STORE(",	 "LFQ_CAS(",
 					     "LFQ_CAS_WEAK(",  "LFQ_CAS128(",	 "LFQ_FENCE(",
 					     "LFQ_FETCH_ADD(", "LFQ_FETCH_SUB(", "LFQ_FETCH_OR("};
@@ -466,7 +610,7 @@ static void unreached(FILE *t, const struct weak_site *sites, int nsites)
  */
 static bool doc_is_current(const char *table)
 {
-#if defined(LFQ_CHECK_REDUCED) || !defined(__x86_64__)
+#if defined(LFQ_CHECK_REDUCED) || !defined(__x86_64__) || !defined(LFQ_WEAK_QUEUE)
 	(void)table;
 	return true;
 #else
