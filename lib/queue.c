@@ -33,6 +33,8 @@
  *   Q3h CAS head                 seq_cst  as Q3, and the publish of the room it makes under
  *                                         a limit (Dekker with push_wait's W2, via Q7)
  *   Q4 load seg->next            acquire  pairs with Q2
+ *   Q4a the same in a pop         seq_cst  a pop after close returned reads the seal (or a
+ *      (advance)                          link before it): the real-time promise of close
  *   Q5 closed flag store/load    seq_cst  ordered with the finalize (K1) of the segments
  *   Q6 statistics counters       relaxed  retired/reclaimed; they order nothing
  *   Q6r reclaimed (reclaimer) /   release/ lfq__queue_quiesce (tests) sees what the
@@ -405,9 +407,11 @@ static int advance(struct lfq_queue *q, struct lfq__segment *seg, int rc,
 {
 	if (rc == -EAGAIN)
 		return -EAGAIN;
-	/* Q4 */
+	/* Q4a: seq_cst, not only acquire: a pop that starts after close() returned must read
+	 * the seal (Q2s) or a link made before it, never the NULL before them; the finalize it
+	 * synchronized with (K1, through the segment's K2) comes before the seal in close. */
 	LFQ_SCHED_POINT();
-	struct lfq__segment *next = LFQ_LOAD(&seg->next, memory_order_acquire);
+	struct lfq__segment *next = LFQ_LOAD(&seg->next, memory_order_seq_cst);
 
 	if (next == SEALED)
 		return -EPIPE; /* closed, and this last segment is drained */

@@ -121,6 +121,11 @@ static const struct queue_scenario queue_scenarios[] = {
 	 * segment. is_closed after close. */
 	QUEUE("queue_close_link_cap1", 1, 0, 1, 0, "u", "coo"),
 	QUEUE("queue_is_closed", 1, 0, 0, 0, "c", "i"),
+	/* Pops that start after close returned drain, then answer -EPIPE, never -EAGAIN: the
+	 * last segment's next is read as sealed (Q4 in advance), and a link made before close
+	 * is seen with it. */
+	QUEUE("queue_pop_after_close_cap1", 1, 0, 1, 0, "c", "oo"),
+	QUEUE("queue_pop_after_close_link_cap1", 1, 0, 1, 0, "u", "c", "oo"),
 	/* A push at the limit that starts after close returned: -EPIPE, not -EAGAIN (Q5 in
 	 * grow; two stale reads: the seal and the flag). */
 	QUEUE("queue_close_at_limit_cap1", 1, 2, 2, 2, "u", "c", "u"),
