@@ -44,6 +44,7 @@
  *   R2 exchange retired_list     seq_cst  the reclaimer takes the list after W2; pairs
  *                                         with R1 (acquire part) and N1 (Dekker)
  *   R3 store stopping (destroy)  seq_cst  the publish before N1; pairs with R4
+ *   R3f, Q7f fences after R3, Q7  seq_cst  redundant in C11; for emulators (see K1f)
  *   R4 load stopping (reclaimer) seq_cst  after W2
  *   Q7 load head, max_segments   seq_cst  for the limit: after W2 of a push_wait, they see
  *      (limit check); store               every Q3h / set_limit that preceded its N1
@@ -266,6 +267,10 @@ void lfq_queue_destroy(struct lfq_queue *queue)
 	 * join orders all it did before what follows. No allocation (rcu_barrier's calloc could
 	 * fail, and liburcu answered that with an abort). */
 	atomic_store_explicit(&queue->stopping, true, memory_order_seq_cst);
+	/* R3f: redundant in C11 (R3 and N1 are seq_cst), as the ring close's K1f: QEMU's TCG
+	 * on x86-64 hosts lets an arm64 STLR pass a later LDAR, and the join would wait for
+	 * good. */
+	atomic_thread_fence(memory_order_seq_cst);
 	lfq__waitq_notify(&queue->reclaim_wq, LFQ_WAITQ_ALL);
 	pthread_join(queue->reclaimer, NULL);
 #endif
@@ -292,6 +297,10 @@ int lfq_queue_set_limit(struct lfq_queue *queue, size_t max_segments)
 	/* Q7: the publish before N1 (a higher limit, or none, lets push_wait sleepers in). */
 	LFQ_SCHED_POINT();
 	LFQ_STORE(&queue->max_segments, max_segments, memory_order_seq_cst);
+	/* Q7f: redundant in C11 (Q7 and N1 are seq_cst), as the ring close's K1f (QEMU's TCG
+	 * on x86-64 hosts lets an arm64 STLR pass a later LDAR). */
+	LFQ_SCHED_POINT();
+	LFQ_FENCE(memory_order_seq_cst); /* Q7f */
 	lfq__waitq_notify(&queue->not_full, LFQ_WAITQ_ALL);
 	return 0;
 }

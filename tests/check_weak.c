@@ -246,6 +246,14 @@ static const __typeof__(safe[0]) queue_safe[] = {
 	 "7.17.3p9); outside a wait the limit promises nothing to a call that does not happen "
 	 "after the pop or set_limit",
 	 "queue.c"},
+	{"Q7", "release", SAFE,
+	 "set_limit's store: Q7f, a seq_cst fence, follows it: a later seq_cst N1 or Q7 load "
+	 "reads it or later (C11 7.17.3p10)",
+	 "queue.c"},
+	{"Q7f", "acq_rel", SAFE,
+	 "redundant in C11: Q7 and N1 are seq_cst; kept for emulators that do not order a "
+	 "release store before a later acquire load (QEMU's TCG on x86-64 hosts)",
+	 "queue.c"},
 	{"Q5", "release", SAFE,
 	 "close finalizes the tail segment after it, and K1f, a seq_cst fence, ends that: a "
 	 "seq_cst load of the flag after K1f (grow's Q5, is_closed) reads it or later (C11 "
