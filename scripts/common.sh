@@ -416,6 +416,67 @@ lfq_cross_sysroot()
 	printf '%s\n' "$want" >"$dir/.lfq-packages"
 }
 
+# lfq_cross_build NAME DIR SETUP-ARGS...
+#
+# Configures DIR for a cross build (the tests on; benchmarks and Redis off) and compiles it.
+# Cross files cannot be changed by `meson configure`, so a DIR set up with other arguments
+# starts over. On failure adds one to the caller's `failed`, a line to its `failures`, and
+# returns 1.
+lfq_cross_build()
+{
+	local name="$1" dir="$2"
+	shift 2
+	local -a setup_args=("$@" -Dtests=enabled -Dbenchmarks=disabled -Dredis=disabled)
+
+	if [[ -d "$dir" ]] &&
+		[[ "$(cat "$dir/.lfq-setup-args" 2>/dev/null)" != "$(printf '%s\n' "${setup_args[@]}")" ]]; then
+		rm -rf "$dir"
+	fi
+	lfq_log "[$name] configure"
+	if ! lfq_configure "$dir" "${setup_args[@]}"; then
+		failed=$((failed + 1))
+		failures+=("$name: meson setup/configure failed")
+		return 1
+	fi
+	lfq_log "[$name] compile"
+	if ! nice -n 10 meson compile -C "$dir"; then
+		failed=$((failed + 1))
+		failures+=("$name: compile failed")
+		return 1
+	fi
+}
+
+# lfq_cross_test NAME DIR MESON-TEST-ARGS...
+#
+# Runs DIR's tests (two at a time, the cross file's exe_wrapper: QEMU) with the caller's
+# `envs` array in their environment, and adds what DIR's test log counts to the caller's
+# `passed` and `failed`, a line per kind of failure to its `failures`.
+lfq_cross_test()
+{
+	local name="$1" dir="$2"
+	shift 2
+	local log="$dir/meson-logs/testlog.json" rc=0 p f
+
+	rm -f "$log"
+	env "${envs[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
+		"$@" || rc=$?
+	if [[ ! -f "$log" ]]; then
+		failed=$((failed + 1))
+		failures+=("$name: meson test wrote no log (exit status $rc)")
+		return 0
+	fi
+	read -r p f < <(lfq_count_testlog "$log" || echo 0 0)
+	lfq_log "[$name] $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if ((f > 0)); then
+		failures+=("$name: $f test(s) failed, see the error logs above")
+	elif ((rc != 0)); then
+		failed=$((failed + 1))
+		failures+=("$name: meson test exited with status $rc")
+	fi
+}
+
 # lfq_arm64_tests [MESON-TEST-ARGS...]
 #
 # The arm64 stage, all of scripts/test-arm64 and one stage of scripts/test: installs
@@ -433,8 +494,8 @@ lfq_cross_sysroot()
 lfq_arm64_tests()
 {
 	local dir=build/aarch64 sysroot="$LFQ_ROOT/build/sysroot-aarch64"
-	local -a setup_args run
-	local name p f log rc
+	local -a run
+	local name
 
 	if ! (lfq_setup_packages "${LFQ_ARM64_PACKAGES[@]}"); then
 		failed=$((failed + 1))
@@ -455,26 +516,8 @@ lfq_arm64_tests()
 	printf '%s\n' "# Made by scripts/common.sh (lfq_arm64_tests); read by cross/aarch64-linux-gnu.ini." \
 		'[constants]' "sysroot = '$sysroot'" >"$sysroot.ini"
 
-	setup_args=(--cross-file "$sysroot.ini" --cross-file cross/aarch64-linux-gnu.ini
-		-Dtests=enabled -Dbenchmarks=disabled -Dredis=disabled)
-	# Cross files cannot be changed by `meson configure`: a directory set up otherwise starts
-	# over.
-	if [[ -d "$dir" ]] &&
-		[[ "$(cat "$dir/.lfq-setup-args" 2>/dev/null)" != "$(printf '%s\n' "${setup_args[@]}")" ]]; then
-		rm -rf "$dir"
-	fi
-	lfq_log "[aarch64] configure"
-	if ! lfq_configure "$dir" "${setup_args[@]}"; then
-		failed=$((failed + 1))
-		failures+=("aarch64: meson setup/configure failed")
-		return 0
-	fi
-	lfq_log "[aarch64] compile"
-	if ! nice -n 10 meson compile -C "$dir"; then
-		failed=$((failed + 1))
-		failures+=("aarch64: compile failed")
-		return 0
-	fi
+	lfq_cross_build aarch64 "$dir" --cross-file "$sysroot.ini" \
+		--cross-file cross/aarch64-linux-gnu.ini || return 0
 	if grep -q 'LFQ_RING_CELLS=1' "$dir/build.ninja"; then
 		passed=$((passed + 1))
 	else
@@ -508,27 +551,8 @@ PY
 		if [[ "$name" == aarch64-v8.0 ]]; then
 			envs+=(QEMU_CPU=cortex-a53)
 		fi
-		log="$dir/meson-logs/testlog.json"
 		lfq_log "[$name] test under qemu-aarch64 (${envs[*]}): ${run[*]}"
-		rm -f "$log"
-		rc=0
-		env "${envs[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs \
-			--num-processes 2 "$@" "${run[@]}" || rc=$?
-		if [[ ! -f "$log" ]]; then
-			failed=$((failed + 1))
-			failures+=("$name: meson test wrote no log (exit status $rc)")
-			continue
-		fi
-		read -r p f < <(lfq_count_testlog "$log" || echo 0 0)
-		lfq_log "[$name] $p passed, $f failed"
-		passed=$((passed + p))
-		failed=$((failed + f))
-		if ((f > 0)); then
-			failures+=("$name: $f test(s) failed, see the error logs above")
-		elif ((rc != 0)); then
-			failed=$((failed + 1))
-			failures+=("$name: meson test exited with status $rc")
-		fi
+		lfq_cross_test "$name" "$dir" "$@" "${run[@]}"
 		# The single-thread push+pop pair, printed, not counted: QEMU's timing of the
 		# emulated instructions, not what an arm64 CPU would take (docs/benchmarks.md).
 		lfq_log "[$name] push+pop pair under qemu-aarch64 (the emulator's timing, not arm64's):"
@@ -571,7 +595,7 @@ lfq_riscv64_tests()
 {
 	local dir=build/riscv64 scratch=build/riscv64-cells
 	local -a setup_args envs
-	local p f log rc out
+	local out
 
 	if ! (lfq_setup_packages "${LFQ_RISCV64_PACKAGES[@]}"); then
 		failed=$((failed + 1))
@@ -579,26 +603,8 @@ lfq_riscv64_tests()
 		return 0
 	fi
 
-	setup_args=(--cross-file cross/riscv64-linux-gnu.ini -Dring_only=true
-		-Dtests=enabled -Dbenchmarks=disabled -Dredis=disabled)
-	# Cross files cannot be changed by `meson configure`: a directory set up otherwise starts
-	# over.
-	if [[ -d "$dir" ]] &&
-		[[ "$(cat "$dir/.lfq-setup-args" 2>/dev/null)" != "$(printf '%s\n' "${setup_args[@]}")" ]]; then
-		rm -rf "$dir"
-	fi
-	lfq_log "[riscv64] configure"
-	if ! lfq_configure "$dir" "${setup_args[@]}"; then
-		failed=$((failed + 1))
-		failures+=("riscv64: meson setup/configure failed")
-		return 0
-	fi
-	lfq_log "[riscv64] compile"
-	if ! nice -n 10 meson compile -C "$dir"; then
-		failed=$((failed + 1))
-		failures+=("riscv64: compile failed")
-		return 0
-	fi
+	setup_args=(--cross-file cross/riscv64-linux-gnu.ini -Dring_only=true)
+	lfq_cross_build riscv64 "$dir" "${setup_args[@]}" || return 0
 	# The library compiles ring_scq.c, and nothing is built for the cell ring.
 	if grep -q 'liblfq\.so\.[0-9.]*\.p/ring_scq\.c\.o' "$dir/build.ninja" &&
 		! grep -q 'LFQ_RING_CELLS=1' "$dir/build.ninja"; then
@@ -610,7 +616,8 @@ lfq_riscv64_tests()
 	# Forcing the cell ring must stop at configure time with the reason, not fail to build.
 	lfq_log "[riscv64] configure with -Dring_backend=cells (must fail)"
 	rm -rf "$scratch"
-	if out=$(meson setup "${setup_args[@]}" -Dring_backend=cells "$scratch" "$LFQ_ROOT" 2>&1); then
+	if out=$(meson setup "${setup_args[@]}" -Dtests=enabled -Dbenchmarks=disabled \
+		-Dredis=disabled -Dring_backend=cells "$scratch" "$LFQ_ROOT" 2>&1); then
 		failed=$((failed + 1))
 		failures+=("riscv64: -Dring_backend=cells configured, but riscv64 has no double-width CAS")
 	elif grep -q 'ring_backend=cells needs' <<<"$out"; then
@@ -623,26 +630,7 @@ lfq_riscv64_tests()
 	rm -rf "$scratch"
 
 	envs=("LFQ_STRESS_SCALE=${LFQ_STRESS_SCALE:-0.25}")
-	log="$dir/meson-logs/testlog.json"
 	lfq_log "[riscv64] test under qemu-riscv64 (${envs[*]})"
-	rm -f "$log"
-	rc=0
-	env "${envs[@]}" meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 \
-		"$@" || rc=$?
-	if [[ ! -f "$log" ]]; then
-		failed=$((failed + 1))
-		failures+=("riscv64: meson test wrote no log (exit status $rc)")
-		return 0
-	fi
-	read -r p f < <(lfq_count_testlog "$log" || echo 0 0)
-	lfq_log "[riscv64] $p passed, $f failed"
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if ((f > 0)); then
-		failures+=("riscv64: $f test(s) failed, see the error logs above")
-	elif ((rc != 0)); then
-		failed=$((failed + 1))
-		failures+=("riscv64: meson test exited with status $rc")
-	fi
+	lfq_cross_test riscv64 "$dir" "$@"
 	return 0
 }
