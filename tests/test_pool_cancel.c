@@ -91,12 +91,15 @@ static struct lfq_pool *make(unsigned workers, size_t capacity)
 	return pool;
 }
 
+/* Holds the (one) worker in a gate job. Waits for room: a cancelled job counts as finished
+ * for lfq_pool_wait_idle but keeps its slot until the worker reaches it, which may come just
+ * after wait_idle returned. */
 static void hold_worker(struct lfq_pool *pool)
 {
 	atomic_store(&gate_open, false);
 	const int before = atomic_load(&gate_entered);
 
-	cr_assert_eq(lfq_pool_submit(pool, &(struct lfq_job){.fn = gate}), 0);
+	cr_assert_eq(lfq_pool_submit_wait(pool, &(struct lfq_job){.fn = gate}, 10000000000), 0);
 	while (atomic_load(&gate_entered) == before)
 		sleep_ms(1);
 }
