@@ -583,6 +583,27 @@ void weak_plain_write(uint64_t *p, uint64_t v)
 	put(t, tid, loc_of(p, 8), v, memory_order_relaxed, false);
 }
 
+/* A plain read by t of location li: the latest store, which must happen-before the read
+ * (else a data race, reported as `what`, with the read's place when file is not NULL). */
+static const struct store *plain_read(struct thread *t, int tid, int li, const char *what,
+				      const char *file, int line)
+{
+	const struct loc *l = &M.locs[li];
+	const struct store *s = &l->st[l->n - 1];
+
+	if (!happens_before(s, t) && file)
+		fail("%s at %s:%d: thread %d reads %#llx, written by thread %d, which does not "
+		     "happen-before the read (data race)",
+		     what, base(file), line, tid, (unsigned long long)s->v, s->tid);
+	else if (!happens_before(s, t))
+		fail("%s: thread %d reads %#llx, written by thread %d, which does not "
+		     "happen-before the read (data race)",
+		     what, tid, (unsigned long long)s->v, s->tid);
+	if (l->n - 1 > t->last[li])
+		t->last[li] = l->n - 1;
+	return s;
+}
+
 uint64_t weak_plain_read(const uint64_t *p)
 {
 	int tid;
@@ -590,21 +611,11 @@ uint64_t weak_plain_read(const uint64_t *p)
 
 	if (!t)
 		return *p;
-	const int li = loc_of(p, 8);
-	const struct loc *l = &M.locs[li];
-	const struct store *s = &l->st[l->n - 1];
-
-	if (!happens_before(s, t))
-		fail("payload: thread %d reads %#llx, written by thread %d, which does not "
-		     "happen-before the read (data race)",
-		     tid, (unsigned long long)s->v, s->tid);
-	if (li < MAX_LOCS && l->n - 1 > t->last[li])
-		t->last[li] = l->n - 1;
-	return s->v;
+	return plain_read(t, tid, loc_of(p, 8), "payload", NULL, 0)->v;
 }
 
-/* An item slot (LFQ_SLOT_LOAD): the latest store, which must happen-before the read; the read
- * is kept (check_kept) until this thread touches the slot again. */
+/* An item slot (LFQ_SLOT_LOAD): a plain read, kept (check_kept) until this thread touches the
+ * slot again. */
 void *lfq__wm_slot_load(void *const *p, const char *file, int line)
 {
 	int tid;
@@ -613,16 +624,9 @@ void *lfq__wm_slot_load(void *const *p, const char *file, int line)
 	if (!t)
 		return *p;
 	const int li = loc_of(p, sizeof(*p));
-	struct loc *l = &M.locs[li];
-	const struct store *s = &l->st[l->n - 1];
+	const struct store *s = plain_read(t, tid, li, "item slot", file, line);
 
-	if (!happens_before(s, t))
-		fail("data race: thread %d reads the slot at %s:%d, written by thread %d, which "
-		     "does not happen-before the read",
-		     tid, base(file), line, s->tid);
-	if (l->n - 1 > t->last[li])
-		t->last[li] = l->n - 1;
-	note_load(l, tid, t->vc.c[tid], file, line, true);
+	note_load(&M.locs[li], tid, t->vc.c[tid], file, line, true);
 	return (void *)(uintptr_t)s->v;
 }
 
